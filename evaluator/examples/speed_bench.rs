@@ -1,0 +1,394 @@
+//! Shared-prefix scheduling benchmark: shared vs unshared on the real SmolLM2 GGUF, plus the whole-suite token ratio.
+//!
+//! ```text
+//! cargo run --release -p evaluator --example speed_bench -- [--threads 2] [--hellaswag 200]
+//!     [--mmlu-subjects 2] [--mmlu-questions N] [--winogrande 200] [--skip-suite-count] [--model PATH]
+//! ```
+//! For each workload (HellaSwag docs, whole MMLU subjects, Winogrande docs; suite
+//! `openllm-v1`, HellaSwag with the validation few-shot fallback since the train split is
+//! not shipped) it runs the shared-prefix scheduler and the unshared path (every request
+//! forwarded on its own, the harness's way) **each in its own child process** with
+//! `RAYON_NUM_THREADS=threads`, so each mode's peak resident memory (`VmHWM` from
+//! `/proc/self/status`) is its own. Printed per workload and mode: requests, tokens
+//! forwarded, wall time, tokens/s, peak memory; then the ratios and the largest absolute
+//! difference between the two modes' per-request log-likelihoods.
+//!
+//! Last, without running the model, the forwarded-token ratio over the whole six-task
+//! suite: every request tokenized (spec §3), trie tokens vs the sum of request input
+//! lengths; GSM8K's generation prompts count once per document in both columns.
+//! Wall time includes tokenization in both modes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use evaluator::data::LocalDir;
+use evaluator::harness_tok::{self, Options};
+use evaluator::model;
+use evaluator::requests::{DocRequests, Request, Response};
+use evaluator::schedule::{self, AnswerOptions, Backend, Trie};
+use evaluator::suite::Suite;
+use evaluator::tasks::{self, BuildOptions, FewshotFallback};
+use evaluator::tokenizer::Tokenizer;
+use leaderboard::schema::Benchmark;
+
+const SUITE: Suite = Suite::OpenLlmV1;
+
+struct Args {
+    threads: usize,
+    hellaswag: usize,
+    mmlu_subjects: usize,
+    /// Questions per MMLU subject (None: all).
+    mmlu_questions: Option<usize>,
+    winogrande: usize,
+    suite_count: bool,
+    model: PathBuf,
+    /// Child mode: `<workload> <shared|unshared> <logprobs out file>`.
+    child: Option<(String, String, PathBuf)>,
+}
+
+fn usage() -> &'static str {
+    "speed_bench [--threads N] [--hellaswag DOCS] [--mmlu-subjects N] [--mmlu-questions N] [--winogrande DOCS] \
+     [--skip-suite-count] [--model PATH]\n\
+     Shared-prefix vs unshared evaluation on the SmolLM2 GGUF (each mode in a child process),\n\
+     then the forwarded-token ratio over the whole openllm-v1 suite (counted, not run).\n\
+     --model defaults to $LEADERBOARD_TEST_MODEL or ~/.cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf;\n\
+     a count of 0 skips that workload."
+}
+
+fn parse_args() -> Result<Args> {
+    let default_model = std::env::var_os("LEADERBOARD_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    let mut a = Args {
+        threads: 2,
+        hellaswag: 200,
+        mmlu_subjects: 2,
+        mmlu_questions: None,
+        winogrande: 200,
+        suite_count: true,
+        model: default_model,
+        child: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = |name: &str| {
+            it.next()
+                .with_context(|| format!("{name} needs a value\n{}", usage()))
+        };
+        match arg.as_str() {
+            "--threads" => a.threads = val("--threads")?.parse()?,
+            "--hellaswag" => a.hellaswag = val("--hellaswag")?.parse()?,
+            "--mmlu-subjects" => a.mmlu_subjects = val("--mmlu-subjects")?.parse()?,
+            "--winogrande" => a.winogrande = val("--winogrande")?.parse()?,
+            "--mmlu-questions" => a.mmlu_questions = Some(val("--mmlu-questions")?.parse()?),
+            "--skip-suite-count" => a.suite_count = false,
+            "--model" => a.model = val("--model")?.into(),
+            "--child" => {
+                let w = val("--child")?;
+                let m = val("--child")?;
+                let f = val("--child")?;
+                a.child = Some((w, m, f.into()));
+            }
+            "-h" | "--help" => {
+                println!("{}", usage());
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{}", usage()),
+        }
+    }
+    if !a.model.is_file() {
+        bail!(
+            "test model {} not found: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
+            a.model.display()
+        );
+    }
+    Ok(a)
+}
+
+fn data() -> LocalDir {
+    LocalDir::new(evaluator::cmd::default_data_dir())
+}
+
+/// The documents of a workload `hellaswag:N`, `mmlu:S` (first S subjects, all their test
+/// questions), `mmlu:SxQ` (first Q questions of each) or `winogrande:N`.
+fn workload_docs(name: &str) -> Result<Vec<DocRequests>> {
+    let (task, n) = name.split_once(':').context("workload is task:N")?;
+    let n: usize = n.split('x').next().unwrap_or("").parse()?;
+    let mut opts = BuildOptions::new(SUITE);
+    match task {
+        "hellaswag" => {
+            opts.limit = Some(n);
+            opts.hellaswag_fallback = Some(FewshotFallback::Validation);
+            Ok(tasks::build(Benchmark::HellaSwag, &data(), &opts)?.docs)
+        }
+        "winogrande" => {
+            opts.limit = Some(n);
+            Ok(tasks::build(Benchmark::Winogrande, &data(), &opts)?.docs)
+        }
+        "mmlu" => {
+            let (n, q) = match name.split_once(':').unwrap().1.split_once('x') {
+                Some((s, q)) => (s.parse()?, Some(q.parse()?)),
+                None => (n, None),
+            };
+            opts.limit = q;
+            let docs = tasks::build(Benchmark::Mmlu, &data(), &opts)?.docs;
+            let mut subjects: Vec<String> = Vec::new();
+            for d in &docs {
+                if !subjects.contains(&d.task) {
+                    subjects.push(d.task.clone());
+                }
+            }
+            subjects.truncate(n);
+            Ok(docs
+                .into_iter()
+                .filter(|d| subjects.contains(&d.task))
+                .collect())
+        }
+        _ => bail!("unknown workload {name}"),
+    }
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Child: run one workload in one mode, print one JSON line, write logprobs (f64 bits, hex).
+fn child(a: &Args, workload: &str, mode: &str, out: &Path) -> Result<()> {
+    let shared = match mode {
+        "shared" => true,
+        "unshared" => false,
+        _ => bail!("mode is shared or unshared"),
+    };
+    let docs = workload_docs(workload)?;
+    let tok = Tokenizer::for_model(&a.model)?;
+    let m = model::load(&a.model, &candle_core::Device::Cpu, None)?;
+    let be = Backend::new(m.as_ref(), &tok, SUITE);
+    let t = Instant::now();
+    let ans = schedule::answer_task(
+        &be,
+        workload,
+        &docs,
+        None,
+        &AnswerOptions {
+            shared,
+            progress: true,
+        },
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    let mut lines = String::new();
+    for r in ans.responses.iter().flatten() {
+        if let Response::LogLikelihood { logprob, .. } = r {
+            lines.push_str(&format!("{:016x}\n", logprob.to_bits()));
+        }
+    }
+    std::fs::write(out, lines)?;
+    let s = ans.stats;
+    println!(
+        "{}",
+        serde_json::json!({
+            "workload": workload, "mode": mode, "docs": docs.len(), "requests": s.requests,
+            "tokens_forwarded": s.exec.tokens_forwarded, "forwards": s.exec.forwards,
+            "seconds": secs, "vmhwm_kb": vm_hwm_kb(),
+        })
+    );
+    Ok(())
+}
+
+fn run_child(a: &Args, workload: &str, mode: &str, out: &Path) -> Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let o = Command::new(exe)
+        .args([
+            "--model",
+            a.model.to_str().context("model path is not UTF-8")?,
+        ])
+        .args([
+            "--child",
+            workload,
+            mode,
+            out.to_str().context("temp path is not UTF-8")?,
+        ])
+        .env("RAYON_NUM_THREADS", a.threads.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !o.status.success() {
+        bail!("{workload} {mode}: child failed ({})", o.status);
+    }
+    let text = String::from_utf8(o.stdout)?;
+    let line = text.lines().last().context("child printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn read_bits(p: &Path) -> Result<Vec<f64>> {
+    std::fs::read_to_string(p)?
+        .lines()
+        .map(|l| Ok(f64::from_bits(u64::from_str_radix(l, 16)?)))
+        .collect()
+}
+
+/// Whole-suite counts: (shared trie tokens + GSM8K prompts, unshared tokens + GSM8K prompts).
+fn suite_counts(a: &Args) -> Result<()> {
+    let t = Instant::now();
+    let tok = Tokenizer::for_model(&a.model)?;
+    let m = model::load(&a.model, &candle_core::Device::Cpu, None)?;
+    let opts = Options::for_suite(SUITE, &tok, m.info().max_length);
+    drop(m);
+    let mut bopts = BuildOptions::new(SUITE);
+    bopts.hellaswag_fallback = Some(FewshotFallback::Validation);
+    println!("\nwhole openllm-v1 suite (all documents, counted without running the model):");
+    println!(
+        "{:<14} {:>9} {:>14} {:>14} {:>7}",
+        "task", "requests", "unshared tok", "shared tok", "ratio"
+    );
+    let (mut tot_u, mut tot_s) = (0u64, 0u64);
+    for b in Benchmark::ALL {
+        let tr = tasks::build(b, &data(), &bopts)?;
+        let mut trie = Trie::new();
+        let mut gen_tokens = 0u64;
+        let mut n = 0usize;
+        for d in &tr.docs {
+            for r in &d.requests {
+                n += 1;
+                match r {
+                    Request::LogLikelihood {
+                        context,
+                        continuation,
+                    } => {
+                        let ll =
+                            harness_tok::loglikelihood_request(&tok, &opts, context, continuation)?;
+                        trie.insert(&ll.ctx, &ll.cont);
+                    }
+                    Request::Generate {
+                        context,
+                        max_gen_toks,
+                        ..
+                    } => {
+                        gen_tokens +=
+                            harness_tok::generation_context(&tok, &opts, context, *max_gen_toks)?
+                                .len() as u64;
+                    }
+                }
+            }
+        }
+        trie.finish();
+        let c = trie.counts();
+        let (u, s) = (c.unshared_tokens + gen_tokens, c.shared_tokens + gen_tokens);
+        tot_u += u;
+        tot_s += s;
+        println!(
+            "{:<14} {:>9} {:>14} {:>14} {:>6.2}x",
+            b.task(),
+            n,
+            u,
+            s,
+            u as f64 / s.max(1) as f64
+        );
+    }
+    println!(
+        "{:<14} {:>9} {:>14} {:>14} {:>6.2}x",
+        "all",
+        "",
+        tot_u,
+        tot_s,
+        tot_u as f64 / tot_s.max(1) as f64
+    );
+    println!(
+        "(counted in {:.1}s; peak memory of this process {:.0} MB)",
+        t.elapsed().as_secs_f64(),
+        vm_hwm_kb() as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let a = parse_args()?;
+    if let Some((w, m, f)) = &a.child {
+        return child(&a, w, m, f);
+    }
+    println!(
+        "speed_bench: {} with RAYON_NUM_THREADS={} (each mode in its own process)",
+        a.model.display(),
+        a.threads
+    );
+    let tmp = std::env::temp_dir().join(format!("speed_bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut workloads = Vec::new();
+    if a.hellaswag > 0 {
+        workloads.push(format!("hellaswag:{}", a.hellaswag));
+    }
+    if a.mmlu_subjects > 0 {
+        workloads.push(match a.mmlu_questions {
+            Some(q) => format!("mmlu:{}x{q}", a.mmlu_subjects),
+            None => format!("mmlu:{}", a.mmlu_subjects),
+        });
+    }
+    if a.winogrande > 0 {
+        workloads.push(format!("winogrande:{}", a.winogrande));
+    }
+    let mut rows = Vec::new();
+    for w in &workloads {
+        let fs = tmp.join(format!("{}-shared", w.replace(':', "_")));
+        let fu = tmp.join(format!("{}-unshared", w.replace(':', "_")));
+        let s = run_child(&a, w, "shared", &fs)?;
+        let u = run_child(&a, w, "unshared", &fu)?;
+        let (ls, lu) = (read_bits(&fs)?, read_bits(&fu)?);
+        if ls.len() != lu.len() {
+            bail!("{w}: {} vs {} log-likelihoods", ls.len(), lu.len());
+        }
+        let max_diff = ls
+            .iter()
+            .zip(&lu)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f64, f64::max);
+        rows.push((w.clone(), s, u, max_diff));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!(
+        "\n{:<14} {:<9} {:>6} {:>9} {:>12} {:>9} {:>9} {:>9}",
+        "workload", "mode", "docs", "requests", "tokens fwd", "wall s", "tok/s", "peak MB"
+    );
+    for (w, s, u, _) in &rows {
+        for (mode, v) in [("shared", s), ("unshared", u)] {
+            let tokens = v["tokens_forwarded"].as_u64().unwrap_or(0);
+            let secs = v["seconds"].as_f64().unwrap_or(0.0);
+            println!(
+                "{:<16} {:<9} {:>6} {:>9} {:>12} {:>9.1} {:>9.0} {:>9.0}",
+                w,
+                mode,
+                v["docs"],
+                v["requests"],
+                tokens,
+                secs,
+                tokens as f64 / secs.max(1e-9),
+                v["vmhwm_kb"].as_f64().unwrap_or(0.0) / 1024.0
+            );
+        }
+    }
+    println!();
+    for (w, s, u, d) in &rows {
+        let ts = s["tokens_forwarded"].as_f64().unwrap_or(0.0);
+        let tu = u["tokens_forwarded"].as_f64().unwrap_or(0.0);
+        let ws = s["seconds"].as_f64().unwrap_or(0.0);
+        let wu = u["seconds"].as_f64().unwrap_or(0.0);
+        println!(
+            "{w:<16} unshared/shared: tokens {:.2}x, wall time {:.2}x; max |loglik shared - unshared| = {d:.3e}",
+            tu / ts.max(1.0),
+            wu / ws.max(1e-9)
+        );
+    }
+    if a.suite_count {
+        suite_counts(&a)?;
+    }
+    Ok(())
+}

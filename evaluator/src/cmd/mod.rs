@@ -1,0 +1,62 @@
+//! One module per `evaluator` subcommand, plus the task options they share.
+
+pub mod prompts;
+pub mod run;
+
+use crate::suite::{DrawMode, Suite};
+use crate::tasks::{BuildOptions, FewshotFallback};
+use std::path::PathBuf;
+
+/// Which suite, how many shots and docs, and where the data is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskArgs {
+    /// Task suite: `openllm-v1` (harness b281b09, the v1 leaderboard) or `lm-eval-0.4`.
+    #[arg(long, default_value = "openllm-v1")]
+    pub suite: Suite,
+    /// Few-shot examples per prompt (default: the leaderboard's count for each task).
+    #[arg(long)]
+    pub num_fewshot: Option<usize>,
+    /// Evaluate only the first N documents (openllm-v1: of the shuffled order).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Folder laid out like ../shared/data/benchmarks (`<task>/<split>.jsonl[.gz]`),
+    /// or `hub` to read the harness's datasets from the Hugging Face Hub
+    /// (honours HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE). Default: ../shared/data/benchmarks.
+    #[arg(long, value_name = "DIR|hub")]
+    pub data: Option<PathBuf>,
+    /// Use another pool when HellaSwag's train split is missing: `validation`
+    /// (draws k+1 from validation, drops the evaluated doc). Marks the run not comparable.
+    #[arg(long, value_name = "POOL")]
+    pub hellaswag_fewshot_fallback: Option<FewshotFallback>,
+    /// lm-eval-0.4 only: hellaswag/winogrande few-shot draws as a `standalone`
+    /// task (k+1) or inside the `openllm` `group` (k).
+    #[arg(long, default_value = "standalone", value_name = "MODE")]
+    pub fewshot_draws: DrawMode,
+}
+
+impl TaskArgs {
+    pub fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            suite: self.suite,
+            num_fewshot: self.num_fewshot,
+            limit: self.limit,
+            draw_mode: self.fewshot_draws,
+            hellaswag_fallback: self.hellaswag_fewshot_fallback,
+        }
+    }
+
+    /// `--data`, or the repository's `../shared/data/benchmarks`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(default_data_dir)
+    }
+
+    /// The data source `--data` names: the Hub for `hub`, else a local folder.
+    pub fn data_source(&self) -> anyhow::Result<Box<dyn crate::data::DataSource>> {
+        crate::hub_datasets::data_source(self.data.as_deref(), default_data_dir)
+    }
+}
+
+/// `../shared/data/benchmarks` relative to the workspace root.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/benchmarks")
+}

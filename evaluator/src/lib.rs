@@ -1,0 +1,26 @@
+//! The evaluator library: the six Open LLM Leaderboard v1 benchmarks,
+//! prompt-exact with lm-evaluation-harness (`../shared/spec/lm-eval-tasks.md`),
+//! run on a causal LM. `main.rs` is a thin CLI over [`cmd`].
+//!
+//! Task layer: [`data`] (datasets) → [`tasks`] (prompts, few-shot draws per
+//! [`suite`], using [`random`] and [`pystr`]) → [`requests`] (what a model
+//! backend answers) → [`metrics`] (scores and standard errors).
+
+pub mod cmd;
+pub mod data;
+pub mod details;
+pub mod engine;
+pub mod generate;
+pub mod harness_tok;
+pub mod hub;
+pub mod hub_datasets;
+pub mod journal;
+pub mod metrics;
+pub mod model;
+pub mod pystr;
+pub mod random;
+pub mod requests;
+pub mod schedule;
+pub mod suite;
+pub mod tasks;
+pub mod tokenizer;

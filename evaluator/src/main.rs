@@ -1,0 +1,26 @@
+//! `evaluator`: runs the six Open LLM Leaderboard v1 benchmarks, prompt-exact
+//! with lm-evaluation-harness. A thin CLI over the library's `cmd` modules.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the exact prompts and continuations of a task, in evaluation order.
+    Prompts(evaluator::cmd::prompts::Args),
+    /// Evaluate a model on the leaderboard tasks; write its results and details files.
+    Run(Box<evaluator::cmd::run::RunArgs>),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Prompts(a) => evaluator::cmd::prompts::run(a),
+        Command::Run(a) => evaluator::cmd::run::run(&a),
+    }
+}

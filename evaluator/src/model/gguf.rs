@@ -1,0 +1,480 @@
+//! Loading a Llama-family model from a GGUF file (`llama` and `qwen2` metadata, quantized weights).
+//!
+//! Metadata read (`<a>` = `general.architecture`): `<a>.embedding_length`,
+//! `<a>.feed_forward_length`, `<a>.block_count`, `<a>.attention.head_count`,
+//! `<a>.attention.head_count_kv` (default: head_count), `<a>.attention.key_length`
+//! (default: embedding_length / head_count), `<a>.attention.layer_norm_rms_epsilon`,
+//! `<a>.rope.freq_base` (default 10000), `<a>.rope.scaling.type` / `.factor` (linear),
+//! `<a>.context_length` (the max_length), `tokenizer.ggml.bos_token_id` / `eos_token_id`.
+//! Tensors: `token_embd`, `blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm,
+//! ffn_gate, ffn_up, ffn_down}.weight` (+ `attn_{q,k,v}.bias` for qwen2), `output_norm`,
+//! `output` (absent when tied to `token_embd`), optional `rope_freqs` (Llama 3 scaling).
+//!
+//! `llama` GGUF files hold q/k rows permuted for interleaved rotary pairs (llama.cpp's
+//! conversion), so they run with [`RopeStyle::Interleaved`]; `qwen2` uses the HF layout.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Tensor};
+use leaderboard::schema::Precision;
+
+use super::candle_msg;
+use super::llama::{
+    check_shape, inv_freq, Layer, Linear, Llama, LlamaConfig, RopeScaling, RopeStyle, Weights,
+};
+use super::{precision_of_dtype, weights_sha256, ModelInfo, SUPPORTED_GGUF_ARCHITECTURES};
+
+/// An open GGUF file: its parsed header and a reader for tensor data.
+pub struct GgufFile {
+    pub path: std::path::PathBuf,
+    pub content: Content,
+    reader: BufReader<File>,
+}
+
+impl GgufFile {
+    /// Opens and parses the header; a truncated or corrupt file is an error naming it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let f =
+            File::open(path).with_context(|| format!("opening GGUF file {}", path.display()))?;
+        let mut reader = BufReader::new(f);
+        let content = Content::read(&mut reader).map_err(|e| {
+            anyhow!(
+                "{}: not a readable GGUF file: {}",
+                path.display(),
+                candle_msg(&e)
+            )
+        })?;
+        let file_len = std::fs::metadata(path)?.len();
+        // Every tensor's data must lie inside the file (a truncated download otherwise
+        // fails late, or reads garbage).
+        for (name, ti) in &content.tensor_infos {
+            let n = ti.shape.elem_count();
+            let bs = ti.ggml_dtype.block_size();
+            let bytes = (n / bs * ti.ggml_dtype.type_size()) as u64;
+            let end = content.tensor_data_offset + ti.offset + bytes;
+            if end > file_len {
+                bail!(
+                    "{}: truncated GGUF file: tensor {name} needs bytes up to {end}, the file has {file_len}",
+                    path.display()
+                );
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            content,
+            reader,
+        })
+    }
+
+    /// A metadata value, or an error naming the key and file.
+    pub fn meta(&self, key: &str) -> Result<&Value> {
+        self.content.metadata.get(key).ok_or_else(|| {
+            anyhow!(
+                "{}: GGUF metadata key {key} is missing",
+                self.path.display()
+            )
+        })
+    }
+
+    pub fn meta_u32(&self, key: &str) -> Result<u32> {
+        let v = self.meta(key)?;
+        value_u64(v).map(|x| x as u32).ok_or_else(|| {
+            anyhow!(
+                "{}: GGUF metadata {key} is {v:?}, expected an integer",
+                self.path.display()
+            )
+        })
+    }
+
+    pub fn meta_opt_u32(&self, key: &str) -> Result<Option<u32>> {
+        match self.content.metadata.get(key) {
+            None => Ok(None),
+            Some(_) => self.meta_u32(key).map(Some),
+        }
+    }
+
+    pub fn meta_f32(&self, key: &str) -> Result<f32> {
+        match self.meta(key)? {
+            Value::F32(x) => Ok(*x),
+            Value::F64(x) => Ok(*x as f32),
+            v => value_u64(v).map(|x| x as f32).ok_or_else(|| {
+                anyhow!(
+                    "{}: GGUF metadata {key} is {v:?}, expected a number",
+                    self.path.display()
+                )
+            }),
+        }
+    }
+
+    pub fn meta_str(&self, key: &str) -> Result<&str> {
+        match self.meta(key)? {
+            Value::String(s) => Ok(s),
+            v => bail!(
+                "{}: GGUF metadata {key} is {v:?}, expected a string",
+                self.path.display()
+            ),
+        }
+    }
+
+    pub fn has_tensor(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    /// Reads one tensor (quantized as stored) onto `device`.
+    pub fn tensor(&mut self, name: &str, device: &Device) -> Result<QTensor> {
+        if !self.has_tensor(name) {
+            bail!("{}: GGUF tensor {name} is missing", self.path.display());
+        }
+        self.content
+            .tensor(&mut self.reader, name, device)
+            .map_err(|e| {
+                anyhow!(
+                    "{}: reading GGUF tensor {name}: {}",
+                    self.path.display(),
+                    candle_msg(&e)
+                )
+            })
+    }
+}
+
+fn value_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::U8(x) => Some(*x as u64),
+        Value::I8(x) => u64::try_from(*x).ok(),
+        Value::U16(x) => Some(*x as u64),
+        Value::I16(x) => u64::try_from(*x).ok(),
+        Value::U32(x) => Some(*x as u64),
+        Value::I32(x) => u64::try_from(*x).ok(),
+        Value::U64(x) => Some(*x),
+        Value::I64(x) => u64::try_from(*x).ok(),
+        _ => None,
+    }
+}
+
+/// The shape and token metadata of a `llama` / `qwen2` GGUF file.
+#[derive(Debug, Clone)]
+pub struct GgufHparams {
+    pub arch: String,
+    pub cfg: LlamaConfig,
+    pub rope_theta: f32,
+    pub context_length: usize,
+    pub bos_token_id: Option<u32>,
+    pub eos_token_id: Option<u32>,
+    pub tied_embeddings: bool,
+    pub has_qkv_bias: bool,
+}
+
+/// Reads the hyper-parameters; unknown architectures fail listing the supported ones.
+pub fn hparams(g: &GgufFile) -> Result<GgufHparams> {
+    let arch = g.meta_str("general.architecture")?.to_string();
+    if !SUPPORTED_GGUF_ARCHITECTURES.contains(&arch.as_str()) {
+        bail!(
+            "{}: GGUF architecture {arch:?} is not supported (supported: {})",
+            g.path.display(),
+            SUPPORTED_GGUF_ARCHITECTURES.join(", ")
+        );
+    }
+    let k = |s: &str| format!("{arch}.{s}");
+    let hidden = g.meta_u32(&k("embedding_length"))? as usize;
+    let n_heads = g.meta_u32(&k("attention.head_count"))? as usize;
+    let n_kv_heads = g
+        .meta_opt_u32(&k("attention.head_count_kv"))?
+        .map_or(n_heads, |x| x as usize);
+    let head_dim = g
+        .meta_opt_u32(&k("attention.key_length"))?
+        .map_or(hidden / n_heads.max(1), |x| x as usize);
+    let rope_theta = if g.content.metadata.contains_key(&k("rope.freq_base")) {
+        g.meta_f32(&k("rope.freq_base"))?
+    } else {
+        10000.0
+    };
+    let scaling = match g.content.metadata.get(&k("rope.scaling.type")) {
+        Some(Value::String(t)) if t == "linear" => RopeScaling::Linear {
+            factor: g.meta_f32(&k("rope.scaling.factor"))?,
+        },
+        Some(Value::String(t)) if t == "none" => RopeScaling::None,
+        Some(v) => bail!(
+            "{}: GGUF rope scaling {v:?} is not supported (supported: none, linear, Llama 3 rope_freqs)",
+            g.path.display()
+        ),
+        None => RopeScaling::None,
+    };
+    let mut freqs = inv_freq(head_dim, rope_theta, &scaling);
+    if g.has_tensor("rope_freqs.weight") {
+        // Llama 3.1 scaling, stored by llama.cpp as per-frequency divisors.
+        let f = g
+            .content
+            .tensor_infos
+            .get("rope_freqs.weight")
+            .map(|t| t.shape.elem_count())
+            .unwrap_or(0);
+        if f != freqs.len() {
+            bail!(
+                "{}: rope_freqs.weight has {f} values, expected {}",
+                g.path.display(),
+                freqs.len()
+            );
+        }
+    }
+    let vocab_size = match g.content.tensor_infos.get("token_embd.weight") {
+        Some(t) => t.shape.dims()[0],
+        None => bail!(
+            "{}: GGUF tensor token_embd.weight is missing",
+            g.path.display()
+        ),
+    };
+    let tied = !g.has_tensor("output.weight");
+    let has_qkv_bias = g.has_tensor("blk.0.attn_q.bias");
+    let rope_style = if arch == "qwen2" {
+        RopeStyle::Half
+    } else {
+        RopeStyle::Interleaved
+    };
+    // Scaling divisors are applied by the caller once the tensor is read.
+    freqs.shrink_to_fit();
+    let cfg = LlamaConfig {
+        hidden_size: hidden,
+        intermediate_size: g.meta_u32(&k("feed_forward_length"))? as usize,
+        n_layers: g.meta_u32(&k("block_count"))? as usize,
+        n_heads,
+        n_kv_heads,
+        head_dim,
+        rms_norm_eps: g.meta_f32(&k("attention.layer_norm_rms_epsilon"))? as f64,
+        inv_freq: freqs,
+        rope_style,
+        sliding_window: None,
+        vocab_size,
+    };
+    Ok(GgufHparams {
+        context_length: g.meta_u32(&k("context_length"))? as usize,
+        bos_token_id: g.meta_opt_u32("tokenizer.ggml.bos_token_id")?,
+        eos_token_id: g.meta_opt_u32("tokenizer.ggml.eos_token_id")?,
+        arch,
+        cfg,
+        rope_theta,
+        tied_embeddings: tied,
+        has_qkv_bias,
+    })
+}
+
+/// GGUF tensor types by falling parameter count, e.g. `Q4_1,Q8_0,F32`, and the
+/// leaderboard precision of the type holding most parameters (≤ 4 bits: 4bit; other
+/// quantized types: 8bit; F16/BF16/F32 as such).
+pub fn precision(g: &GgufFile) -> (Precision, String) {
+    let mut by_type: HashMap<String, (u64, GgmlDType)> = HashMap::new();
+    for ti in g.content.tensor_infos.values() {
+        let e = by_type
+            .entry(format!("{:?}", ti.ggml_dtype))
+            .or_insert((0, ti.ggml_dtype));
+        e.0 += ti.shape.elem_count() as u64;
+    }
+    let mut types: Vec<(String, u64, GgmlDType)> =
+        by_type.into_iter().map(|(k, (n, t))| (k, n, t)).collect();
+    types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let detail = types
+        .iter()
+        .map(|t| t.0.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let precision = match types.first().map(|t| t.2) {
+        Some(GgmlDType::F32) | None => Precision::Float32,
+        Some(GgmlDType::F16) => Precision::Float16,
+        Some(GgmlDType::BF16) => Precision::BFloat16,
+        Some(t) => {
+            let bits = t.type_size() as f64 * 8.0 / t.block_size() as f64;
+            if bits <= 5.0 {
+                Precision::Int4
+            } else {
+                Precision::Int8
+            }
+        }
+    };
+    (precision, detail)
+}
+
+/// Loads a GGUF model. `dtype`: `None` keeps quantized weights (activations f32),
+/// `Some(d)` dequantizes every weight to `d`.
+pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> {
+    let mut g = GgufFile::open(path)?;
+    let hp = hparams(&g)?;
+    let mut cfg = hp.cfg.clone();
+    let act = dtype.unwrap_or(DType::F32);
+    let (q_precision, detail) = precision(&g);
+    let (precision, precision_detail) = match dtype {
+        None => (q_precision, detail),
+        Some(d) => (
+            precision_of_dtype(d),
+            format!("{d:?} dequantized from GGUF {detail}"),
+        ),
+    };
+    if g.has_tensor("rope_freqs.weight") {
+        let f: Vec<f32> = g
+            .tensor("rope_freqs.weight", &Device::Cpu)?
+            .dequantize(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1()?;
+        for (x, d) in cfg.inv_freq.iter_mut().zip(f) {
+            *x /= d;
+        }
+    }
+    let (h, hd, nh, nkv, ff) = (
+        cfg.hidden_size,
+        cfg.head_dim,
+        cfg.n_heads,
+        cfg.n_kv_heads,
+        cfg.intermediate_size,
+    );
+    let mut params = 0u64;
+    let mut mat = |g: &mut GgufFile, name: &str, shape: &[usize]| -> Result<QMatMul> {
+        let t = g.tensor(name, device)?;
+        check_shape(name, t.shape().dims(), shape)
+            .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))?;
+        params += super::llama::numel(shape);
+        to_matmul(t, dtype, name, path)
+    };
+    let embed_q = Arc::new(g.tensor("token_embd.weight", device)?);
+    check_shape(
+        "token_embd.weight",
+        embed_q.shape().dims(),
+        &[cfg.vocab_size, h],
+    )?;
+    let embed = to_matmul_arc(embed_q.clone(), dtype, "token_embd.weight", path)?;
+    let mut layers = Vec::with_capacity(cfg.n_layers);
+    for i in 0..cfg.n_layers {
+        let p = |s: &str| format!("blk.{i}.{s}");
+        let bias = |g: &mut GgufFile, name: &str, n: usize| -> Result<Option<Tensor>> {
+            if !hp.has_qkv_bias {
+                return Ok(None);
+            }
+            let t = g.tensor(name, device)?.dequantize(device)?;
+            check_shape(name, t.dims(), &[n])?;
+            Ok(Some(t))
+        };
+        let q = Linear {
+            weight: mat(&mut g, &p("attn_q.weight"), &[nh * hd, h])?,
+            bias: bias(&mut g, &p("attn_q.bias"), nh * hd)?,
+        };
+        let k = Linear {
+            weight: mat(&mut g, &p("attn_k.weight"), &[nkv * hd, h])?,
+            bias: bias(&mut g, &p("attn_k.bias"), nkv * hd)?,
+        };
+        let v = Linear {
+            weight: mat(&mut g, &p("attn_v.weight"), &[nkv * hd, h])?,
+            bias: bias(&mut g, &p("attn_v.bias"), nkv * hd)?,
+        };
+        let o = Linear {
+            weight: mat(&mut g, &p("attn_output.weight"), &[h, nh * hd])?,
+            bias: None,
+        };
+        let gate = Linear {
+            weight: mat(&mut g, &p("ffn_gate.weight"), &[ff, h])?,
+            bias: None,
+        };
+        let up = Linear {
+            weight: mat(&mut g, &p("ffn_up.weight"), &[ff, h])?,
+            bias: None,
+        };
+        let down = Linear {
+            weight: mat(&mut g, &p("ffn_down.weight"), &[h, ff])?,
+            bias: None,
+        };
+        let attn_norm = g
+            .tensor(&p("attn_norm.weight"), device)?
+            .dequantize(device)?;
+        let ffn_norm = g
+            .tensor(&p("ffn_norm.weight"), device)?
+            .dequantize(device)?;
+        check_shape(&p("attn_norm.weight"), attn_norm.dims(), &[h])?;
+        check_shape(&p("ffn_norm.weight"), ffn_norm.dims(), &[h])?;
+        layers.push(Layer {
+            attn_norm,
+            q,
+            k,
+            v,
+            o,
+            ffn_norm,
+            gate,
+            up,
+            down,
+        });
+    }
+    let norm = g.tensor("output_norm.weight", device)?.dequantize(device)?;
+    check_shape("output_norm.weight", norm.dims(), &[h])?;
+    let lm_head = if hp.tied_embeddings {
+        Linear {
+            weight: embed.clone(),
+            bias: None,
+        }
+    } else {
+        Linear {
+            weight: mat(&mut g, "output.weight", &[cfg.vocab_size, h])?,
+            bias: None,
+        }
+    };
+    // Norms, biases and the embedding count too.
+    params +=
+        super::llama::numel(&[cfg.vocab_size, h]) + (h as u64) * (2 * cfg.n_layers as u64 + 1);
+    if hp.has_qkv_bias {
+        params += ((nh + 2 * nkv) * hd * cfg.n_layers) as u64;
+    }
+    cfg.sliding_window = None;
+    let info = ModelInfo {
+        architecture: hp.arch.clone(),
+        vocab_size: cfg.vocab_size,
+        max_length: hp.context_length,
+        bos_token_id: hp.bos_token_id,
+        eos_token_ids: hp.eos_token_id.into_iter().collect(),
+        precision,
+        precision_detail: Some(precision_detail),
+        params,
+        weights_sha256: weights_sha256(&[path.to_path_buf()])?,
+        source_path: path.to_path_buf(),
+    };
+    let w = Weights {
+        embed,
+        layers,
+        norm,
+        lm_head,
+    };
+    Llama::new(cfg, w, act, device.clone(), info)
+        .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))
+}
+
+fn to_matmul(t: QTensor, dtype: Option<DType>, name: &str, path: &Path) -> Result<QMatMul> {
+    to_matmul_arc(Arc::new(t), dtype, name, path)
+}
+
+/// Quantized weights stay quantized (`dtype` None) unless stored as a float type; with
+/// `Some(d)` they are dequantized to f32 and cast to `d`.
+fn to_matmul_arc(
+    t: Arc<QTensor>,
+    dtype: Option<DType>,
+    name: &str,
+    path: &Path,
+) -> Result<QMatMul> {
+    let ctx =
+        |e: candle_core::Error| anyhow!("{}: tensor {name}: {}", path.display(), candle_msg(&e));
+    match dtype {
+        None => match t.dtype() {
+            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
+                Ok(QMatMul::Tensor(t.dequantize(&t.device()).map_err(ctx)?))
+            }
+            _ => Ok(QMatMul::QTensor(t)),
+        },
+        Some(d) => {
+            let w = t
+                .dequantize(&t.device())
+                .map_err(ctx)?
+                .to_dtype(d)
+                .map_err(ctx)?;
+            Ok(QMatMul::Tensor(w))
+        }
+    }
+}

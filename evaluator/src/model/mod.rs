@@ -1,0 +1,235 @@
+//! Causal language models run with candle: the model interface, loading by architecture, devices.
+//!
+//! A model is loaded from either
+//! - a GGUF file (`general.architecture` `llama` or `qwen2`), weights kept quantized and
+//!   multiplied with [`candle_core::quantized::QMatMul`] (or dequantized to a float dtype when
+//!   `dtype_override` is given), see [`gguf`];
+//! - a Hugging Face folder: `config.json` plus `model.safetensors` or sharded
+//!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
+//!   `Qwen2ForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see
+//!   [`safetensors`].
+//!
+//! Both feed one forward pass, [`llama::Llama`]. It returns logits for every input
+//! position (the harness scores every continuation token) and works on a [`KvCache`] that
+//! the caller owns. Batch size is 1.
+//!
+//! Threads: candle's CPU kernels run on rayon / gemm thread pools, whose size is
+//! `RAYON_NUM_THREADS` when set, else the number of CPUs.
+
+pub mod export_hf;
+pub mod gguf;
+pub mod kv_cache;
+pub mod llama;
+pub mod safetensors;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use candle_core::{DType, Device, Tensor};
+use leaderboard::schema::Precision;
+use sha2::{Digest, Sha256};
+
+pub use kv_cache::KvCache;
+
+/// Hugging Face `config.json` architectures this crate can run.
+pub const SUPPORTED_HF_ARCHITECTURES: &[&str] =
+    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+/// GGUF `general.architecture` values this crate can run.
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+
+/// What the results file records about a loaded model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// HF architecture name (`LlamaForCausalLM`, …); for GGUF the `general.architecture`
+    /// value (`llama`, `qwen2`).
+    pub architecture: String,
+    /// Rows of the output layer (logits per position).
+    pub vocab_size: usize,
+    /// Spec §3 rule 5: `max_position_embeddings` (or `n_positions`, `n_ctx`) of the config;
+    /// for GGUF `<arch>.context_length`; else the tokenizer's `model_max_length`; else 2048.
+    pub max_length: usize,
+    pub bos_token_id: Option<u32>,
+    /// End-of-sequence ids: config.json `eos_token_id` (int or list) and
+    /// generation_config.json's, or GGUF `tokenizer.ggml.eos_token_id`.
+    pub eos_token_ids: Vec<u32>,
+    /// In the leaderboard's terms (float32, float16, bfloat16, 8bit, 4bit).
+    pub precision: Precision,
+    /// Exact storage, e.g. GGUF tensor types `Q4_1,Q8_0,F32` (by falling parameter count).
+    pub precision_detail: Option<String>,
+    /// Number of parameters (tied embeddings counted once).
+    pub params: u64,
+    /// sha256 (hex) of the one GGUF file, else of the `sha256  name\n` lines of every
+    /// weight file, sorted by name (see `leaderboard::schema::Run::weights_sha256`).
+    pub weights_sha256: String,
+    /// The file or folder the model was loaded from.
+    pub source_path: PathBuf,
+}
+
+/// A causal LM with a caller-owned KV cache.
+pub trait CausalLm: Send {
+    fn info(&self) -> &ModelInfo;
+
+    /// The device the model's tensors live on.
+    fn device(&self) -> &Device;
+
+    /// An empty cache for this model.
+    fn new_cache(&self) -> KvCache;
+
+    /// Runs `tokens` after what `cache` holds; returns logits for every input position,
+    /// shape `[tokens.len(), vocab]`, f32, and extends the cache. On error the cache is
+    /// left as it was.
+    fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Tensor>;
+
+    /// Like [`Self::forward`] but returns only the logits of the last `n_last` positions,
+    /// `[n_last, vocab]` (skips the output layer for the others: faster scoring).
+    fn forward_last(
+        &self,
+        tokens: &[u32],
+        n_last: usize,
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let logits = self.forward(tokens, cache)?;
+        let n = logits.dim(0)?;
+        logits.narrow(0, n - n_last.min(n), n_last.min(n))
+    }
+}
+
+/// Loads `path`: a `.gguf` file or a Hugging Face folder. `dtype_override`: for GGUF,
+/// `None` keeps the quantized weights, `Some(dtype)` dequantizes every weight to `dtype`;
+/// for safetensors, `None` computes in the stored dtype, `Some(dtype)` casts to it.
+pub fn load(
+    path: &Path,
+    device: &Device,
+    dtype_override: Option<DType>,
+) -> anyhow::Result<Box<dyn CausalLm>> {
+    if !path.exists() {
+        bail!(
+            "model path {} does not exist (expected a .gguf file or a folder with config.json and *.safetensors)",
+            path.display()
+        );
+    }
+    if path.is_dir() {
+        let m = safetensors::load(path, device, dtype_override)?;
+        return Ok(Box::new(m));
+    }
+    if is_gguf(path)? {
+        let m = gguf::load(path, device, dtype_override)?;
+        return Ok(Box::new(m));
+    }
+    if path.file_name().and_then(|n| n.to_str()) == Some("config.json") {
+        if let Some(dir) = path.parent() {
+            return Ok(Box::new(safetensors::load(dir, device, dtype_override)?));
+        }
+    }
+    bail!(
+        "{}: not a GGUF file (no 'GGUF' magic) and not a folder; expected a .gguf file or a Hugging Face folder with config.json and *.safetensors",
+        path.display()
+    )
+}
+
+fn is_gguf(path: &Path) -> anyhow::Result<bool> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut magic = [0u8; 4];
+    match f.read_exact(&mut magic) {
+        Ok(()) => Ok(&magic == b"GGUF"),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The device named `cpu`, `cuda`, `cuda:N`, `metal` or `metal:N`. CUDA and Metal need the
+/// evaluator's `cuda` / `metal` cargo features.
+pub fn device(name: &str) -> anyhow::Result<Device> {
+    let (kind, ordinal) = match name.split_once(':') {
+        Some((k, n)) => (
+            k,
+            n.parse::<usize>()
+                .with_context(|| format!("device {name:?}: ordinal {n:?} is not a number"))?,
+        ),
+        None => (name, 0),
+    };
+    match kind {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => {
+            if !candle_core::utils::cuda_is_available() {
+                bail!("device {name:?}: this evaluator was built without CUDA support (rebuild with `--features cuda`)");
+            }
+            Device::new_cuda(ordinal).with_context(|| format!("opening CUDA device {ordinal}"))
+        }
+        "metal" => {
+            if !candle_core::utils::metal_is_available() {
+                bail!("device {name:?}: this evaluator was built without Metal support (rebuild with `--features metal`)");
+            }
+            Device::new_metal(ordinal).with_context(|| format!("opening Metal device {ordinal}"))
+        }
+        other => bail!("unknown device {other:?}: expected cpu, cuda, cuda:N, metal or metal:N"),
+    }
+}
+
+/// sha256 (hex) of one file, streamed.
+pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// The weights hash of several files: sha256 of the `"<sha256>  <file name>\n"` lines,
+/// sorted by file name. One file (GGUF) is hashed directly.
+pub fn weights_sha256(files: &[PathBuf]) -> anyhow::Result<String> {
+    if files.len() == 1 && files[0].extension().and_then(|e| e.to_str()) == Some("gguf") {
+        return sha256_file(&files[0]);
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{}: file name is not UTF-8", f.display()))?
+            .to_string();
+        lines.push((name, sha256_file(f)?));
+    }
+    lines.sort();
+    let mut h = Sha256::new();
+    for (name, sha) in lines {
+        h.update(format!("{sha}  {name}\n").as_bytes());
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The leaderboard precision for a float dtype.
+pub fn precision_of_dtype(dtype: DType) -> Precision {
+    match dtype {
+        DType::F16 => Precision::Float16,
+        DType::BF16 => Precision::BFloat16,
+        _ => Precision::Float32,
+    }
+}
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE`
+/// is set.
+pub fn candle_msg(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_msg(inner),
+        candle_core::Error::WithPath { inner, path } => {
+            format!("{}: {}", path.display(), candle_msg(inner))
+        }
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", candle_msg(inner))
+        }
+        e => e.to_string(),
+    }
+}

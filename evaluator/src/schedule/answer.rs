@@ -1,0 +1,355 @@
+//! Answers one task's requests: tokenize (spec §3), reuse journaled answers, run the rest prefix-shared, journal each, show progress.
+//!
+//! This is the model backend `evaluator run` calls per task:
+//! ```ignore
+//! let mut journal = Journal::open(&journal::default_dir(), &info.weights_sha256, suite.name(), task)?;
+//! let answered = schedule::answer_task(&backend, task, &tr.docs, Some(&mut journal), &AnswerOptions::default())?;
+//! let results = tasks::score(&tr, &answered.responses)?;
+//! // … after the results file is written:
+//! journal.remove()?;
+//! ```
+//! Log-likelihood requests go through one [`Trie`] per task (all documents together, so
+//! an MMLU subject's 5-shot prefix is forwarded once), generation requests one by one.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::executor::{execute, execute_unshared, tokens_to_forward, Done, ExecStats};
+use super::trie::{Counts, Trie};
+use crate::harness_tok::{self, LlTokens, Options};
+use crate::journal::{request_hash, Journal};
+use crate::model::CausalLm;
+use crate::requests::{DocRequests, Request, Response};
+use crate::suite::Suite;
+use crate::tokenizer::Tokenizer;
+
+/// A model with its tokenizer, as one suite uses them.
+pub struct Backend<'a> {
+    pub model: &'a dyn CausalLm,
+    pub tok: &'a Tokenizer,
+    pub suite: Suite,
+    /// Spec §3 tokenization options ([`Options::for_suite`]).
+    pub opts: Options,
+}
+
+impl<'a> Backend<'a> {
+    /// The backend of `suite` for `model` (max_length from the model's info).
+    pub fn new(model: &'a dyn CausalLm, tok: &'a Tokenizer, suite: Suite) -> Self {
+        let opts = Options::for_suite(suite, tok, model.info().max_length);
+        Backend {
+            model,
+            tok,
+            suite,
+            opts,
+        }
+    }
+}
+
+/// How to answer.
+#[derive(Debug, Clone)]
+pub struct AnswerOptions {
+    /// Share prefixes (the default). `false` runs every request on its own, the
+    /// reference path (for benchmarks and checks).
+    pub shared: bool,
+    /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        AnswerOptions {
+            shared: true,
+            progress: true,
+        }
+    }
+}
+
+/// A task's answers and what it took.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// One response per request, per document, in the order of the input.
+    pub responses: Vec<Vec<Response>>,
+    pub stats: AnswerStats,
+}
+
+/// Work counts of one task.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerStats {
+    pub requests: usize,
+    /// Answers taken from the journal.
+    pub resumed: usize,
+    /// Log-likelihood token counts of what was computed (not resumed).
+    pub counts: Counts,
+    pub exec: ExecStats,
+    /// Prompt tokens of the generation requests computed.
+    pub generation_prompt_tokens: u64,
+    /// Tokens generated.
+    pub generated_tokens: u64,
+    pub seconds: f64,
+}
+
+/// One request after tokenization.
+enum Tokenized {
+    Ll(LlTokens),
+    Gen {
+        ctx: Vec<u32>,
+        until: Vec<String>,
+        max_gen_toks: usize,
+    },
+}
+
+/// Tokenizes every request of `docs` (in parallel over the available cores).
+fn tokenize_all(be: &Backend, docs: &[DocRequests]) -> Result<Vec<Vec<Tokenized>>> {
+    let (tok, opts) = (be.tok, &be.opts);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = docs.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Vec<Tokenized>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = docs
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|d| tokenize_doc(tok, opts, d)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("tokenizer thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(docs.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+fn tokenize_doc(tok: &Tokenizer, opts: &Options, d: &DocRequests) -> Result<Vec<Tokenized>> {
+    let mut out = Vec::with_capacity(d.requests.len());
+    for (i, r) in d.requests.iter().enumerate() {
+        let t = match r {
+            Request::LogLikelihood {
+                context,
+                continuation,
+            } => harness_tok::loglikelihood_request(tok, opts, context, continuation)
+                .map(Tokenized::Ll),
+            Request::Generate {
+                context,
+                until,
+                max_gen_toks,
+            } => harness_tok::generation_context(tok, opts, context, *max_gen_toks).map(|ctx| {
+                Tokenized::Gen {
+                    ctx,
+                    until: until.clone(),
+                    max_gen_toks: *max_gen_toks,
+                }
+            }),
+        }
+        .with_context(|| {
+            format!(
+                "{} doc {} request {i}: tokenizing (spec §3)",
+                d.task, d.doc_id
+            )
+        })?;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+fn hash_of(be: &Backend, d: &DocRequests, t: &Tokenized) -> String {
+    let suite = be.suite.name();
+    match t {
+        Tokenized::Ll(ll) => {
+            request_hash(suite, &d.task, "loglikelihood", &[&ll.ctx, &ll.cont], &[])
+        }
+        Tokenized::Gen {
+            ctx,
+            until,
+            max_gen_toks,
+        } => {
+            let budget = max_gen_toks.to_string();
+            let mut extra: Vec<&str> = vec![&budget];
+            extra.extend(until.iter().map(String::as_str));
+            request_hash(suite, &d.task, "generate", &[ctx], &extra)
+        }
+    }
+}
+
+/// Answers every request of `docs` (one task). Answers found in `journal` are reused;
+/// new ones are appended to it as they finish.
+pub fn answer_task(
+    be: &Backend,
+    task: &str,
+    docs: &[DocRequests],
+    mut journal: Option<&mut Journal>,
+    opts: &AnswerOptions,
+) -> Result<Answered> {
+    let start = Instant::now();
+    let toks = tokenize_all(be, docs)?;
+    let mut responses: Vec<Vec<Option<Response>>> =
+        docs.iter().map(|d| vec![None; d.requests.len()]).collect();
+    let mut stats = AnswerStats::default();
+    // Every log-likelihood request goes into the trie, answered or not, so that the
+    // prefixes still to run are cut exactly as in an uninterrupted run (bit-identical
+    // scores); `needed` marks what is left. Generation requests left: `gen_slots`.
+    let mut trie = Trie::new();
+    let mut ll_slots: Vec<(usize, usize, String)> = Vec::new();
+    let mut needed: Vec<bool> = Vec::new();
+    let mut gen_slots: Vec<(usize, usize, String)> = Vec::new();
+    let mut planned_tokens: u64 = 0;
+    for (di, (d, ts)) in docs.iter().zip(&toks).enumerate() {
+        for (ri, t) in ts.iter().enumerate() {
+            stats.requests += 1;
+            let h = hash_of(be, d, t);
+            let known = journal.as_ref().and_then(|j| j.get(&h)).filter(|r| {
+                matches!(
+                    (t, r),
+                    (Tokenized::Ll(_), Response::LogLikelihood { .. })
+                        | (Tokenized::Gen { .. }, Response::Generate { .. })
+                )
+            });
+            if let Some(r) = known {
+                responses[di][ri] = Some(r.clone());
+                stats.resumed += 1;
+            }
+            match t {
+                Tokenized::Ll(ll) => {
+                    trie.insert(&ll.ctx, &ll.cont);
+                    ll_slots.push((di, ri, h));
+                    needed.push(responses[di][ri].is_none());
+                }
+                Tokenized::Gen {
+                    ctx, max_gen_toks, ..
+                } => {
+                    if responses[di][ri].is_none() {
+                        planned_tokens += (ctx.len() + max_gen_toks) as u64;
+                        gen_slots.push((di, ri, h));
+                    }
+                }
+            }
+        }
+    }
+    trie.finish();
+    stats.counts = trie.counts();
+    planned_tokens += if opts.shared {
+        tokens_to_forward(&trie, Some(&needed))
+    } else {
+        (0..trie.num_requests() as u32)
+            .filter(|&r| needed[r as usize])
+            .map(|r| trie.input(r).len() as u64)
+            .sum()
+    };
+    if stats.resumed > 0 && opts.progress {
+        eprintln!(
+            "{task}: resumed {} of {} requests ({} journal records) from {}",
+            stats.resumed,
+            stats.requests,
+            journal.as_ref().map(|j| j.resumed()).unwrap_or(0),
+            journal
+                .as_ref()
+                .map(|j| j.path().display().to_string())
+                .unwrap_or_default()
+        );
+    }
+
+    let pb = progress_bar(task, planned_tokens, opts.progress);
+    let total_requests = stats.requests;
+    let mut done_requests = stats.resumed;
+    let mut tokens_before_gen: u64 = 0;
+    let show = |pb: &ProgressBar, done: usize, tokens: u64| {
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        pb.set_message(format!(
+            "{done}/{total_requests} requests, {:.0} tok/s",
+            tokens as f64 / secs
+        ));
+    };
+    show(&pb, done_requests, 0);
+
+    let mut on_done = |d: Done| -> Result<()> {
+        let (di, ri, h) = &ll_slots[d.request as usize];
+        let resp = Response::LogLikelihood {
+            logprob: d.scored.logprob,
+            is_greedy: d.scored.is_greedy,
+        };
+        if let Some(j) = journal.as_deref_mut() {
+            j.record(h, &resp)?;
+        }
+        responses[*di][*ri] = Some(resp);
+        done_requests += 1;
+        pb.set_position(d.tokens_forwarded);
+        show(&pb, done_requests, d.tokens_forwarded);
+        Ok(())
+    };
+    if needed.iter().any(|&n| n) {
+        stats.exec = if opts.shared {
+            execute(be.model, &trie, Some(&needed), &mut on_done)?
+        } else {
+            execute_unshared(be.model, &trie, Some(&needed), &mut on_done)?
+        };
+        tokens_before_gen = stats.exec.tokens_forwarded;
+    }
+    drop(trie);
+
+    let mut position = tokens_before_gen;
+    let mut real_tokens = tokens_before_gen;
+    for (di, ri, h) in &gen_slots {
+        let d = &docs[*di];
+        let Tokenized::Gen {
+            ctx,
+            until,
+            max_gen_toks,
+        } = &toks[*di][*ri]
+        else {
+            unreachable!("generation slot holds a generation request")
+        };
+        let g =
+            crate::generate::generate_until(be.model, be.tok, be.suite, ctx, until, *max_gen_toks)
+                .with_context(|| format!("{} doc {}: generating", d.task, d.doc_id))?;
+        stats.generation_prompt_tokens += ctx.len() as u64;
+        stats.generated_tokens += g.tokens.len() as u64;
+        let resp = Response::Generate { text: g.text };
+        if let Some(j) = journal.as_deref_mut() {
+            j.record(h, &resp)?;
+        }
+        responses[*di][*ri] = Some(resp);
+        done_requests += 1;
+        position += (ctx.len() + max_gen_toks) as u64;
+        real_tokens += (ctx.len() + g.tokens.len()) as u64;
+        pb.set_position(position);
+        show(&pb, done_requests, real_tokens);
+    }
+    if let Some(j) = journal {
+        j.sync()?;
+    }
+    pb.finish_and_clear();
+    stats.seconds = start.elapsed().as_secs_f64();
+    let responses = responses
+        .into_iter()
+        .map(|v| {
+            v.into_iter()
+                .map(|r| r.expect("every request answered"))
+                .collect()
+        })
+        .collect();
+    Ok(Answered { responses, stats })
+}
+
+fn progress_bar(task: &str, planned_tokens: u64, visible: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(
+        Some(planned_tokens.max(1)),
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>14} {wide_bar} {msg} [{elapsed_precise}, ETA {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    pb.set_prefix(task.to_string());
+    pb
+}

@@ -1,0 +1,25 @@
+//! Shared-prefix scheduling: every distinct token prefix of a task's log-likelihood requests is forwarded once.
+//!
+//! lm-evaluation-harness forwards each request's whole input on its own (reusing logits
+//! only for identical inputs). Here a task's requests, tokenized per spec §3, go into a
+//! radix tree ([`trie`]); [`executor`] walks it depth first, forwarding each edge once
+//! after a clone of its parent's KV cache and scoring every continuation token on that
+//! edge. An MMLU subject's 5-shot prefix is thus run once for all its questions, one
+//! forward of a question scores all four " A".." D", and the choices of ARC, HellaSwag
+//! and TruthfulQA share their context. [`answer`] ties this to the task layer, the
+//! resumable [`crate::journal`] and a progress bar.
+//!
+//! Numerics: a prefix run in one chunk and its continuation run after the cache give the
+//! same logits as one forward of the whole input up to float rounding (different matmul
+//! shapes); `tests/schedule_equivalence.rs` states and checks the tolerance on the real
+//! model. Batch size is 1 (the model interface runs one sequence); sharing is what saves
+//! the work.
+
+pub mod answer;
+pub mod executor;
+pub mod resume;
+pub mod trie;
+
+pub use answer::{answer_task, AnswerOptions, AnswerStats, Answered, Backend};
+pub use executor::{execute, execute_unshared, Done, ExecStats};
+pub use trie::{Counts, Trie};

@@ -1,0 +1,94 @@
+//! What `evaluator run` calls per task: prefix-shared answering that resumes from, and appends to, the task's journal.
+//!
+//! A run is keyed by [`run_key`]: the weights sha256 plus how they are computed (precision,
+//! storage detail, device), so a resumed run never mixes answers of another precision
+//! or device. Journals live under [`crate::journal::default_dir`] and are removed by
+//! [`forget_journals`] once the results file is written; a run that stops before that
+//! (error, Ctrl-C, `kill -9`, power loss) leaves them for the next identical run.
+//! `evaluator run` writes its results file only at the very end (atomically), so a
+//! finished results file is never replaced by a partial one.
+
+use anyhow::{Context, Result};
+use leaderboard::schema::Benchmark;
+use sha2::{Digest, Sha256};
+
+use super::answer::{answer_task, AnswerOptions, Backend};
+use crate::harness_tok::Options;
+use crate::journal::{self, Journal};
+use crate::model::CausalLm;
+use crate::requests::Response;
+use crate::suite::Suite;
+use crate::tasks::TaskRequests;
+use crate::tokenizer::Tokenizer;
+
+/// The journal key of a loaded model: sha256 of its weights hash, precision, storage
+/// detail and device.
+pub fn run_key(model: &dyn CausalLm) -> String {
+    let info = model.info();
+    let mut h = Sha256::new();
+    h.update(info.weights_sha256.as_bytes());
+    h.update(b"\n");
+    h.update(info.precision.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(info.precision_detail.as_deref().unwrap_or("").as_bytes());
+    h.update(b"\n");
+    h.update(format!("{:?}", model.device().location()).as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Answers every request of `tr` (prefix-shared, resumable, with progress). Returns the
+/// responses per document and, per document, the greedy flags of its log-likelihood
+/// requests (the shape `evaluate_task` in `cmd::run` returns).
+#[allow(clippy::type_complexity)]
+pub fn run_task(
+    model: &dyn CausalLm,
+    tok: &Tokenizer,
+    opts: &Options,
+    suite: Suite,
+    tr: &TaskRequests,
+) -> Result<(Vec<Vec<Response>>, Vec<Vec<bool>>)> {
+    let task = tr.benchmark.task();
+    let mut j = Journal::open(&journal::default_dir(), &run_key(model), suite.name(), task)
+        .with_context(|| format!("{task}: opening the run journal"))?;
+    if !j.skipped().is_empty() {
+        eprintln!(
+            "warning: {}: skipped damaged lines {:?} (their requests are computed again)",
+            j.path().display(),
+            j.skipped()
+        );
+    }
+    let be = Backend {
+        model,
+        tok,
+        suite,
+        opts: *opts,
+    };
+    let answered = answer_task(&be, task, &tr.docs, Some(&mut j), &AnswerOptions::default())?;
+    let greedy = answered
+        .responses
+        .iter()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| match r {
+                    Response::LogLikelihood { is_greedy, .. } => Some(*is_greedy),
+                    Response::Generate { .. } => None,
+                })
+                .collect()
+        })
+        .collect();
+    Ok((answered.responses, greedy))
+}
+
+/// Removes the journals of `benchmarks` for this model and suite (call after the
+/// results file is written).
+pub fn forget_journals(model: &dyn CausalLm, suite: Suite, benchmarks: &[Benchmark]) -> Result<()> {
+    let dir = journal::default_dir();
+    let key = run_key(model);
+    for b in benchmarks {
+        let p = journal::path_for(&dir, &key, suite.name(), b.task());
+        if p.exists() {
+            Journal::open(&dir, &key, suite.name(), b.task())?.remove()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Shared helpers of the model tests: the test model's path and the reference files.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use evaluator::model::CausalLm;
+use serde_json::Value;
+
+/// The SmolLM2-135M-Instruct Q4_1 GGUF: `$LEADERBOARD_TEST_MODEL`, else the cache of
+/// `scripts/fetch-test-model.sh`. Panics with instructions when absent.
+pub fn test_model() -> PathBuf {
+    let path = match std::env::var_os("LEADERBOARD_TEST_MODEL") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let cache = std::env::var_os("LEADERBOARD_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                        .join(".cache/leaderboard")
+                });
+            cache.join("SmolLM2-135M-Instruct.Q4_1.gguf")
+        }
+    };
+    assert!(
+        path.is_file(),
+        "test model {} is missing: run scripts/fetch-test-model.sh (and set LEADERBOARD_TEST_MODEL to the path it prints)",
+        path.display()
+    );
+    path
+}
+
+/// `../shared/reference/<name>` relative to the workspace root, parsed.
+pub fn reference(name: &str) -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference")
+        .join(name);
+    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| {
+        panic!(
+            "reading {}: {e} (../shared must sit next to the workspace)",
+            p.display()
+        )
+    });
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// One reference text: token ids and per-token log-probabilities (first is None).
+pub struct RefItem {
+    pub text: String,
+    pub token_ids: Vec<u32>,
+    pub logprobs: Vec<Option<f64>>,
+    pub sum_logprob: f64,
+}
+
+fn item(v: &Value, text: &str) -> RefItem {
+    RefItem {
+        text: text.to_string(),
+        token_ids: v["token_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect(),
+        logprobs: v["logprobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64())
+            .collect(),
+        sum_logprob: v["sum_logprob"].as_f64().unwrap(),
+    }
+}
+
+/// The items of a reference file; with `prefix0`, the `with_prefix_token_0` variants.
+pub fn items(file: &str, prefix0: bool) -> Vec<RefItem> {
+    let r = reference(file);
+    r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| {
+            let text = it["text"].as_str().unwrap();
+            if prefix0 {
+                item(&it["with_prefix_token_0"], text)
+            } else {
+                item(it, text)
+            }
+        })
+        .collect()
+}
+
+/// Per-token log-probabilities of `tokens` under `model` (index 0 has none), computed
+/// from one forward pass over the whole sequence.
+pub fn token_logprobs(model: &dyn CausalLm, tokens: &[u32]) -> Vec<f64> {
+    let mut cache = model.new_cache();
+    let logits = model
+        .forward(&tokens[..tokens.len() - 1], &mut cache)
+        .unwrap();
+    evaluator::engine::score_logits(&logits, &tokens[1..])
+        .unwrap()
+        .token_logprobs
+}
+
+/// Max and mean of |a - b|.
+pub fn abs_diff_stats(a: &[f64], b: &[f64]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len());
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y).abs()).collect();
+    let max = d.iter().cloned().fold(0.0, f64::max);
+    (max, d.iter().sum::<f64>() / d.len().max(1) as f64)
+}

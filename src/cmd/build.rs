@@ -1,0 +1,61 @@
+//! `leaderboard build` (the default command): renders the static site from
+//! `results/`, `content/` and the theme into `site/`.
+
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// Results folder (Parquet files and flags.toml) [default: results]
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Folder of the Markdown pages about.md, faq.md, submit.md [default: content]
+    #[arg(long)]
+    pub content: Option<PathBuf>,
+    /// Templates folder; files there replace the embedded ones [default: templates, if it exists]
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    /// Assets folder (app.js, style.css); files there replace the embedded ones [default: assets, if it exists]
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+    /// Output folder; replaced as a whole once the new site is complete [default: site]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Public https:// URL of the site (only used for canonical links)
+    #[arg(long)]
+    pub base_url: Option<String>,
+}
+
+fn existing(given: &Option<PathBuf>, default: &str) -> Option<PathBuf> {
+    given
+        .clone()
+        .or_else(|| Some(PathBuf::from(default)).filter(|p| p.is_dir()))
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let results = args.results.clone().unwrap_or_else(|| "results".into());
+    let content = args.content.clone().unwrap_or_else(|| "content".into());
+    let out = args.out.clone().unwrap_or_else(|| "site".into());
+    let templates = existing(&args.templates, "templates");
+    let assets = existing(&args.assets, "assets");
+    if let Some(u) = &args.base_url {
+        anyhow::ensure!(
+            crate::site::is_https_url(u),
+            "--base-url must be an https:// URL without spaces or quotes, got {u:?}"
+        );
+    }
+    let started = std::time::Instant::now();
+    let mut src = crate::site::load(&results, &content, templates.as_deref(), assets.as_deref())?;
+    src.base_url = args.base_url.clone();
+    let s = crate::site::build(&src, &out)?;
+    eprintln!(
+        "built {}: {} runs, {} model pages, {} files, {:.1} MB in {:.2} s",
+        out.display(),
+        s.runs,
+        s.models,
+        s.files,
+        s.bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! `leaderboard`: builds the static leaderboard site from `results/`, checks
+//! contributed results, and imports the Open LLM Leaderboard v1 archive.
+
+use clap::{Parser, Subcommand};
+use leaderboard::cmd;
+
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the static site from results/, content/ and templates/ into site/ (the default).
+    Build(cmd::build::Args),
+    /// Validate every results file and the flags file; exit non-zero on any problem.
+    Check(cmd::check::Args),
+    /// Convert the Open LLM Leaderboard v1 archive into results/ and a flags file.
+    Import(cmd::import::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Build(a)) => cmd::build::run(&a),
+        Some(Command::Check(a)) => cmd::check::run(&a),
+        Some(Command::Import(a)) => cmd::import::run(&a),
+        None => cmd::build::run(&cmd::build::Args::default()),
+    }
+}

@@ -1,0 +1,39 @@
+//! The content pages (`about.html`, `faq.html`, `submit.html`) from
+//! `content/*.md`, rendered with pulldown-cmark inside the `page.html` template.
+
+use super::{Out, PageCtx, Sources, CONTENT_PAGES};
+use anyhow::{Context, Result};
+use pulldown_cmark::{html, Options, Parser};
+
+/// Markdown to HTML (tables, footnotes, strikethrough on). Content pages are
+/// the project's own files, so their inline HTML is kept.
+pub fn to_html(md: &str) -> String {
+    let opts = Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_HEADING_ATTRIBUTES;
+    let mut out = String::with_capacity(md.len() * 2);
+    html::push_html(&mut out, Parser::new_ext(md, opts));
+    out
+}
+
+pub fn write(
+    src: &Sources,
+    env: &minijinja::Environment,
+    ctx: &PageCtx,
+    o: &mut Out,
+) -> Result<()> {
+    let tpl = env.get_template("page.html")?;
+    for (stem, title) in CONTENT_PAGES {
+        let md = src
+            .content
+            .get(stem)
+            .with_context(|| format!("content page {stem}.md is missing"))?;
+        let body = minijinja::Value::from_safe_string(to_html(md));
+        let html = tpl
+            .render(minijinja::context! { body => body, ..ctx.page("", stem, title) })
+            .with_context(|| format!("rendering {stem}.html"))?;
+        o.write(&format!("{stem}.html"), html.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! The static leaderboard site: load results, content and theme, then build
+//! every page into a fresh folder and swap it in place of the old site.
+//!
+//! Output layout (all links relative, so the site works from `file://`, under
+//! a sub-path and at a domain root):
+//!
+//! | path | what |
+//! |---|---|
+//! | `index.html`, `data.js`, `app.js`, `style.css` | the main table ([`table_data`] documents `data.js`) |
+//! | `models/<slug>.html` | one page per model ([`slug`] documents the names) |
+//! | `about.html`, `faq.html`, `submit.html` | from `content/*.md` |
+//! | `plots.html` | SVG plots drawn at build time |
+//! | `data/leaderboard.csv`, `data/leaderboard.json`, `data/*.parquet`, `data/flags.toml` | downloads |
+//! | `404.html`, `.nojekyll` | for GitHub Pages |
+
+pub mod assets;
+pub mod downloads;
+pub mod markdown;
+pub mod model_pages;
+pub mod plots;
+pub mod slug;
+pub mod table_data;
+pub mod view;
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use assets::Theme;
+
+/// A flag on a model: shown next to it, hidden by default in the table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Flag {
+    pub model: String,
+    pub reason: String,
+    /// Discussion URL; rendered as a link only when it is an `https://` URL.
+    pub link: Option<String>,
+}
+
+/// Everything a build reads.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub runs: Vec<crate::schema::Run>,
+    pub flags: Vec<Flag>,
+    /// Files offered for download as-is: (path under `data/`, with `/`
+    /// separators; source file). The Parquet files and the flags file.
+    pub data_files: Vec<(String, PathBuf)>,
+    /// Markdown pages by stem (`about`, `faq`, `submit`).
+    pub content: BTreeMap<String, String>,
+    pub theme: Theme,
+    /// Public URL of the site, used only for `<link rel="canonical">`.
+    pub base_url: Option<String>,
+}
+
+/// The content pages every site has, with their titles.
+pub const CONTENT_PAGES: [(&str, &str); 3] =
+    [("about", "About"), ("faq", "FAQ"), ("submit", "Submit")];
+
+/// What a build wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub runs: usize,
+    pub models: usize,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Loads a results folder, content pages and theme (see [`Theme::load`]).
+pub fn load(
+    results: &Path,
+    content: &Path,
+    templates: Option<&Path>,
+    assets: Option<&Path>,
+) -> Result<Sources> {
+    let set = crate::results::load_dir(results)
+        .with_context(|| format!("loading results from {}", results.display()))?;
+    let mut data_files: Vec<(String, PathBuf)> = set
+        .files
+        .iter()
+        .map(|rel| {
+            let name: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            (name.join("/"), results.join(rel))
+        })
+        .collect();
+    let flags_path = results.join(crate::results::FLAGS_FILE);
+    if flags_path.is_file() {
+        data_files.push((crate::results::FLAGS_FILE.to_string(), flags_path));
+    }
+    let flags = set
+        .flags
+        .iter()
+        .map(|f| Flag {
+            model: f.model.clone(),
+            reason: f.reason.clone(),
+            link: f.link.clone(),
+        })
+        .collect();
+    Ok(Sources {
+        runs: set.runs.into_iter().map(|r| r.run).collect(),
+        flags,
+        data_files,
+        content: load_content(content)?,
+        theme: Theme::load(templates, assets)?,
+        base_url: None,
+    })
+}
+
+/// Reads the content pages from `dir` (each of [`CONTENT_PAGES`] must exist).
+pub fn load_content(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (stem, _) in CONTENT_PAGES {
+        let p = dir.join(format!("{stem}.md"));
+        let text = std::fs::read_to_string(&p)
+            .with_context(|| format!("reading content page {}", p.display()))?;
+        out.insert(stem.to_string(), text);
+    }
+    Ok(out)
+}
+
+/// Collects files to write, relative to the site root.
+pub struct Out {
+    root: PathBuf,
+    files: usize,
+    bytes: u64,
+}
+
+impl Out {
+    pub(crate) fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let p = self.root.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+        self.files += 1;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// A writer into the same folder, for another thread; see [`Out::join`].
+    pub(crate) fn fork(&self) -> Out {
+        Out {
+            root: self.root.clone(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Adds the counts of a forked writer.
+    pub(crate) fn join(&mut self, other: Out) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Builds the whole site into `out`: writes a sibling temp folder, then swaps
+/// it in, so a failed build never leaves a half-written site.
+pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
+    let name = out
+        .file_name()
+        .with_context(|| format!("output path {} has no folder name", out.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    }
+    let mut o = Out {
+        root: tmp.clone(),
+        files: 0,
+        bytes: 0,
+    };
+    let res = build_into(src, &mut o);
+    if let Err(e) = res {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    if out.exists() {
+        if !out.is_dir() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            bail!("output path {} exists and is not a folder", out.display());
+        }
+        std::fs::rename(out, &old)
+            .with_context(|| format!("moving old site {} aside", out.display()))?;
+    }
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("moving new site into {}", out.display()))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    let v = view::View::new(&src.runs, &src.flags);
+    Ok(Summary {
+        runs: src.runs.len(),
+        models: v.models.len(),
+        files: o.files,
+        bytes: o.bytes,
+    })
+}
+
+fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
+    let v = view::View::new(&src.runs, &src.flags);
+    let env = templates_env(&src.theme)?;
+    let ctx = PageCtx::new(src);
+    // Main table.
+    o.write("data.js", table_data::render(&v).as_bytes())?;
+    for (name, text) in &src.theme.assets {
+        o.write(name, text.as_bytes())?;
+    }
+    let index = env
+        .get_template("index.html")?
+        .render(minijinja::context! {
+            runs => v.runs.len(),
+            models => v.models.len(),
+            ..ctx.page("", "index", "Leaderboard")
+        })
+        .context("rendering index.html")?;
+    o.write("index.html", index.as_bytes())?;
+    model_pages::write(&v, &env, &ctx, o)?;
+    markdown::write(src, &env, &ctx, o)?;
+    plots::write(&v, &env, &ctx, o)?;
+    downloads::write(src, &v, o)?;
+    let nf = env
+        .get_template("404.html")?
+        .render(ctx.page("", "404", "Not found"))
+        .context("rendering 404.html")?;
+    o.write("404.html", nf.as_bytes())?;
+    o.write(".nojekyll", b"")?;
+    Ok(())
+}
+
+fn templates_env(theme: &Theme) -> Result<minijinja::Environment<'static>> {
+    let mut env = minijinja::Environment::new();
+    for (name, text) in &theme.templates {
+        env.add_template_owned(name.clone(), text.clone())
+            .with_context(|| format!("parsing template {name}"))?;
+    }
+    env.add_filter("thousands", |n: i64| thousands(n));
+    Ok(env)
+}
+
+/// `7169` → `7,169`.
+pub fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// Values every page template gets.
+pub struct PageCtx {
+    base_url: Option<String>,
+    /// File names offered under `data/` besides the CSV and JSON.
+    downloads: Vec<String>,
+}
+
+impl PageCtx {
+    fn new(src: &Sources) -> PageCtx {
+        PageCtx {
+            base_url: src
+                .base_url
+                .as_ref()
+                .filter(|u| is_https_url(u))
+                .map(|u| u.trim_end_matches('/').to_string() + "/"),
+            downloads: {
+                let mut d: Vec<String> = src.data_files.iter().map(|f| f.0.clone()).collect();
+                d.sort();
+                d
+            },
+        }
+    }
+
+    /// `root` is the relative path back to the site root ("" or "../"),
+    /// `path` this page's path from the root (for the canonical link).
+    pub(crate) fn page(&self, root: &str, path: &str, title: &str) -> minijinja::Value {
+        let canonical = self.base_url.as_ref().map(|b| {
+            if path == "index" {
+                b.clone()
+            } else {
+                format!("{b}{path}.html")
+            }
+        });
+        minijinja::context! {
+            // Our own constant ("" or "../"), not data: kept unescaped.
+            root => minijinja::Value::from_safe_string(root.to_string()),
+            page => path,
+            title => title,
+            canonical => canonical,
+            downloads => &self.downloads,
+        }
+    }
+}
+
+/// Whether `s` is a plain `https://` URL safe to put in an `href`.
+pub fn is_https_url(s: &str) -> bool {
+    s.starts_with("https://")
+        && s.len() > 8
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+        })
+}
+
+/// The Hub page of a model, when its id is a plain `org/name` repo id.
+pub fn hub_url(model_id: &str) -> Option<String> {
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p != "."
+            && p != ".."
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let parts: Vec<&str> = model_id.split('/').collect();
+    (parts.len() <= 2 && parts.iter().all(|p| ok_part(p)))
+        .then(|| format!("https://huggingface.co/{model_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links() {
+        assert!(is_https_url(
+            "https://huggingface.co/spaces/x/discussions/1"
+        ));
+        assert!(!is_https_url("javascript:alert(1)"));
+        assert!(!is_https_url("http://example.com"));
+        assert!(!is_https_url("https://x\" onmouseover=\"alert(1)"));
+        assert_eq!(
+            hub_url("EleutherAI/pythia-70m").as_deref(),
+            Some("https://huggingface.co/EleutherAI/pythia-70m")
+        );
+        assert_eq!(
+            hub_url("gpt2").as_deref(),
+            Some("https://huggingface.co/gpt2")
+        );
+        assert_eq!(hub_url("<script>alert(1)</script>"), None);
+        assert_eq!(hub_url("../../x"), None);
+        assert_eq!(thousands(7169), "7,169");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,205 @@
+//! One page per model (`models/<slug>.html`): all its runs, every score with
+//! its rank among comparable runs, metadata, provenance, flag and Hub link.
+
+use super::view::{ranked_labels, ranked_values, View, RANKED};
+use super::{hub_url, is_https_url, thousands, Out, PageCtx};
+use crate::schema::{Benchmark, Run};
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Headline {
+    label: &'static str,
+    value: Option<String>,
+    stderr: Option<String>,
+    n: Option<String>,
+    rank: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ScoreRow {
+    task: String,
+    metric: String,
+    value: String,
+    stderr: Option<String>,
+    n: Option<String>,
+    fewshot: Option<i32>,
+}
+
+#[derive(Serialize)]
+struct RunCtx {
+    precision: &'static str,
+    precision_detail: Option<String>,
+    revision: Option<String>,
+    weight_type: &'static str,
+    base_model: Option<String>,
+    model_type: &'static str,
+    type_symbol: &'static str,
+    architecture: Option<String>,
+    params: Option<String>,
+    params_truncated: bool,
+    license: Option<String>,
+    is_merge: bool,
+    is_moe: bool,
+    available_on_hub: Option<bool>,
+    hub_likes: Option<i64>,
+    submitted_at: Option<String>,
+    evaluated_at: Option<String>,
+    weights_sha256: Option<String>,
+    tool: String,
+    tool_version: Option<String>,
+    suite: String,
+    source_dataset: Option<String>,
+    deviations: Vec<String>,
+    comparable: bool,
+    headlines: Vec<Headline>,
+    scores: Vec<ScoreRow>,
+}
+
+#[derive(Serialize)]
+struct FlagCtx {
+    reason: String,
+    link: Option<String>,
+}
+
+/// Percent with two decimals from a fraction.
+pub fn pct(fraction: f64) -> String {
+    format!("{:.2}", fraction * 100.0)
+}
+
+/// A parameter count in billions, as shown.
+pub fn params(b: f64) -> String {
+    let s = format!("{b:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+fn run_ctx(v: &View, r: &Run) -> RunCtx {
+    let vals = ranked_values(r);
+    let labels = ranked_labels();
+    let mut headlines = Vec::with_capacity(RANKED);
+    for c in 0..RANKED {
+        let score = (c > 0).then(|| r.headline(Benchmark::ALL[c - 1])).flatten();
+        headlines.push(Headline {
+            label: labels[c],
+            value: vals[c].map(|x| format!("{x:.2}")),
+            stderr: score.and_then(|s| s.stderr).map(pct),
+            n: score.and_then(|s| s.n_samples).map(thousands),
+            rank: match (vals[c], r.is_comparable()) {
+                (Some(x), true) => {
+                    let (rank, of) = v.rank(c, x);
+                    Some(format!(
+                        "{} of {}",
+                        thousands(rank as i64),
+                        thousands(of as i64)
+                    ))
+                }
+                _ => None,
+            },
+        });
+    }
+    let scores = r
+        .scores
+        .iter()
+        .map(|s| ScoreRow {
+            task: s.task.clone(),
+            metric: s.metric.clone(),
+            value: pct(s.value),
+            stderr: s.stderr.map(pct),
+            n: s.n_samples.map(thousands),
+            fewshot: s.num_fewshot,
+        })
+        .collect();
+    let date = |d: &Option<chrono::DateTime<chrono::Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+    };
+    RunCtx {
+        precision: r.precision.as_str(),
+        precision_detail: r.precision_detail.clone(),
+        revision: r.revision.clone(),
+        weight_type: r.weight_type.as_str(),
+        base_model: r.base_model.clone(),
+        model_type: r.model_type.as_str(),
+        type_symbol: r.model_type.symbol(),
+        architecture: r.architecture.clone(),
+        params: r.params_billions.map(params),
+        params_truncated: r.params_truncated,
+        license: r.license.clone(),
+        is_merge: r.is_merge,
+        is_moe: r.is_moe,
+        available_on_hub: r.available_on_hub,
+        hub_likes: r.hub_likes,
+        submitted_at: date(&r.submitted_at),
+        evaluated_at: date(&r.evaluated_at),
+        weights_sha256: r.weights_sha256.clone(),
+        tool: r.provenance.tool.clone(),
+        tool_version: r.provenance.tool_version.clone(),
+        suite: r.provenance.suite.clone(),
+        source_dataset: r.provenance.source_dataset.clone(),
+        deviations: r.provenance.deviations.clone(),
+        comparable: r.is_comparable(),
+        headlines,
+        scores,
+    }
+}
+
+/// Writes every model page, rendering on all cores, with a progress bar
+/// (shown on a terminal only).
+pub fn write(v: &View, env: &minijinja::Environment, ctx: &PageCtx, o: &mut Out) -> Result<()> {
+    let tpl = env.get_template("model.html")?;
+    let models: Vec<(&&str, &Vec<usize>)> = v.models.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = models.len().div_ceil(threads).max(1);
+    let bar = indicatif::ProgressBar::new(models.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} model pages, {per_sec}, ETA {eta}",
+        )
+        .expect("progress template"),
+    );
+    let results: Vec<Result<Out>> = std::thread::scope(|s| {
+        let handles: Vec<_> = models
+            .chunks(chunk)
+            .map(|part| {
+                let mut out = o.fork();
+                let bar = bar.clone();
+                let tpl = &tpl;
+                s.spawn(move || -> Result<Out> {
+                    for (model, idx) in part {
+                        let slug = v.slug(model);
+                        let runs: Vec<RunCtx> =
+                            idx.iter().map(|i| run_ctx(v, v.runs[*i])).collect();
+                        let flag = v.flag(model).map(|f| FlagCtx {
+                            reason: f.reason.clone(),
+                            link: f.link.clone().filter(|l| is_https_url(l)),
+                        });
+                        let html = tpl
+                            .render(minijinja::context! {
+                                model_id => model,
+                                // Only [A-Za-z0-9._-] and one `/` (see `hub_url`): nothing to escape.
+                                hub_url => hub_url(model).map(minijinja::Value::from_safe_string),
+                                flag => flag,
+                                runs => runs,
+                                ..ctx.page("../", &format!("models/{slug}"), model)
+                            })
+                            .with_context(|| format!("rendering the page of model {model:?}"))?;
+                        out.write(&format!("models/{slug}.html"), html.as_bytes())?;
+                        bar.inc(1);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("model page thread panicked"))
+            .collect()
+    });
+    bar.finish_and_clear();
+    for r in results {
+        o.join(r?);
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The runs as the site shows them: sorted by Average, grouped by model, with
+//! page slugs, flags and ranks.
+
+use super::{slug, Flag};
+use crate::schema::{Benchmark, Run};
+use std::collections::BTreeMap;
+
+/// The seven ranked columns: Average, then the six benchmarks.
+pub const RANKED: usize = 7;
+
+/// Column labels of the seven ranked columns.
+pub fn ranked_labels() -> [&'static str; RANKED] {
+    let mut l = ["Average"; RANKED];
+    for (i, b) in Benchmark::ALL.iter().enumerate() {
+        l[i + 1] = b.label();
+    }
+    l
+}
+
+/// A run's seven ranked values in percent: Average then the six benchmarks.
+pub fn ranked_values(r: &Run) -> [Option<f64>; RANKED] {
+    let mut v = [None; RANKED];
+    v[0] = r.average();
+    for (i, b) in Benchmark::ALL.iter().enumerate() {
+        v[i + 1] = r.headline(*b).map(|s| s.value * 100.0);
+    }
+    v
+}
+
+pub struct View<'a> {
+    /// Runs in display order: Average descending, then model id, precision, revision.
+    pub runs: Vec<&'a Run>,
+    /// Model id → indices into `runs`, in display order.
+    pub models: BTreeMap<&'a str, Vec<usize>>,
+    /// Model id → page slug.
+    pub slugs: BTreeMap<String, String>,
+    /// Model id → flag.
+    pub flags: BTreeMap<&'a str, &'a Flag>,
+    /// Per ranked column, the values of comparable runs, sorted descending.
+    sorted: Vec<Vec<f64>>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(runs: &'a [Run], flags: &'a [Flag]) -> View<'a> {
+        let mut order: Vec<(&Run, Option<f64>)> = runs.iter().map(|r| (r, r.average())).collect();
+        order.sort_by(|(a, aa), (b, ba)| {
+            let av = aa.unwrap_or(f64::NEG_INFINITY);
+            let bv = ba.unwrap_or(f64::NEG_INFINITY);
+            bv.total_cmp(&av)
+                .then_with(|| a.model_id.cmp(&b.model_id))
+                .then_with(|| a.precision.cmp(&b.precision))
+                .then_with(|| a.revision.cmp(&b.revision))
+                .then_with(|| a.provenance.tool.cmp(&b.provenance.tool))
+        });
+        let runs: Vec<&Run> = order.into_iter().map(|(r, _)| r).collect();
+        let mut models: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, r) in runs.iter().enumerate() {
+            models.entry(r.model_id.as_str()).or_default().push(i);
+        }
+        let ids: Vec<&str> = models.keys().copied().collect();
+        let slugs = slug::assign(&ids);
+        let mut fmap = BTreeMap::new();
+        for f in flags {
+            fmap.insert(f.model.as_str(), f);
+        }
+        let mut sorted = vec![Vec::new(); RANKED];
+        for r in runs.iter().filter(|r| r.is_comparable()) {
+            for (c, v) in ranked_values(r).into_iter().enumerate() {
+                if let Some(v) = v {
+                    sorted[c].push(v);
+                }
+            }
+        }
+        for s in &mut sorted {
+            s.sort_by(|a, b| b.total_cmp(a));
+        }
+        View {
+            runs,
+            models,
+            slugs,
+            flags: fmap,
+            sorted,
+        }
+    }
+
+    /// Rank (1 = best) of `value` in ranked column `col` among comparable
+    /// runs, and how many runs that rank is out of. Ties share a rank;
+    /// values are compared rounded to hundredths of a percent, as shown.
+    pub fn rank(&self, col: usize, value: f64) -> (usize, usize) {
+        let s = &self.sorted[col];
+        let key = (value * 100.0).round();
+        let better = s.partition_point(|v| (v * 100.0).round() > key);
+        (better + 1, s.len())
+    }
+
+    pub fn slug(&self, model: &str) -> &str {
+        &self.slugs[model]
+    }
+
+    pub fn flag(&self, model: &str) -> Option<&'a Flag> {
+        self.flags.get(model).copied()
+    }
+}
