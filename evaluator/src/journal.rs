@@ -426,7 +426,7 @@ mod tests {
         assert_ne!(h1, h2, "lengths are part of the hash");
         {
             let mut j = Journal::open(dir.path(), "abc", "s", "t").unwrap();
-            j.record(&h1, &ll(-0.1234567890123456789)).unwrap();
+            j.record(&h1, &ll(-0.123_456_789_012_345_68)).unwrap();
             j.record(
                 &h2,
                 &Response::Generate {
@@ -443,7 +443,7 @@ mod tests {
         let mut j = Journal::open(dir.path(), "abc", "s", "t").unwrap();
         assert_eq!(j.skipped(), &[4]);
         assert_eq!(j.resumed(), 2);
-        assert_eq!(j.get(&h1), Some(&ll(-0.1234567890123456789)));
+        assert_eq!(j.get(&h1), Some(&ll(-0.123_456_789_012_345_68)));
         assert_eq!(
             j.get(&h2),
             Some(&Response::Generate {

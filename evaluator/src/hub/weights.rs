@@ -139,7 +139,7 @@ mod tests {
             want
         );
         assert_eq!(weights_sha256(&[a, b]).unwrap(), want);
-        assert!(weights_sha256(&[c.clone()]).is_err());
+        assert!(weights_sha256(std::slice::from_ref(&c)).is_err());
         let missing = dir.path().join("gone.gguf");
         let e = weights_sha256(&[missing]).unwrap_err().to_string();
         assert!(e.contains("gone.gguf"), "{e}");
