@@ -15,19 +15,15 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 use leaderboard::schema::{Benchmark, ModelType, Provenance, Run, WeightType};
 
 use crate::cmd::TaskArgs;
 use crate::data::LocalDir;
 use crate::details::{self, DetailRow};
-use crate::engine;
-use crate::generate;
-use crate::harness_tok::{self, Options};
-use crate::model::{self, CausalLm};
-use crate::requests::{Request, Response};
+use crate::harness_tok::Options;
+use crate::model;
 use crate::suite::Suite;
-use crate::tasks::{self, TaskRequests};
+use crate::tasks;
 use crate::tokenizer::Tokenizer;
 
 /// Tool name recorded in `Provenance.tool`.
@@ -219,86 +215,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("wrote {}", details::details_path(&path).display());
     println!("wall time {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Answers every request of a task, in order; also returns per-doc greedy flags.
-/// (Per-document sharing; `run` now calls `crate::schedule::resume::run_task`, task E.)
-#[allow(clippy::type_complexity, dead_code)]
-fn evaluate_task(
-    model: &dyn CausalLm,
-    tok: &Tokenizer,
-    opts: &Options,
-    suite: Suite,
-    tr: &TaskRequests,
-) -> Result<(Vec<Vec<Response>>, Vec<Vec<bool>>)> {
-    let total: u64 = tr.docs.iter().map(|d| d.requests.len() as u64).sum();
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>14} [{bar:30}] {pos}/{len} requests  {per_sec}  ETA {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(tr.benchmark.task());
-    let mut all = Vec::with_capacity(tr.docs.len());
-    let mut greedy_all = Vec::with_capacity(tr.docs.len());
-    for doc in &tr.docs {
-        let ctx_err = || format!("{} doc {}", doc.task, doc.doc_id);
-        let mut responses = Vec::with_capacity(doc.requests.len());
-        let mut greedy = Vec::new();
-        // Consecutive log-likelihood requests with the same context tokens run
-        // the context once and score each continuation from a clone of its cache.
-        let mut shared: Option<(Vec<u32>, model::KvCache, candle_core::Tensor)> = None;
-        for req in &doc.requests {
-            match req {
-                Request::LogLikelihood {
-                    context,
-                    continuation,
-                } => {
-                    let ll = harness_tok::loglikelihood_request(tok, opts, context, continuation)
-                        .with_context(ctx_err)?;
-                    let fits = ll.ctx.len() + ll.cont.len() - 1 <= opts.max_length;
-                    let scored = if fits {
-                        if shared.as_ref().is_none_or(|(c, _, _)| *c != ll.ctx) {
-                            let mut cache = model.new_cache();
-                            let last = model
-                                .forward_last(&ll.ctx, 1, &mut cache)
-                                .context("model forward pass")
-                                .with_context(ctx_err)?;
-                            shared = Some((ll.ctx.clone(), cache, last));
-                        }
-                        let (_, cache, last) = shared.as_ref().expect("just set");
-                        engine::score_with_cache(model, cache, last, &ll.cont)
-                    } else {
-                        engine::score(model, &ll.ctx, &ll.cont)
-                    }
-                    .with_context(ctx_err)?;
-                    greedy.push(scored.is_greedy);
-                    responses.push(Response::LogLikelihood {
-                        logprob: scored.logprob,
-                        is_greedy: scored.is_greedy,
-                    });
-                }
-                Request::Generate {
-                    context,
-                    until,
-                    max_gen_toks,
-                } => {
-                    let ctx = harness_tok::generation_context(tok, opts, context, *max_gen_toks)
-                        .with_context(ctx_err)?;
-                    let g = generate::generate_until(model, tok, suite, &ctx, until, *max_gen_toks)
-                        .with_context(ctx_err)?;
-                    responses.push(Response::Generate { text: g.text });
-                }
-            }
-            bar.inc(1);
-        }
-        all.push(responses);
-        greedy_all.push(greedy);
-    }
-    bar.finish_and_clear();
-    Ok((all, greedy_all))
 }
 
 /// Writes the details file, then the results file; on failure neither stays.
