@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor};
 use leaderboard::schema::Precision;
-use sha2::{Digest, Sha256};
 
 pub use kv_cache::KvCache;
 
@@ -166,49 +165,9 @@ pub fn device(name: &str) -> anyhow::Result<Device> {
     }
 }
 
-/// sha256 (hex) of one file, streamed.
-pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-/// The weights hash of several files: sha256 of the `"<sha256>  <file name>\n"` lines,
-/// sorted by file name. One file (GGUF) is hashed directly.
-pub fn weights_sha256(files: &[PathBuf]) -> anyhow::Result<String> {
-    if files.len() == 1 && files[0].extension().and_then(|e| e.to_str()) == Some("gguf") {
-        return sha256_file(&files[0]);
-    }
-    let mut lines = Vec::new();
-    for f in files {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{}: file name is not UTF-8", f.display()))?
-            .to_string();
-        lines.push((name, sha256_file(f)?));
-    }
-    lines.sort();
-    let mut h = Sha256::new();
-    for (name, sha) in lines {
-        h.update(format!("{sha}  {name}\n").as_bytes());
-    }
-    Ok(hex(&h.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// The weights hash recorded in `Run.weights_sha256`: one definition, in
+/// `crate::hub::weights`, for local and Hub models alike.
+pub use crate::hub::weights_sha256;
 
 /// The leaderboard precision for a float dtype.
 pub fn precision_of_dtype(dtype: DType) -> Precision {
