@@ -184,6 +184,7 @@ fn child(a: &Args, workload: &str, mode: &str, out: &Path) -> Result<()> {
         &AnswerOptions {
             shared,
             progress: true,
+            ..AnswerOptions::default()
         },
     )?;
     let secs = t.elapsed().as_secs_f64();

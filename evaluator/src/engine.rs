@@ -12,7 +12,7 @@
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 
-use crate::model::{CausalLm, KvCache};
+use crate::model::{CausalLm, KvCache, Seq};
 
 fn forward_err(e: candle_core::Error) -> anyhow::Error {
     anyhow::anyhow!("model forward pass: {}", crate::model::candle_msg(&e))
@@ -136,14 +136,7 @@ pub fn score_logits(logits: &Tensor, tokens: &[u32]) -> Result<Scored> {
 
 /// log(sum(exp(row))) in f64 and the index of the first maximum.
 pub fn log_sum_exp_argmax(row: &[f32]) -> (f64, usize) {
-    let mut argmax = 0;
-    let mut max = f32::NEG_INFINITY;
-    for (i, &v) in row.iter().enumerate() {
-        if v > max {
-            max = v;
-            argmax = i;
-        }
-    }
+    let (argmax, max) = first_max(row);
     let m = max as f64;
     let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
     (m + s.ln(), argmax)
@@ -187,4 +180,123 @@ pub fn generate_greedy(
         }
         logits = model.forward(&[next], &mut cache).map_err(forward_err)?;
     }
+}
+
+/// Index and value of the first maximum of `row` (torch's argmax tie rule; index 0 and
+/// -inf for a row with no number above -inf).
+fn first_max(row: &[f32]) -> (usize, f32) {
+    let mut best = 0;
+    let mut max = f32::NEG_INFINITY;
+    for (i, &v) in row.iter().enumerate() {
+        if v > max {
+            max = v;
+            best = i;
+        }
+    }
+    (best, max)
+}
+
+/// Index of the first maximum of `row`.
+fn argmax(row: &[f32]) -> usize {
+    first_max(row).0
+}
+
+/// [`generate_greedy`] for several prompts at once: `prompts[i]` is `(ctx, max_new_tokens)`
+/// and `stop(i, generated)` the stop rule of prompt `i`. Contexts are prefilled in packed
+/// batches of at most `batch_tokens` tokens (in order, at least one prompt each), then
+/// every unfinished sequence advances by one token per packed forward. A prompt alone
+/// (`prompts.len() == 1`) computes exactly what [`generate_greedy`] computes; in a group,
+/// results equal the one-by-one path up to float rounding (the matrix shapes differ),
+/// and depend only on the group, so a group computed again gives the same tokens.
+pub fn generate_greedy_batch(
+    model: &dyn CausalLm,
+    prompts: &[(&[u32], usize)],
+    batch_tokens: usize,
+    stop: &mut dyn FnMut(usize, &[u32]) -> bool,
+) -> Result<Vec<Vec<u32>>> {
+    let max_length = model.info().max_length;
+    let eos = model.info().eos_token_ids.clone();
+    let n = prompts.len();
+    let mut ctxs: Vec<&[u32]> = Vec::with_capacity(n);
+    for &(ctx, max_new) in prompts {
+        if ctx.is_empty() {
+            bail!("generate: empty context");
+        }
+        if max_new >= max_length {
+            bail!("generate: max_new_tokens {max_new} must be below the model's max_length {max_length}");
+        }
+        let keep = (max_length - max_new).min(ctx.len());
+        ctxs.push(&ctx[ctx.len() - keep..]);
+    }
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut caches: Vec<KvCache> = (0..n).map(|_| model.new_cache()).collect();
+    // The token each unfinished sequence feeds next.
+    let mut next: Vec<Option<u32>> = vec![None; n];
+    let mut accept = |k: usize, tok: u32, out: &mut Vec<Vec<u32>>, next: &mut Vec<Option<u32>>| {
+        out[k].push(tok);
+        let done = eos.contains(&tok) || out[k].len() >= prompts[k].1 || stop(k, &out[k]);
+        next[k] = if done { None } else { Some(tok) };
+    };
+    // One packed forward of `members` (ascending), each with `tokens(k)`, one logits row each.
+    let run = |members: &[usize],
+               tokens: &dyn Fn(usize) -> Vec<u32>,
+               caches: &mut Vec<KvCache>|
+     -> Result<Vec<u32>> {
+        let toks: Vec<Vec<u32>> = members.iter().map(|&k| tokens(k)).collect();
+        let mut in_group = vec![false; n];
+        for &k in members {
+            in_group[k] = true;
+        }
+        let mut seqs: Vec<Seq> = caches
+            .iter_mut()
+            .enumerate()
+            .filter(|(k, _)| in_group[*k])
+            .zip(&toks)
+            .map(|((_, cache), t)| Seq {
+                tokens: t,
+                n_last: 1,
+                cache,
+                keep_cache: true,
+            })
+            .collect();
+        let logits = model
+            .forward_batch(&mut seqs)
+            .map_err(forward_err)?
+            .ok_or_else(|| anyhow::anyhow!("generate: the model returned no logits"))?;
+        let rows: Vec<Vec<f32>> = logits.to_vec2()?;
+        Ok(rows.iter().map(|r| argmax(r) as u32).collect())
+    };
+    let active: Vec<usize> = (0..n).filter(|&k| prompts[k].1 > 0).collect();
+    let mut i = 0;
+    while i < active.len() {
+        let (mut j, mut tokens) = (i, 0usize);
+        while j < active.len() && (j == i || tokens + ctxs[active[j]].len() <= batch_tokens) {
+            tokens += ctxs[active[j]].len();
+            j += 1;
+        }
+        let group = &active[i..j];
+        let picked = run(group, &|k| ctxs[k].to_vec(), &mut caches)?;
+        for (&k, tok) in group.iter().zip(picked) {
+            accept(k, tok, &mut out, &mut next);
+        }
+        i = j;
+    }
+    loop {
+        // Finished sequences free their caches at once.
+        for (k, c) in caches.iter_mut().enumerate() {
+            if next[k].is_none() && !c.is_empty() {
+                *c = model.new_cache();
+            }
+        }
+        let live: Vec<usize> = (0..n).filter(|&k| next[k].is_some()).collect();
+        if live.is_empty() {
+            break;
+        }
+        let feed: Vec<Option<u32>> = next.clone();
+        let picked = run(&live, &|k| vec![feed[k].expect("live")], &mut caches)?;
+        for (&k, tok) in live.iter().zip(picked) {
+            accept(k, tok, &mut out, &mut next);
+        }
+    }
+    Ok(out)
 }

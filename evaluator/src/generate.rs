@@ -48,6 +48,103 @@ pub fn cut_at_stops(text: &str, stops: &[String]) -> String {
     out.to_string()
 }
 
+/// One generation request, tokenized: context, stop strings, token budget.
+#[derive(Debug, Clone)]
+pub struct GenRequest<'a> {
+    pub ctx: &'a [u32],
+    pub until: &'a [String],
+    pub max_gen_toks: usize,
+}
+
+/// A request's stop rule: EOS ids, and each stop string with its lookback in tokens.
+struct StopRule<'a> {
+    stops: Vec<String>,
+    windows: Vec<(String, usize)>,
+    eos_ids: &'a [u32],
+}
+
+impl<'a> StopRule<'a> {
+    fn new(tok: &Tokenizer, suite: Suite, until: &[String], eos_ids: &'a [u32]) -> Result<Self> {
+        let stops = stop_strings(tok, until);
+        let mut windows = Vec::with_capacity(stops.len());
+        for s in &stops {
+            let n = tok.encode(s)?.len();
+            windows.push((s.clone(), suite.stop_lookback(n).max(1)));
+        }
+        Ok(StopRule {
+            stops,
+            windows,
+            eos_ids,
+        })
+    }
+
+    /// Whether to stop after `generated`; a decoding error stops and is kept in `err`.
+    fn done(&self, tok: &Tokenizer, generated: &[u32], err: &mut Option<anyhow::Error>) -> bool {
+        if generated.last().is_some_and(|t| self.eos_ids.contains(t)) {
+            return true;
+        }
+        for (s, k) in &self.windows {
+            let tail = &generated[generated.len().saturating_sub(*k)..];
+            match tok.decode(tail, false) {
+                Ok(text) if text.contains(s.as_str()) => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    *err = Some(e.into());
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+fn eos_ids(model: &dyn CausalLm, tok: &Tokenizer) -> Vec<u32> {
+    let mut ids = model.info().eos_token_ids.clone();
+    if let Some(e) = tok.eos_token_id {
+        if !ids.contains(&e) {
+            ids.push(e);
+        }
+    }
+    ids
+}
+
+/// [`generate_until`] for a group of requests computed together
+/// ([`engine::generate_greedy_batch`]: packed prefill within `batch_tokens`, then one
+/// packed forward per step for the unfinished ones). Results in request order.
+pub fn generate_until_batch(
+    model: &dyn CausalLm,
+    tok: &Tokenizer,
+    suite: Suite,
+    reqs: &[GenRequest],
+    batch_tokens: usize,
+) -> Result<Vec<Generated>> {
+    let eos = eos_ids(model, tok);
+    let rules: Vec<StopRule> = reqs
+        .iter()
+        .map(|r| StopRule::new(tok, suite, r.until, &eos))
+        .collect::<Result<_>>()?;
+    let mut decode_error = None;
+    let prompts: Vec<(&[u32], usize)> = reqs.iter().map(|r| (r.ctx, r.max_gen_toks)).collect();
+    let tokens = engine::generate_greedy_batch(model, &prompts, batch_tokens, &mut |k, g| {
+        rules[k].done(tok, g, &mut decode_error)
+    })
+    .context("greedy generation")?;
+    if let Some(e) = decode_error {
+        return Err(e);
+    }
+    tokens
+        .into_iter()
+        .zip(&rules)
+        .map(|(tokens, rule)| {
+            let text = tok.decode_text(&tokens)?;
+            Ok(Generated {
+                text: cut_at_stops(&text, &rule.stops),
+                tokens,
+            })
+        })
+        .collect()
+}
+
 /// Greedy generation from the already tokenized (and truncated) `ctx`.
 pub fn generate_until(
     model: &dyn CausalLm,
@@ -57,44 +154,18 @@ pub fn generate_until(
     until: &[String],
     max_gen_toks: usize,
 ) -> Result<Generated> {
-    let stops = stop_strings(tok, until);
-    let mut windows = Vec::with_capacity(stops.len());
-    for s in &stops {
-        let n = tok.encode(s)?.len();
-        windows.push((s.as_str(), suite.stop_lookback(n).max(1)));
-    }
-    let mut eos_ids = model.info().eos_token_ids.clone();
-    if let Some(e) = tok.eos_token_id {
-        if !eos_ids.contains(&e) {
-            eos_ids.push(e);
-        }
-    }
+    let eos = eos_ids(model, tok);
+    let rule = StopRule::new(tok, suite, until, &eos)?;
     let mut decode_error = None;
-    let mut stop = |generated: &[u32]| -> bool {
-        if generated.last().is_some_and(|t| eos_ids.contains(t)) {
-            return true;
-        }
-        for &(s, k) in &windows {
-            let tail = &generated[generated.len().saturating_sub(k)..];
-            match tok.decode(tail, false) {
-                Ok(text) if text.contains(s) => return true,
-                Ok(_) => {}
-                Err(e) => {
-                    decode_error = Some(e);
-                    return true;
-                }
-            }
-        }
-        false
-    };
+    let mut stop = |generated: &[u32]| rule.done(tok, generated, &mut decode_error);
     let tokens = engine::generate_greedy(model, ctx, max_gen_toks, &mut stop)
         .context("greedy generation")?;
     if let Some(e) = decode_error {
-        return Err(e.into());
+        return Err(e);
     }
     let text = tok.decode_text(&tokens)?;
     Ok(Generated {
-        text: cut_at_stops(&text, &stops),
+        text: cut_at_stops(&text, &rule.stops),
         tokens,
     })
 }

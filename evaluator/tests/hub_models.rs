@@ -1,5 +1,8 @@
 //! Hub models end to end against a local Hub: an HF folder (config, tokenizer, safetensors, sharded too) and the real SmolLM2 GGUF, resolved through hf-hub into the HF cache; commit sha, weights hash, offline re-resolution, clear errors.
 
+mod model_common;
+use model_common::test_model;
+
 #[path = "support/hub_server.rs"]
 mod hub_server;
 
@@ -9,7 +12,6 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 const SHA_A: &str = "1111111111111111111111111111111111111111";
 const SHA_B: &str = "2222222222222222222222222222222222222222";
@@ -288,20 +290,6 @@ fn not_found_and_unusable_repos_fail_clearly() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("127.0.0.1:9"), "{e}");
-}
-
-fn test_model() -> PathBuf {
-    let p = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from("/root/.cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        p.is_file(),
-        "test model {} not found: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        p.display()
-    );
-    p
 }
 
 #[test]

@@ -34,16 +34,7 @@ fn quantized_matmul_is_row_independent() {
             let part = mm
                 .forward(&x.narrow(0, lo, len).unwrap().contiguous().unwrap())
                 .unwrap();
-            let d = (part - all.narrow(0, lo, len).unwrap())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = max_abs_diff(&part, &all.narrow(0, lo, len).unwrap());
             max = max.max(d);
         }
         println!("{name} {dt:?} [{n}, {k}]: max |batch - rows| {max:.3e}");

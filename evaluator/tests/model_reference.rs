@@ -73,9 +73,26 @@ const GGUF_TOKEN_TOL: f64 = 1.0;
 const GGUF_TOKEN_MEAN_TOL: f64 = 0.1;
 const GGUF_SUM_TOL: f64 = 2.25;
 
+/// The default CPU load of a GGUF dequantizes the weights once (they fit in memory):
+/// bit-identical logits to `--dtype f32`, but the results keep the quantized precision.
+#[test]
+fn default_cpu_load_is_the_exact_product_with_the_quantized_weights() {
+    let d = model::load(&test_model(), &Device::Cpu, None).unwrap();
+    let f = model::load(&test_model(), &Device::Cpu, Some(DType::F32)).unwrap();
+    assert_eq!(d.info().precision.to_string(), "4bit");
+    assert_eq!(f.info().precision.to_string(), "float32");
+    let tokens = &items(LLAMACPP, false)[0].token_ids;
+    let a = d.forward(tokens, &mut d.new_cache()).unwrap();
+    let b = f.forward(tokens, &mut f.new_cache()).unwrap();
+    let max = max_abs_diff(&a, &b);
+    assert_eq!(max, 0.0, "default CPU load vs --dtype f32");
+}
+
+/// Candle's quantized kernels (kept with `load_with(.., keep_quantized: true)`).
 #[test]
 fn gguf_quantized_matches_llamacpp() {
-    let m = model::load(&test_model(), &Device::Cpu, None).unwrap();
+    let m: Box<dyn model::CausalLm> =
+        Box::new(model::gguf::load_with(&test_model(), &Device::Cpu, None, true).unwrap());
     let info = m.info();
     assert_eq!(info.architecture, "llama");
     assert_eq!(info.precision.to_string(), "4bit");

@@ -10,26 +10,14 @@
 //! - journals are removed once the results are written;
 //! - a run killed while a finished results file exists leaves that file untouched.
 
+mod model_common;
+use model_common::test_model;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EVALUATED_AT: &str = "2024-06-01T00:00:00Z";
-
-fn test_model() -> PathBuf {
-    let p = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        p.is_file(),
-        "test model {} not found: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        p.display()
-    );
-    p
-}
 
 fn command(cache: &Path, out: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_evaluator"));

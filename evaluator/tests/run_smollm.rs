@@ -1,56 +1,24 @@
 //! `evaluator run` end to end on SmolLM2 Q4_1 (GGUF): all six tasks with `--limit`, and its failure modes.
 
-use std::path::{Path, PathBuf};
+mod model_common;
+use model_common::{files_under, test_model};
+
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use evaluator::details;
 
-fn test_model() -> PathBuf {
-    let path = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.is_file(),
-        "test model {} is missing: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        path.display()
-    );
-    path
-}
-
 fn evaluator() -> Command {
     Command::new(env!("CARGO_BIN_EXE_evaluator"))
 }
 
-/// Every file under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
-    // Kept small so the test runs in minutes on two shared CPU cores: the GGUF
-    // dequantized to f32 (candle's Q4_1 CPU matmul is several times slower
-    // here), one document per task (per MMLU subject), zero-shot prompts.
+    // The real leaderboard prompts (25/10/5/0/5/5-shot) on the quantized GGUF as
+    // loaded by default, one document per task (per MMLU subject: 57 questions), so
+    // that it runs in minutes on two shared CPU cores. HellaSwag draws its shots
+    // from validation (the train split is not shipped), recorded as a deviation.
     let model = test_model();
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
@@ -65,10 +33,6 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
             "all",
             "--limit",
             "1",
-            "--num-fewshot",
-            "0",
-            "--dtype",
-            "f32",
             "--hellaswag-fewshot-fallback",
             "validation",
             "--evaluated-at",
@@ -76,6 +40,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
             "--output",
         ])
         .arg(&results)
+        .env("LEADERBOARD_CACHE", tmp.path().join("journals"))
         .output()
         .unwrap();
     let wall = started.elapsed().as_secs_f64();
@@ -86,7 +51,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
     assert!(out.status.success(), "evaluator run failed:\n{stderr}");
 
     let rel = Path::new("local/SmolLM2-135M-Instruct.Q4_1");
-    let stem = "openllm-v1_float32_b179c9523d0e";
+    let stem = "openllm-v1_4bit_b179c9523d0e";
     let results_file = results.join(rel).join(format!("{stem}.parquet"));
     let details_file = results.join(rel).join(format!("{stem}.details.parquet"));
     assert_eq!(
@@ -103,7 +68,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
     let run = &runs[0];
     assert_eq!(run.model_id, "local/SmolLM2-135M-Instruct.Q4_1");
     assert_eq!(run.revision, None);
-    assert_eq!(run.precision.as_str(), "float32");
+    assert_eq!(run.precision.as_str(), "4bit");
     assert_eq!(
         run.weights_sha256.as_deref(),
         Some("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
@@ -114,7 +79,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
     assert!(!run.params_truncated);
     assert_eq!(run.provenance.tool, "leaderboard-evaluator");
     assert_eq!(run.provenance.suite, "openllm-v1");
-    for d in ["limit:1", "num_fewshot:0"] {
+    for d in ["limit:1", "hellaswag-fewshot-fallback:validation"] {
         assert!(
             run.provenance.deviations.iter().any(|x| x == d),
             "deviation {d} missing from {:?}",
@@ -155,8 +120,6 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
                 "truthfulqa_mc",
                 "--limit",
                 "1",
-                "--dtype",
-                "f32",
                 "--output",
             ])
             .arg(dir)
@@ -189,6 +152,31 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+
+    // The site renders it: one run, one model page with its scores.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let src = leaderboard::site::load(&results, &root.join("content"), None, None).unwrap();
+    let site = tmp.path().join("site");
+    let summary = leaderboard::site::build(&src, &site).unwrap();
+    assert_eq!((summary.runs, summary.models), (1, 1));
+    let data_js = std::fs::read_to_string(site.join("data.js")).unwrap();
+    assert!(data_js.contains("local/SmolLM2-135M-Instruct.Q4_1"));
+    let page = files_under(&site.join("models"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .expect("a model page");
+    let html = std::fs::read_to_string(site.join("models").join(&page)).unwrap();
+    assert!(html.contains("SmolLM2-135M-Instruct.Q4_1"), "{page:?}");
+    let arc = run
+        .headline(leaderboard::schema::Benchmark::Arc)
+        .unwrap()
+        .value;
+    let shown = leaderboard::site::model_pages::pct(arc);
+    assert!(
+        html.contains(&shown),
+        "model page {page:?} does not show ARC {shown}"
+    );
+    println!("site: model page {page:?} shows ARC {shown}");
 }
 
 #[test]

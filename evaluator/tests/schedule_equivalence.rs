@@ -1,4 +1,4 @@
-//! Shared-prefix execution equals the unshared path (engine::score per request) on the real SmolLM2 GGUF.
+//! Shared-prefix execution, one edge per forward and in packed batches, equals the unshared path (engine::score per request) on the real SmolLM2 GGUF.
 //!
 //! Requests: real prompts of four log-likelihood tasks (openllm-v1 suite: HellaSwag
 //! 10-shot with the validation fallback pool, one MMLU question 5-shot, TruthfulQA 0-shot,
@@ -15,12 +15,14 @@
 //! (on the order of 1e-5 nats); 1e-3 leaves a wide margin yet is far below the gaps that
 //! decide any choice (and below the 0.47 nats f16-vs-f32 KV noise between engines).
 
-use std::path::PathBuf;
+mod model_common;
+use model_common::test_model;
 
 use evaluator::data::LocalDir;
 use evaluator::harness_tok::{self, Options};
 use evaluator::model;
 use evaluator::requests::Request;
+use evaluator::schedule::executor::DEFAULT_BATCH_TOKENS;
 use evaluator::schedule::{execute, execute_unshared, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
@@ -35,21 +37,6 @@ use leaderboard::schema::Benchmark;
 /// sums by up to ~0.02 nats (see `model_kv_cache`), which says nothing about the
 /// scheduler.
 const TOL: f64 = 1e-3;
-
-fn test_model() -> PathBuf {
-    let p = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        p.is_file(),
-        "test model {} not found: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        p.display()
-    );
-    p
-}
 
 #[test]
 fn shared_prefix_scores_equal_unshared_scores_on_smollm2() {
@@ -104,12 +91,17 @@ fn shared_prefix_scores_equal_unshared_scores_on_smollm2() {
     let counts = trie.counts();
     eprintln!("planned: {counts:?}");
 
-    let mut shared = vec![None; trie.num_requests()];
-    let st = execute(m.as_ref(), &trie, None, &mut |d: Done| {
-        shared[d.request as usize] = Some(d.scored);
-        Ok(())
-    })
-    .unwrap();
+    // One edge per forward (budget 1), then the default packed batches.
+    let mut by_budget = Vec::new();
+    for budget in [1, DEFAULT_BATCH_TOKENS] {
+        let mut out = vec![None; trie.num_requests()];
+        let st = execute(m.as_ref(), &trie, None, budget, &mut |d: Done| {
+            out[d.request as usize] = Some(d.scored);
+            Ok(())
+        })
+        .unwrap();
+        by_budget.push((budget, out, st));
+    }
     let mut unshared = vec![None; trie.num_requests()];
     let su = execute_unshared(m.as_ref(), &trie, None, &mut |d: Done| {
         unshared[d.request as usize] = Some(d.scored);
@@ -117,36 +109,45 @@ fn shared_prefix_scores_equal_unshared_scores_on_smollm2() {
     })
     .unwrap();
 
-    let mut max_sum = 0.0f64;
-    let mut max_tok = 0.0f64;
-    let mut greedy_flips = 0;
-    for (i, (a, b)) in shared.iter().zip(&unshared).enumerate() {
-        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
-        let d = (a.logprob - b.logprob).abs();
-        max_sum = max_sum.max(d);
-        for (x, y) in a.token_logprobs.iter().zip(&b.token_logprobs) {
-            max_tok = max_tok.max((x - y).abs());
+    for (budget, shared, st) in &by_budget {
+        let mut max_sum = 0.0f64;
+        let mut max_tok = 0.0f64;
+        let mut greedy_flips = 0;
+        for (i, (a, b)) in shared.iter().zip(&unshared).enumerate() {
+            let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+            let d = (a.logprob - b.logprob).abs();
+            max_sum = max_sum.max(d);
+            for (x, y) in a.token_logprobs.iter().zip(&b.token_logprobs) {
+                max_tok = max_tok.max((x - y).abs());
+            }
+            greedy_flips += usize::from(a.is_greedy != b.is_greedy);
+            assert!(
+                d <= TOL,
+                "batch budget {budget}: {}: shared {} vs unshared {} (diff {d:e} > {TOL:e})",
+                labels[i],
+                a.logprob,
+                b.logprob
+            );
         }
-        greedy_flips += usize::from(a.is_greedy != b.is_greedy);
-        assert!(
-            d <= TOL,
-            "{}: shared {} vs unshared {} (diff {d:e} > {TOL:e})",
-            labels[i],
-            a.logprob,
-            b.logprob
+        eprintln!(
+            "batch budget {budget}: {} requests: tokens forwarded shared {} vs unshared {} ({:.2}x), \
+             {} forward calls ({} sequences) vs {}; max |diff| per request sum {max_sum:.3e}, \
+             per token {max_tok:.3e}; greedy flags differing: {greedy_flips}",
+            trie.num_requests(),
+            st.tokens_forwarded,
+            su.tokens_forwarded,
+            su.tokens_forwarded as f64 / st.tokens_forwarded as f64,
+            st.forwards,
+            st.sequences,
+            su.forwards
         );
+        assert_eq!(st.tokens_forwarded, counts.shared_tokens);
     }
-    eprintln!(
-        "{} requests: tokens forwarded shared {} vs unshared {} ({:.2}x), {} vs {} forward calls; \
-         max |diff| per request sum {max_sum:.3e}, per token {max_tok:.3e}; greedy flags differing: {greedy_flips}",
-        trie.num_requests(),
-        st.tokens_forwarded,
-        su.tokens_forwarded,
-        su.tokens_forwarded as f64 / st.tokens_forwarded as f64,
-        st.forwards,
-        su.forwards
+    let (_, _, st) = &by_budget[1];
+    assert!(
+        st.forwards * 2 < st.sequences,
+        "the default budget should pack several sequences per forward: {st:?}"
     );
-    assert_eq!(st.tokens_forwarded, counts.shared_tokens);
     assert_eq!(su.tokens_forwarded, counts.unshared_tokens);
     assert!(
         st.tokens_forwarded * 3 <= su.tokens_forwarded,

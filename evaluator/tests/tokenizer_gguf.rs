@@ -1,26 +1,14 @@
 //! The tokenizer rebuilt from the SmolLM2 GGUF gives the Hugging Face tokenizer's ids, and so does its tokenizer.json export.
 
+mod model_common;
+use model_common::test_model;
+
 use std::path::PathBuf;
 
 use evaluator::tokenizer::Tokenizer;
 
 fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn test_model() -> PathBuf {
-    let path = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.is_file(),
-        "test model {} is missing: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        path.display()
-    );
-    path
 }
 
 /// llama.cpp's test vectors: cases separated by lines `__ggml_vocab_test__`,

@@ -1,25 +1,11 @@
 //! Harness tokenization semantics (spec §3) with the real SmolLM2 tokenizer.
 
-use std::path::PathBuf;
+mod model_common;
+use model_common::test_model;
 
 use evaluator::harness_tok::{self, EmptyContext, HarnessTokError, LlTokens, Options};
 use evaluator::suite::Suite;
 use evaluator::tokenizer::Tokenizer;
-
-fn test_model() -> PathBuf {
-    let path = std::env::var_os("LEADERBOARD_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.is_file(),
-        "test model {} is missing: run scripts/fetch-test-model.sh (or set LEADERBOARD_TEST_MODEL)",
-        path.display()
-    );
-    path
-}
 
 fn tok() -> Tokenizer {
     Tokenizer::from_gguf(&test_model()).unwrap()

@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// (default: keep the quantized weights). Safetensors: cast (default: as stored).
     #[arg(long)]
     pub dtype: Option<String>,
+    /// Tokens per batched forward (several prompts and continuations packed into one
+    /// call). Default: 2048, lowered when a batch's activations would take more than an
+    /// eighth of the available memory. Part of the resume key.
+    #[arg(long)]
+    pub batch_tokens: Option<usize>,
     /// Use this tokenizer.json instead of the model's own tokenizer.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
@@ -104,6 +109,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let info = model.info().clone();
     tok.check_fits_model(info.vocab_size, &source.load_path)?;
     let opts = Options::for_suite(suite, &tok, info.max_length);
+    let batch_tokens = crate::schedule::executor::batch_tokens_for(
+        args.batch_tokens,
+        model.activation_bytes_per_token(),
+        crate::schedule::executor::available_memory(),
+    );
 
     // Build every task's requests before any model work: data errors show up at once.
     let data = LocalDir::new(args.task.data_dir());
@@ -121,8 +131,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     for tr in &built {
         let task_started = Instant::now();
         // Shared-prefix scheduling + resumable journal (task E: crate::schedule::resume).
-        let (responses, greedy) =
-            crate::schedule::resume::run_task(model.as_ref(), &tok, &opts, suite, tr)?;
+        let (responses, greedy) = crate::schedule::resume::run_task(
+            model.as_ref(),
+            &tok,
+            &opts,
+            suite,
+            tr,
+            batch_tokens,
+        )?;
         let results = tasks::score(tr, &responses)?;
         for (sample, is_greedy) in results.details.into_iter().zip(greedy) {
             detail_rows.push(DetailRow { sample, is_greedy });
@@ -196,7 +212,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     )?;
     write_outputs(&path, &run, &detail_rows)?;
     // The results are written: the run's journals are no longer needed (task E).
-    crate::schedule::resume::forget_journals(model.as_ref(), suite, &benchmarks)?;
+    crate::schedule::resume::forget_journals(model.as_ref(), suite, &benchmarks, batch_tokens)?;
     for b in &benchmarks {
         if let Some(s) = run.headline(*b) {
             println!(

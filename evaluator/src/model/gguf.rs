@@ -299,10 +299,54 @@ pub fn precision(g: &GgufFile) -> (Precision, String) {
     (precision, detail)
 }
 
-/// Loads a GGUF model. `dtype`: `None` keeps quantized weights (activations f32),
-/// `Some(d)` dequantizes every weight to `d`.
+/// Environment variable that, set to `1`, keeps quantized weights quantized on a CPU
+/// even when their f32 copy would fit (see [`load`]).
+pub const KEEP_QUANTIZED_ENV: &str = "LEADERBOARD_KEEP_QUANTIZED";
+
+/// True when the f32 copy of every weight of `g` fits a quarter of the available memory.
+fn f32_copy_fits(g: &GgufFile) -> bool {
+    let elems: u64 = g
+        .content
+        .tensor_infos
+        .values()
+        .map(|t| t.shape.elem_count() as u64)
+        .sum();
+    match crate::schedule::executor::available_memory() {
+        Some(avail) => elems * 4 <= avail / 4,
+        None => false,
+    }
+}
+
+/// Loads a GGUF model. `dtype`: `None` keeps the quantized model (activations f32),
+/// `Some(d)` dequantizes every weight to `d` and records precision `d`.
+///
+/// With `None` on a CPU, the quantized weights are still dequantized once, to f32, when
+/// that copy fits a quarter of the available memory (unless [`KEEP_QUANTIZED_ENV`] is
+/// `1`): candle's CPU kernels for several quantized formats (Q4_1 among them) have no
+/// SIMD path and run many times slower than its f32 GEMM. The numbers are then the exact
+/// products with the stored quantized weights (llama.cpp rounds activations to 8 bits
+/// instead), and the results still record the quantized precision, as the model is the
+/// quantized one. When the copy does not fit, the weights stay quantized and large inputs
+/// dequantize one weight per call ([`Llama::set_dequantize_large`]).
 pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> {
+    let keep = std::env::var(KEEP_QUANTIZED_ENV).as_deref() == Ok("1");
+    load_with(path, device, dtype, keep)
+}
+
+/// [`load`] with the CPU dequantization decided by the caller: `keep_quantized` true
+/// runs candle's quantized kernels (activations rounded to 8 bits, like llama.cpp).
+pub fn load_with(
+    path: &Path,
+    device: &Device,
+    dtype: Option<DType>,
+    keep_quantized: bool,
+) -> Result<Llama> {
     let mut g = GgufFile::open(path)?;
+    let weights_dtype = match dtype {
+        Some(d) => Some(d),
+        None if device.is_cpu() && !keep_quantized && f32_copy_fits(&g) => Some(DType::F32),
+        None => None,
+    };
     let hp = hparams(&g)?;
     let mut cfg = hp.cfg.clone();
     let act = dtype.unwrap_or(DType::F32);
@@ -337,7 +381,7 @@ pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama>
         check_shape(name, t.shape().dims(), shape)
             .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))?;
         params += super::llama::numel(shape);
-        to_matmul(t, dtype, name, path)
+        to_matmul(t, weights_dtype, name, path)
     };
     let embed_q = Arc::new(g.tensor("token_embd.weight", device)?);
     check_shape(
@@ -345,7 +389,7 @@ pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama>
         embed_q.shape().dims(),
         &[cfg.vocab_size, h],
     )?;
-    let embed = to_matmul_arc(embed_q.clone(), dtype, "token_embd.weight", path)?;
+    let embed = to_matmul_arc(embed_q.clone(), weights_dtype, "token_embd.weight", path)?;
     let mut layers = Vec::with_capacity(cfg.n_layers);
     for i in 0..cfg.n_layers {
         let p = |s: &str| format!("blk.{i}.{s}");
@@ -443,8 +487,12 @@ pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama>
         norm,
         lm_head,
     };
-    Llama::new(cfg, w, act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))
+    let mut m = Llama::new(cfg, w, act, device.clone(), info)
+        .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))?;
+    // Kept quantized on a CPU only because the f32 copy does not fit: large inputs still
+    // go through f32 GEMM, one weight at a time.
+    m.set_dequantize_large(device.is_cpu() && weights_dtype.is_none() && !keep_quantized);
+    Ok(m)
 }
 
 fn to_matmul(t: QTensor, dtype: Option<DType>, name: &str, path: &Path) -> Result<QMatMul> {

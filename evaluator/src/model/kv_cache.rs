@@ -70,16 +70,19 @@ impl KvCache {
         k: Tensor,
         v: Tensor,
     ) -> Result<(Tensor, Tensor)> {
-        let slot = self
-            .layers
-            .get_mut(layer)
-            .ok_or_else(|| candle_core::Error::Msg(format!("KV cache has no layer {layer}")))?;
-        let (k, v) = match slot.as_ref() {
-            None => (k, v),
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
-        };
-        *slot = Some((k.clone(), v.clone()));
+        let (k, v) = self.extended(layer, k, v)?;
+        self.layers[layer] = Some((k.clone(), v.clone()));
         Ok((k, v))
+    }
+
+    /// The keys and values `layer` would hold after appending `k`, `v`, without
+    /// storing them (the cache is unchanged).
+    pub(crate) fn extended(&self, layer: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        match self.layers.get(layer) {
+            None => candle_core::bail!("KV cache has no layer {layer}"),
+            Some(None) => Ok((k, v)),
+            Some(Some((pk, pv))) => Ok((Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?)),
+        }
     }
 
     pub(crate) fn advance(&mut self, n: usize) {

@@ -1,19 +1,26 @@
 //! The Llama-family forward pass (Llama 1-3, Mistral, Qwen2 with q/k/v bias, SmolLM) from candle ops.
 //!
-//! Matches Hugging Face `modeling_llama` / `modeling_qwen2` (eager attention, batch 1):
+//! Matches Hugging Face `modeling_llama` / `modeling_qwen2` (eager attention):
 //! RMSNorm (computed in f32), rotary embeddings (HF "rotate half", or GGUF's interleaved
 //! pairs for `llama` GGUF files whose q/k rows llama.cpp permuted), grouped-query
 //! attention with a causal mask and softmax in f32, SwiGLU MLP, final norm, output layer;
 //! logits are returned in f32 for every requested position.
 //!
 //! Weights are [`QMatMul`]s: quantized GGUF blocks (activations then go through candle's
-//! quantized kernels, which quantize them to 8 bits like llama.cpp) or dense tensors in
-//! the activation dtype.
+//! quantized kernels, which quantize them to 8 bits like llama.cpp, or, with
+//! [`Llama::set_dequantize_large`], an f32 product for large inputs) or dense tensors in
+//! the activation dtype (on a CPU, GGUF weights are usually dequantized at load: see
+//! [`super::gguf::load`]).
+//!
+//! A forward call runs a batch of independent sequences packed row after row (no
+//! padding): linear layers and the MLP see all rows at once, rotary embeddings use each
+//! row's own position, and attention runs per sequence against that sequence's own KV
+//! cache under its own causal mask. Only requested rows reach the output layer.
 
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Result, Tensor};
 
-use super::{CausalLm, KvCache, ModelInfo};
+use super::{CausalLm, KvCache, ModelInfo, Seq};
 
 /// How rotary embeddings pair the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +108,22 @@ pub struct Linear {
     pub bias: Option<Tensor>,
 }
 
+/// With [`Llama::set_dequantize_large`], from this many input rows on a quantized weight
+/// is dequantized to f32 for the call and multiplied with candle's f32 GEMM instead of
+/// its quantized vector-dot kernels (on CPU those have no SIMD for several formats, Q4_1
+/// among them). That product is exact with the stored weights; the quantized kernels
+/// round activations to 8 bits first, like llama.cpp.
+pub const DEQUANTIZE_MIN_ROWS: usize = 16;
+
 impl Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.weight.forward(x)?;
+    fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
+        let y = match &self.weight {
+            QMatMul::QTensor(q) if dequantize_large && rows(x) >= DEQUANTIZE_MIN_ROWS => {
+                let w = q.dequantize(x.device())?;
+                x.matmul(&w.t()?)?
+            }
+            w => w.forward(x)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -111,12 +131,23 @@ impl Linear {
     }
 }
 
-/// Rotary tables and causal mask for the positions of one forward call.
-struct Positions {
-    cos: Tensor,
-    sin: Tensor,
-    /// `[seq, total]` additive mask; None for a single token.
+/// Rows of a `[rows, features]` activation matrix (1 for anything else).
+fn rows(x: &Tensor) -> usize {
+    match x.dims() {
+        [r, _] => *r,
+        _ => 1,
+    }
+}
+
+/// One sequence of a batched forward call ([`CausalLm::forward_batch`]).
+struct Span {
+    /// First row of this sequence in the packed `[total_tokens, hidden]` activations.
+    row: usize,
+    len: usize,
+    /// `[len, cached + len]` additive causal mask; None for a single token.
     mask: Option<Tensor>,
+    /// Store this sequence's keys and values in its cache ([`Seq::keep_cache`]).
+    keep: bool,
 }
 
 /// One decoder layer's weights.
@@ -152,6 +183,8 @@ pub struct Llama {
     dtype: DType,
     device: Device,
     info: ModelInfo,
+    /// Quantized weights: dequantize per call for large inputs ([`DEQUANTIZE_MIN_ROWS`]).
+    dequantize_large: bool,
 }
 
 impl Llama {
@@ -197,7 +230,15 @@ impl Llama {
             dtype,
             device,
             info,
+            dequantize_large: false,
         })
+    }
+
+    /// Multiply quantized weights by dequantizing them per call when the input has at
+    /// least [`DEQUANTIZE_MIN_ROWS`] rows (for quantized weights kept on a CPU because
+    /// their f32 copy does not fit in memory).
+    pub fn set_dequantize_large(&mut self, on: bool) {
+        self.dequantize_large = on;
     }
 
     pub fn config(&self) -> &LlamaConfig {
@@ -208,12 +249,13 @@ impl Llama {
         self.dtype
     }
 
-    /// cos and sin for positions `start..start+len`, `[len, head_dim/2]`, HF-style in f32.
-    fn rope_tables(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
+    /// cos and sin for each of `positions`, `[positions.len(), head_dim/2]`, HF-style in f32.
+    fn rope_tables(&self, positions: &[usize]) -> Result<(Tensor, Tensor)> {
         let half = self.cfg.inv_freq.len();
+        let len = positions.len();
         let mut cos = Vec::with_capacity(len * half);
         let mut sin = Vec::with_capacity(len * half);
-        for p in start..start + len {
+        for &p in positions {
             for &f in &self.cfg.inv_freq {
                 let a = p as f32 * f;
                 cos.push(a.cos());
@@ -249,110 +291,169 @@ impl Llama {
         Tensor::from_vec(mask, (seq, total), &self.device)
     }
 
+    /// Self-attention of every sequence of the batch. `x` holds the packed rows of all
+    /// sequences; projections and rotary embeddings run on all rows at once, the
+    /// attention itself per sequence, against that sequence's own cache.
     fn attention(
         &self,
         layer: &Layer,
         idx: usize,
         x: &Tensor,
-        pos: &Positions,
-        cache: &mut KvCache,
+        rope: (&Tensor, &Tensor),
+        spans: &[Span],
+        caches: &mut [KvCache],
     ) -> Result<Tensor> {
-        let (cos, sin, mask) = (&pos.cos, &pos.sin, pos.mask.as_ref());
-        let (seq, _) = x.dims2()?;
+        let (cos, sin) = rope;
+        let (rows, _) = x.dims2()?;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let q = layer.q.forward(x)?;
-        let k = layer.k.forward(x)?;
-        let v = layer.v.forward(x)?;
-        let q = q.reshape((1, seq, nh, hd))?.transpose(1, 2)?.contiguous()?;
-        let k = k
-            .reshape((1, seq, nkv, hd))?
+        let q = layer.q.forward(x, self.dequantize_large)?;
+        let k = layer.k.forward(x, self.dequantize_large)?;
+        let v = layer.v.forward(x, self.dequantize_large)?;
+        let q = q
+            .reshape((1, rows, nh, hd))?
             .transpose(1, 2)?
             .contiguous()?;
-        let v = v.reshape((seq, nkv, hd))?.transpose(0, 1)?.contiguous()?;
+        let k = k
+            .reshape((1, rows, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
         let q = self.rope(&q, cos, sin)?.squeeze(0)?;
         let k = self.rope(&k, cos, sin)?.squeeze(0)?;
-        let (k, v) = cache.append(idx, k, v)?;
-        let total = k.dim(1)?;
-        // Grouped-query attention without copying K/V: the n_rep query heads that share a
-        // key/value head are stacked along the row axis.
-        let n_rep = nh / nkv;
-        let q = q.reshape((nkv, n_rep * seq, hd))?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.matmul(&k.t()?)? * scale)?.to_dtype(DType::F32)?;
-        let att = match mask {
-            Some(m) => att
-                .reshape((nkv, n_rep, seq, total))?
-                .broadcast_add(m)?
-                .reshape((nkv, n_rep * seq, total))?,
-            None => att,
+        let single = spans.len() == 1;
+        let part = |t: &Tensor, s: &Span| -> Result<Tensor> {
+            if single {
+                Ok(t.clone())
+            } else {
+                t.narrow(1, s.row, s.len)?.contiguous()
+            }
         };
-        let att = candle_nn::ops::softmax_last_dim(&att)?.to_dtype(self.dtype)?;
-        let out = att.matmul(&v)?; // [nkv, n_rep*seq, hd] == [nh, seq, hd]
-        let out = out
-            .reshape((nh, seq, hd))?
-            .transpose(0, 1)?
-            .reshape((seq, nh * hd))?;
-        layer.o.forward(&out)
+        let scale = 1.0 / (hd as f64).sqrt();
+        let n_rep = nh / nkv;
+        let mut outs = Vec::with_capacity(spans.len());
+        for (s, cache) in spans.iter().zip(caches.iter_mut()) {
+            let seq = s.len;
+            let (k, v) = if s.keep {
+                cache.append(idx, part(&k, s)?, part(&v, s)?)?
+            } else {
+                cache.extended(idx, part(&k, s)?, part(&v, s)?)?
+            };
+            let total = k.dim(1)?;
+            // Grouped-query attention without copying K/V: the n_rep query heads that
+            // share a key/value head are stacked along the row axis.
+            let q = part(&q, s)?.reshape((nkv, n_rep * seq, hd))?;
+            let att = (q.matmul(&k.t()?)? * scale)?.to_dtype(DType::F32)?;
+            let att = match &s.mask {
+                Some(m) => att
+                    .reshape((nkv, n_rep, seq, total))?
+                    .broadcast_add(m)?
+                    .reshape((nkv, n_rep * seq, total))?,
+                None => att,
+            };
+            let att = candle_nn::ops::softmax_last_dim(&att)?.to_dtype(self.dtype)?;
+            let out = att.matmul(&v)?; // [nkv, n_rep*seq, hd] == [nh, seq, hd]
+            outs.push(
+                out.reshape((nh, seq, hd))?
+                    .transpose(0, 1)?
+                    .reshape((seq, nh * hd))?,
+            );
+        }
+        let out = if single {
+            outs.pop().expect("one span")
+        } else {
+            Tensor::cat(&outs, 0)?
+        };
+        layer.o.forward(&out, self.dequantize_large)
     }
 
     fn mlp(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
-        let g = candle_nn::ops::silu(&layer.gate.forward(x)?)?;
-        let u = layer.up.forward(x)?;
-        layer.down.forward(&(g * u)?)
+        let dq = self.dequantize_large;
+        let g = candle_nn::ops::silu(&layer.gate.forward(x, dq)?)?;
+        let u = layer.up.forward(x, dq)?;
+        layer.down.forward(&(g * u)?, dq)
     }
 
-    /// Runs the decoder over `tokens`; returns the final hidden states `[seq, hidden]`.
-    fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
-        if tokens.is_empty() {
-            candle_core::bail!("forward called with no tokens");
-        }
-        if cache.n_layers() != self.cfg.n_layers {
-            candle_core::bail!(
-                "KV cache made for {} layers, model has {}",
-                cache.n_layers(),
-                self.cfg.n_layers
-            );
-        }
-        let seq = tokens.len();
-        let offset = cache.len();
-        if let Some(w) = self.cfg.sliding_window {
-            if offset + seq > w {
+    /// Runs the decoder over every sequence of `batch` (each after its own cache, which
+    /// is extended); returns the final hidden states of all rows, packed in batch order,
+    /// `[total_tokens, hidden]`.
+    fn hidden(&self, batch: &mut [Seq<'_>]) -> Result<Tensor> {
+        let mut ids: Vec<u32> = Vec::new();
+        let mut positions: Vec<usize> = Vec::new();
+        let mut spans = Vec::with_capacity(batch.len());
+        for s in batch.iter() {
+            if s.tokens.is_empty() {
+                candle_core::bail!("forward called with no tokens");
+            }
+            if s.cache.n_layers() != self.cfg.n_layers {
                 candle_core::bail!(
-                    "sequence of {} tokens exceeds the sliding window ({w}), which is not implemented",
-                    offset + seq
+                    "KV cache made for {} layers, model has {}",
+                    s.cache.n_layers(),
+                    self.cfg.n_layers
                 );
             }
+            let (seq, offset) = (s.tokens.len(), s.cache.len());
+            if let Some(w) = self.cfg.sliding_window {
+                if offset + seq > w {
+                    candle_core::bail!(
+                        "sequence of {} tokens exceeds the sliding window ({w}), which is not implemented",
+                        offset + seq
+                    );
+                }
+            }
+            if let Some(&bad) = s
+                .tokens
+                .iter()
+                .find(|&&t| t as usize >= self.cfg.vocab_size)
+            {
+                candle_core::bail!(
+                    "token id {bad} is outside the vocabulary ({})",
+                    self.cfg.vocab_size
+                );
+            }
+            let mask = if seq > 1 {
+                Some(self.causal_mask(seq, offset)?)
+            } else {
+                None
+            };
+            spans.push(Span {
+                row: ids.len(),
+                len: seq,
+                mask,
+                keep: s.keep_cache,
+            });
+            ids.extend_from_slice(s.tokens);
+            positions.extend(offset..offset + seq);
         }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
-            candle_core::bail!(
-                "token id {bad} is outside the vocabulary ({})",
-                self.cfg.vocab_size
-            );
+        if spans.is_empty() {
+            candle_core::bail!("forward called with an empty batch");
         }
-        let ids = Tensor::new(tokens, &self.device)?;
+        let mut work: Vec<KvCache> = batch.iter().map(|s| s.cache.clone()).collect();
+        let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids)?.to_dtype(self.dtype)?;
-        let (cos, sin) = self.rope_tables(offset, seq)?;
-        let mask = if seq > 1 {
-            Some(self.causal_mask(seq, offset)?)
-        } else {
-            None
-        };
-        let pos = Positions { cos, sin, mask };
+        let (cos, sin) = self.rope_tables(&positions)?;
         let eps = self.cfg.rms_norm_eps as f32;
         for (i, layer) in self.w.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
-            let a = self.attention(layer, i, &h, &pos, cache)?;
+            let a = self.attention(layer, i, &h, (&cos, &sin), &spans, &mut work)?;
             x = (x + a)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
             x = (&x + self.mlp(layer, &h)?)?;
         }
-        cache.advance(seq);
+        for ((s, mut w), span) in batch.iter_mut().zip(work).zip(&spans) {
+            if span.keep {
+                w.advance(span.len);
+                *s.cache = w;
+            }
+        }
         Ok(x)
     }
 
     fn logits(&self, h: &Tensor) -> Result<Tensor> {
         let h = candle_nn::ops::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)?;
-        self.w.lm_head.forward(&h)?.to_dtype(DType::F32)
+        self.w
+            .lm_head
+            .forward(&h, self.dequantize_large)?
+            .to_dtype(DType::F32)
     }
 }
 
@@ -369,26 +470,53 @@ impl CausalLm for Llama {
         KvCache::new(self.cfg.n_layers)
     }
 
+    fn activation_bytes_per_token(&self) -> u64 {
+        let c = &self.cfg;
+        4 * (4 * c.hidden_size + 3 * c.intermediate_size + c.vocab_size) as u64
+    }
+
     fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         self.forward_last(tokens, tokens.len(), cache)
     }
 
     fn forward_last(&self, tokens: &[u32], n_last: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let mut work = cache.clone();
-        let h = self.hidden(tokens, &mut work)?;
-        let n = h.dim(0)?;
-        let n_last = n_last.min(n);
-        let h = if n_last == n {
+        let n_last = n_last.clamp(1, tokens.len().max(1));
+        let mut batch = [Seq {
+            tokens,
+            n_last,
+            cache,
+            keep_cache: true,
+        }];
+        match self.forward_batch(&mut batch)? {
+            Some(t) => Ok(t),
+            None => candle_core::bail!("forward called with no tokens"),
+        }
+    }
+
+    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
+        let h = self.hidden(batch)?;
+        let total = h.dim(0)?;
+        let mut rows: Vec<u32> = Vec::new();
+        let mut end = 0usize;
+        for s in batch.iter() {
+            end += s.tokens.len();
+            let n = s.n_last.min(s.tokens.len());
+            rows.extend((end - n..end).map(|r| r as u32));
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let h = if rows.len() == total {
             h
+        } else if batch.len() == 1 {
+            h.narrow(0, total - rows.len(), rows.len())?.contiguous()?
         } else {
-            h.narrow(0, n - n_last, n_last)?.contiguous()?
+            let idx = Tensor::new(rows.as_slice(), &self.device)?;
+            h.index_select(&idx, 0)?
         };
-        let logits = self.logits(&h)?;
-        *cache = work;
-        Ok(logits)
+        self.logits(&h).map(Some)
     }
 }
-
 /// Number of elements of a tensor shape, as u64.
 pub(crate) fn numel(dims: &[usize]) -> u64 {
     dims.iter().map(|&d| d as u64).product()

@@ -11,7 +11,8 @@
 //!
 //! Both feed one forward pass, [`llama::Llama`]. It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
-//! the caller owns. Batch size is 1.
+//! the caller owns. [`CausalLm::forward_batch`] runs several sequences in one call, packed
+//! (no padding), each with its own cache.
 //!
 //! Threads: candle's CPU kernels run on rayon / gemm thread pools, whose size is
 //! `RAYON_NUM_THREADS` when set, else the number of CPUs.
@@ -65,6 +66,18 @@ pub struct ModelInfo {
     pub source_path: PathBuf,
 }
 
+/// One sequence of a batched forward ([`CausalLm::forward_batch`]): `tokens` run after
+/// what `cache` holds, logits wanted for the last `n_last` positions (0: none). With
+/// `keep_cache` the cache is extended by the tokens; without, it is left as it was and
+/// the sequence's keys and values live only while their layer runs (a leaf of the
+/// prefix tree: no copy of its whole cache per sequence of the batch).
+pub struct Seq<'a> {
+    pub tokens: &'a [u32],
+    pub n_last: usize,
+    pub cache: &'a mut KvCache,
+    pub keep_cache: bool,
+}
+
 /// A causal LM with a caller-owned KV cache.
 pub trait CausalLm: Send {
     fn info(&self) -> &ModelInfo;
@@ -91,6 +104,41 @@ pub trait CausalLm: Send {
         let logits = self.forward(tokens, cache)?;
         let n = logits.dim(0)?;
         logits.narrow(0, n - n_last.min(n), n_last.min(n))
+    }
+
+    /// Bytes of activations one token takes in a forward (for sizing batches): about
+    /// `4 * (4 hidden + 3 intermediate + vocab)` for a transformer in f32. The default
+    /// assumes a 4096-wide model.
+    fn activation_bytes_per_token(&self) -> u64 {
+        4 * (4 * 4096 + 3 * 11008 + self.info().vocab_size as u64)
+    }
+
+    /// Runs several independent sequences in one call (packed: no padding; every
+    /// sequence attends only to its own cache and tokens, under its own causal mask).
+    /// Returns the requested logits rows of all sequences, in batch order, as one
+    /// `[sum of n_last, vocab]` f32 tensor (None when no row is requested). On error
+    /// every cache is left as it was.
+    ///
+    /// Numbers equal one-sequence calls up to float rounding (the matrix shapes differ).
+    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
+        let mut work: Vec<KvCache> = batch.iter().map(|s| s.cache.clone()).collect();
+        let mut parts = Vec::new();
+        for (s, c) in batch.iter().zip(work.iter_mut()) {
+            let t = self.forward_last(s.tokens, s.n_last.max(1), c)?;
+            if s.n_last > 0 {
+                parts.push(t);
+            }
+        }
+        for (s, c) in batch.iter_mut().zip(work) {
+            if s.keep_cache {
+                *s.cache = c;
+            }
+        }
+        if parts.is_empty() {
+            Ok(None)
+        } else {
+            Tensor::cat(&parts, 0).map(Some)
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 //! journal.remove()?;
 //! ```
 //! Log-likelihood requests go through one [`Trie`] per task (all documents together, so
-//! an MMLU subject's 5-shot prefix is forwarded once), generation requests one by one.
+//! an MMLU subject's 5-shot prefix is forwarded once), generation requests in fixed groups
+//! of [`gen_group_size`] decoded together.
 
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::executor::{execute, execute_unshared, tokens_to_forward, Done, ExecStats};
 use super::trie::{Counts, Trie};
+use crate::generate::{generate_until_batch, GenRequest};
 use crate::harness_tok::{self, LlTokens, Options};
 use crate::journal::{request_hash, Journal};
 use crate::model::CausalLm;
@@ -55,6 +57,8 @@ pub struct AnswerOptions {
     pub shared: bool,
     /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
     pub progress: bool,
+    /// Token budget of one batched forward (see [`super::executor::plan`]).
+    pub batch_tokens: usize,
 }
 
 impl Default for AnswerOptions {
@@ -62,6 +66,7 @@ impl Default for AnswerOptions {
         AnswerOptions {
             shared: true,
             progress: true,
+            batch_tokens: super::executor::DEFAULT_BATCH_TOKENS,
         }
     }
 }
@@ -196,7 +201,8 @@ pub fn answer_task(
     let mut trie = Trie::new();
     let mut ll_slots: Vec<(usize, usize, String)> = Vec::new();
     let mut needed: Vec<bool> = Vec::new();
-    let mut gen_slots: Vec<(usize, usize, String)> = Vec::new();
+    // Every generation request, in order, with whether it is still to compute.
+    let mut gen_slots: Vec<(usize, usize, String, bool)> = Vec::new();
     let mut planned_tokens: u64 = 0;
     for (di, (d, ts)) in docs.iter().zip(&toks).enumerate() {
         for (ri, t) in ts.iter().enumerate() {
@@ -219,21 +225,33 @@ pub fn answer_task(
                     ll_slots.push((di, ri, h));
                     needed.push(responses[di][ri].is_none());
                 }
-                Tokenized::Gen {
-                    ctx, max_gen_toks, ..
-                } => {
-                    if responses[di][ri].is_none() {
-                        planned_tokens += (ctx.len() + max_gen_toks) as u64;
-                        gen_slots.push((di, ri, h));
-                    }
+                Tokenized::Gen { .. } => {
+                    gen_slots.push((di, ri, h, responses[di][ri].is_none()));
                 }
             }
         }
     }
     trie.finish();
     stats.counts = trie.counts();
+    // Generation runs in fixed groups of consecutive requests (a group is computed
+    // whole, as in an uninterrupted run, when any of its requests is left).
+    let group = gen_group_size(opts.batch_tokens);
+    let gen_groups: Vec<&[(usize, usize, String, bool)]> = gen_slots
+        .chunks(group)
+        .filter(|g| g.iter().any(|s| s.3))
+        .collect();
+    for g in &gen_groups {
+        for (di, ri, _, _) in g.iter() {
+            if let Tokenized::Gen {
+                ctx, max_gen_toks, ..
+            } = &toks[*di][*ri]
+            {
+                planned_tokens += (ctx.len() + max_gen_toks) as u64;
+            }
+        }
+    }
     planned_tokens += if opts.shared {
-        tokens_to_forward(&trie, Some(&needed))
+        tokens_to_forward(&trie, Some(&needed), opts.batch_tokens)
     } else {
         (0..trie.num_requests() as u32)
             .filter(|&r| needed[r as usize])
@@ -283,7 +301,13 @@ pub fn answer_task(
     };
     if needed.iter().any(|&n| n) {
         stats.exec = if opts.shared {
-            execute(be.model, &trie, Some(&needed), &mut on_done)?
+            execute(
+                be.model,
+                &trie,
+                Some(&needed),
+                opts.batch_tokens,
+                &mut on_done,
+            )?
         } else {
             execute_unshared(be.model, &trie, Some(&needed), &mut on_done)?
         };
@@ -293,29 +317,48 @@ pub fn answer_task(
 
     let mut position = tokens_before_gen;
     let mut real_tokens = tokens_before_gen;
-    for (di, ri, h) in &gen_slots {
-        let d = &docs[*di];
-        let Tokenized::Gen {
-            ctx,
-            until,
-            max_gen_toks,
-        } = &toks[*di][*ri]
-        else {
-            unreachable!("generation slot holds a generation request")
-        };
-        let g =
-            crate::generate::generate_until(be.model, be.tok, be.suite, ctx, until, *max_gen_toks)
-                .with_context(|| format!("{} doc {}: generating", d.task, d.doc_id))?;
-        stats.generation_prompt_tokens += ctx.len() as u64;
-        stats.generated_tokens += g.tokens.len() as u64;
-        let resp = Response::Generate { text: g.text };
-        if let Some(j) = journal.as_deref_mut() {
-            j.record(h, &resp)?;
+    for g in &gen_groups {
+        let reqs: Vec<GenRequest> = g
+            .iter()
+            .map(|(di, ri, _, _)| match &toks[*di][*ri] {
+                Tokenized::Gen {
+                    ctx,
+                    until,
+                    max_gen_toks,
+                } => GenRequest {
+                    ctx,
+                    until,
+                    max_gen_toks: *max_gen_toks,
+                },
+                Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
+            })
+            .collect();
+        let (d0, dn) = (&docs[g[0].0], &docs[g[g.len() - 1].0]);
+        let gens = generate_until_batch(be.model, be.tok, be.suite, &reqs, opts.batch_tokens)
+            .with_context(|| {
+                format!(
+                    "{} docs {}..{}: generating ({} requests together)",
+                    d0.task,
+                    d0.doc_id,
+                    dn.doc_id,
+                    reqs.len()
+                )
+            })?;
+        for ((di, ri, h, needed), (req, gen)) in g.iter().zip(reqs.iter().zip(gens)) {
+            position += (req.ctx.len() + req.max_gen_toks) as u64;
+            real_tokens += (req.ctx.len() + gen.tokens.len()) as u64;
+            if !needed {
+                continue;
+            }
+            stats.generation_prompt_tokens += req.ctx.len() as u64;
+            stats.generated_tokens += gen.tokens.len() as u64;
+            let resp = Response::Generate { text: gen.text };
+            if let Some(j) = journal.as_deref_mut() {
+                j.record(h, &resp)?;
+            }
+            responses[*di][*ri] = Some(resp);
+            done_requests += 1;
         }
-        responses[*di][*ri] = Some(resp);
-        done_requests += 1;
-        position += (ctx.len() + max_gen_toks) as u64;
-        real_tokens += (ctx.len() + g.tokens.len()) as u64;
         pb.set_position(position);
         show(&pb, done_requests, real_tokens);
     }
@@ -333,6 +376,12 @@ pub fn answer_task(
         })
         .collect();
     Ok(Answered { responses, stats })
+}
+
+/// Generation requests computed together: `batch_tokens / 256` (at least 1), so the
+/// group is part of the batch budget that keys a resumable run.
+pub fn gen_group_size(batch_tokens: usize) -> usize {
+    (batch_tokens / 256).max(1)
 }
 
 fn progress_bar(task: &str, planned_tokens: u64, visible: bool) -> ProgressBar {

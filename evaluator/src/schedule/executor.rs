@@ -1,22 +1,43 @@
-//! Runs a finished [`Trie`] on a model: depth first, one forward per edge, KV caches kept only on the current path.
+//! Runs a finished [`Trie`] on a model: depth first, nodes batched into packed forwards, KV caches kept only while a child still needs them.
 //!
 //! Each node's edge is forwarded once after a clone of its parent's cache (a clone is
 //! cheap: cached tensors are shared, never written in place), asking the model only for
-//! the logits of the edge's last rows that hold targets. A node's cache lives while a
-//! child of it is still to run, so memory is bounded by the caches on one root-to-leaf
-//! path (at most `max_length` tokens in all) plus one forward's activations. Children run
-//! deepest first ([`Trie::finish`]), so the largest forward comes first.
+//! the logits of the edge's last rows that hold targets. Nodes are grouped into batches
+//! by [`plan`]: a depth-first walk that, at each step, takes the next nodes off its stack
+//! while their tokens fit the batch budget, so the four endings of a HellaSwag question,
+//! the next questions' contexts, or many short MMLU questions go through the model in one
+//! packed call ([`CausalLm::forward_batch`]: no padding, each sequence under its own
+//! causal mask). Memory is bounded by the caches on the stack's paths plus one batch's
+//! activations; children run deepest first ([`Trie::finish`]), so the largest forward
+//! comes first.
+//!
+//! The plan depends only on the trie and the budget. When some requests are already
+//! answered (a resumed run), a batch is run whole if any of its nodes is needed, and so
+//! are the batches of those nodes' parents: every forward that runs has exactly the
+//! shapes and inputs it has in an uninterrupted run, so the scores are bit-identical.
 //!
 //! Scoring is [`crate::engine`]'s: log-sum-exp in f64 over the f32 logits row, per-token
 //! values summed in f64 in continuation order, greedy = first argmax equals the token.
 
-use std::rc::Rc;
+use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
 use super::trie::Trie;
 use crate::engine::{log_sum_exp_argmax, Scored};
-use crate::model::{CausalLm, KvCache};
+use crate::model::{CausalLm, KvCache, Seq};
+
+/// Default token budget of one batched forward: large enough that the matrix products
+/// run at full speed on a CPU, small enough that activations stay in the low hundreds
+/// of MB for a small model (see [`batch_tokens_for`]).
+pub const DEFAULT_BATCH_TOKENS: usize = 2048;
+
+/// Most sequences in one batched forward.
+pub const MAX_BATCH_SEQS: usize = 256;
+
+/// Most logits rows one batched forward returns (each is a vocabulary-wide f32 row:
+/// 512 rows of a 49,152-token vocabulary are 100 MB).
+pub const MAX_BATCH_LOGIT_ROWS: usize = 512;
 
 /// One finished request, reported as soon as its last target is scored.
 #[derive(Debug, Clone)]
@@ -31,7 +52,10 @@ pub struct Done {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecStats {
     pub tokens_forwarded: u64,
+    /// Forward calls (batches).
     pub forwards: usize,
+    /// Sequences (trie edges) forwarded, over all batches.
+    pub sequences: usize,
     /// Most tokens held by the KV caches alive at one time (sum over live caches).
     pub peak_cached_tokens: usize,
 }
@@ -42,62 +66,215 @@ struct Partial {
     remaining: usize,
 }
 
-/// Runs the nodes of `trie` (which must be [`Trie::finish`]ed) and calls `on_done` for
-/// each request when its score is complete, in execution order.
+/// The batch budget: `requested` when given, else [`DEFAULT_BATCH_TOKENS`] lowered so
+/// that one batch's activations (`per_token` bytes each, see
+/// [`CausalLm::activation_bytes_per_token`]) take at most an eighth of `available_bytes`.
+pub fn batch_tokens_for(
+    requested: Option<usize>,
+    per_token: u64,
+    available_bytes: Option<u64>,
+) -> usize {
+    if let Some(n) = requested {
+        return n.max(1);
+    }
+    match available_bytes {
+        Some(a) if per_token > 0 => {
+            let fit = (a / 8 / per_token) as usize;
+            DEFAULT_BATCH_TOKENS.min(fit.max(64))
+        }
+        _ => DEFAULT_BATCH_TOKENS,
+    }
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes (None where there is no such file).
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Groups the nodes of `trie` (finished) into forward batches, in execution order.
+///
+/// A depth-first walk over an explicit stack (children pushed so that the first child in
+/// [`Trie::finish`] order is on top): each batch pops the top node, then keeps popping
+/// while the next node's edge still fits `batch_tokens` in total, its logits rows fit
+/// [`MAX_BATCH_LOGIT_ROWS`] and the batch holds fewer than [`MAX_BATCH_SEQS`] sequences;
+/// then the batch's children are pushed, the first batch node's children on top. A node
+/// always runs after its parent's batch.
+pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
+    let mut stack: Vec<u32> = trie
+        .node(Trie::ROOT)
+        .children
+        .iter()
+        .rev()
+        .copied()
+        .collect();
+    let mut batches = Vec::new();
+    while let Some(first) = stack.pop() {
+        let mut batch = vec![first];
+        let mut tokens = trie.edge(first).len();
+        let mut rows = logit_rows(trie, first);
+        while let Some(&next) = stack.last() {
+            let n = trie.edge(next).len();
+            let r = logit_rows(trie, next);
+            if tokens + n > batch_tokens
+                || rows + r > MAX_BATCH_LOGIT_ROWS
+                || batch.len() >= MAX_BATCH_SEQS
+            {
+                break;
+            }
+            stack.pop();
+            batch.push(next);
+            tokens += n;
+            rows += r;
+        }
+        for &n in batch.iter().rev() {
+            stack.extend(trie.node(n).children.iter().rev().copied());
+        }
+        batches.push(batch);
+    }
+    batches
+}
+
+/// Logits rows a node's forward returns: from its first target to the end of its edge.
+fn logit_rows(trie: &Trie, n: u32) -> usize {
+    match trie.node(n).targets.first() {
+        Some(t) => trie.edge(n).len() - t.offset as usize,
+        None => 0,
+    }
+}
+
+/// Parent of every node (the root is its own parent).
+fn parents(trie: &Trie) -> Vec<u32> {
+    let mut parent = vec![Trie::ROOT; trie.num_nodes()];
+    for n in 0..trie.num_nodes() as u32 {
+        for &c in &trie.node(n).children {
+            parent[c as usize] = n;
+        }
+    }
+    parent
+}
+
+/// Which batches of `batches` run for the `needed` requests: those holding a node whose
+/// subtree has a needed target, closed under "the batch of a parent of a node in a
+/// running batch".
+fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> bool) -> Vec<bool> {
+    let visit = subtrees_needed(trie, is_needed);
+    let parent = parents(trie);
+    let mut batch_of = vec![usize::MAX; trie.num_nodes()];
+    for (b, nodes) in batches.iter().enumerate() {
+        for &n in nodes {
+            batch_of[n as usize] = b;
+        }
+    }
+    let mut run: Vec<bool> = batches
+        .iter()
+        .map(|nodes| nodes.iter().any(|&n| visit[n as usize]))
+        .collect();
+    for b in (0..batches.len()).rev() {
+        if run[b] {
+            for &n in &batches[b] {
+                let p = parent[n as usize];
+                if p != Trie::ROOT {
+                    run[batch_of[p as usize]] = true;
+                }
+            }
+        }
+    }
+    run
+}
+
+/// Runs the nodes of `trie` (which must be [`Trie::finish`]ed) in the batches of
+/// [`plan`]`(trie, batch_tokens)` and calls `on_done` for each request when its score is
+/// complete, in execution order.
 ///
 /// `needed[r]` false skips request `r` (already answered, e.g. read back from a journal):
-/// subtrees holding no needed request are not run. A node that is run is run exactly as
-/// in a full execution (same tokens, same cache, same logits rows), so a resumed run
-/// gives bit-identical scores to an uninterrupted one.
+/// batches holding no needed request (and no parent of one) are not run. A batch that is
+/// run is run exactly as in a full execution (same nodes, same caches, same logits
+/// rows), so a resumed run gives bit-identical scores to an uninterrupted one.
 pub fn execute(
     model: &dyn CausalLm,
     trie: &Trie,
     needed: Option<&[bool]>,
+    batch_tokens: usize,
     on_done: &mut dyn FnMut(Done) -> Result<()>,
 ) -> Result<ExecStats> {
     let is_needed = |r: u32| needed.is_none_or(|n| n[r as usize]);
-    let visit = subtrees_needed(trie, &is_needed);
-    let mut partial: Vec<Option<Partial>> = (0..trie.num_requests()).map(|_| None).collect();
-    let mut stats = ExecStats::default();
-    let root = trie.node(Trie::ROOT);
-    let mut stack: Vec<(u32, Rc<KvCache>)> = Vec::new();
-    let empty = Rc::new(model.new_cache());
-    for &c in root.children.iter().rev() {
-        if visit[c as usize] {
-            stack.push((c, empty.clone()));
+    let batches = plan(trie, batch_tokens);
+    let run = batches_to_run(trie, &batches, &is_needed);
+    let parent = parents(trie);
+    // Children still to run, per node: a node's cache is dropped when this reaches 0.
+    let mut pending = vec![0u32; trie.num_nodes()];
+    for (nodes, _) in batches.iter().zip(&run).filter(|(_, &r)| r) {
+        for &n in nodes {
+            pending[parent[n as usize] as usize] += 1;
         }
     }
-    drop(empty);
-    let mut live: Vec<(Rc<KvCache>, usize)> = Vec::new();
-    while let Some((id, parent)) = stack.pop() {
-        let node = trie.node(id);
-        let edge = trie.edge(id);
-        let first_row = node
-            .targets
-            .first()
-            .map(|t| t.offset as usize)
-            .unwrap_or(edge.len() - 1);
-        let n_last = edge.len() - first_row;
-        let mut cache = (*parent).clone();
-        drop(parent);
-        let logits = model
-            .forward_last(edge, n_last, &mut cache)
-            .with_context(|| {
-                format!(
-                    "model forward of {} tokens after {} cached (prefix node at depth {})",
-                    edge.len(),
-                    cache.len(),
-                    node.depth
+    let mut partial: Vec<Option<Partial>> = (0..trie.num_requests()).map(|_| None).collect();
+    let mut stats = ExecStats::default();
+    let empty = model.new_cache();
+    let mut caches: HashMap<u32, KvCache> = HashMap::new();
+    for (nodes, _) in batches.iter().zip(&run).filter(|(_, &r)| r) {
+        let mut work: Vec<KvCache> = Vec::with_capacity(nodes.len());
+        let mut n_lasts: Vec<usize> = Vec::with_capacity(nodes.len());
+        for &n in nodes {
+            let p = parent[n as usize];
+            work.push(if p == Trie::ROOT {
+                empty.clone()
+            } else {
+                let c = caches
+                    .get(&p)
+                    .context("internal error: a parent's cache is missing")?
+                    .clone();
+                pending[p as usize] -= 1;
+                if pending[p as usize] == 0 {
+                    caches.remove(&p);
+                }
+                c
+            });
+            n_lasts.push(logit_rows(trie, n));
+        }
+        let tokens: usize = nodes.iter().map(|&n| trie.edge(n).len()).sum();
+        let logits = {
+            let mut seqs: Vec<Seq> = nodes
+                .iter()
+                .zip(work.iter_mut())
+                .zip(&n_lasts)
+                .map(|((&n, cache), &n_last)| Seq {
+                    tokens: trie.edge(n),
+                    n_last,
+                    cache,
+                    keep_cache: pending[n as usize] > 0,
+                })
+                .collect();
+            model.forward_batch(&mut seqs).map_err(|e| {
+                anyhow::anyhow!(
+                    "model forward of a batch of {} sequences, {tokens} tokens (deepest node at depth {}): {}",
+                    nodes.len(),
+                    nodes.iter().map(|&n| trie.node(n).depth).max().unwrap_or(0),
+                    crate::model::candle_msg(&e)
                 )
-            })?;
+            })?
+        };
         stats.forwards += 1;
-        stats.tokens_forwarded += edge.len() as u64;
-        if !node.targets.is_empty() {
-            let rows: Vec<Vec<f32>> = logits.to_vec2().context("reading logits")?;
-            let mut row_stats: Vec<Option<(f64, usize)>> = vec![None; rows.len()];
+        stats.sequences += nodes.len();
+        stats.tokens_forwarded += tokens as u64;
+        let (flat, vocab): (Vec<f32>, usize) = match logits {
+            Some(l) => {
+                let vocab = l.dim(1)?;
+                (l.flatten_all()?.to_vec1().context("reading logits")?, vocab)
+            }
+            None => (Vec::new(), 0),
+        };
+        let mut base = 0usize;
+        for (&n, &n_last) in nodes.iter().zip(&n_lasts) {
+            let node = trie.node(n);
+            let first_row = trie.edge(n).len() - n_last;
+            let mut row_stats: Vec<Option<(f64, usize)>> = vec![None; n_last];
             for t in node.targets.iter().filter(|t| is_needed(t.request)) {
                 let r = t.offset as usize - first_row;
-                let row = &rows[r];
+                let row = &flat[(base + r) * vocab..(base + r + 1) * vocab];
                 let (lse, argmax) = *row_stats[r].get_or_insert_with(|| log_sum_exp_argmax(row));
                 let tok = t.token as usize;
                 if tok >= row.len() {
@@ -127,21 +304,15 @@ pub fn execute(
                     })?;
                 }
             }
+            base += n_last;
         }
-        drop(logits);
-        if node.children.iter().any(|&c| visit[c as usize]) {
-            let len = cache.len();
-            let rc = Rc::new(cache);
-            for &c in node.children.iter().rev() {
-                if visit[c as usize] {
-                    stack.push((c, rc.clone()));
-                }
+        drop(flat);
+        for (&n, cache) in nodes.iter().zip(work) {
+            if pending[n as usize] > 0 {
+                caches.insert(n, cache);
             }
-            live.push((rc, len));
         }
-        // Caches no longer referenced by a pending child are gone; count the rest.
-        live.retain(|(rc, _)| Rc::strong_count(rc) > 1);
-        let held: usize = live.iter().map(|(_, l)| l).sum();
+        let held: usize = caches.values().map(|c| c.len()).sum();
         stats.peak_cached_tokens = stats.peak_cached_tokens.max(held);
     }
     if let Some(r) = partial.iter().position(Option::is_some) {
@@ -150,13 +321,18 @@ pub fn execute(
     Ok(stats)
 }
 
-/// Tokens [`execute`] will forward for the `needed` requests (all when `None`).
-pub fn tokens_to_forward(trie: &Trie, needed: Option<&[bool]>) -> u64 {
+/// Tokens [`execute`] will forward for the `needed` requests (all when `None`) with the
+/// same `batch_tokens`.
+pub fn tokens_to_forward(trie: &Trie, needed: Option<&[bool]>, batch_tokens: usize) -> u64 {
     let is_needed = |r: u32| needed.is_none_or(|n| n[r as usize]);
-    let visit = subtrees_needed(trie, &is_needed);
-    (0..trie.num_nodes() as u32)
-        .filter(|&n| visit[n as usize])
-        .map(|n| trie.edge(n).len() as u64)
+    let batches = plan(trie, batch_tokens);
+    let run = batches_to_run(trie, &batches, &is_needed);
+    batches
+        .iter()
+        .zip(&run)
+        .filter(|(_, &r)| r)
+        .flat_map(|(nodes, _)| nodes.iter())
+        .map(|&n| trie.edge(n).len() as u64)
         .sum()
 }
 
@@ -194,6 +370,7 @@ pub fn execute_unshared(
         let scored = crate::engine::score(model, ctx, &cont)
             .with_context(|| format!("scoring request {r} ({} input tokens)", input.len()))?;
         stats.forwards += 1;
+        stats.sequences += 1;
         stats.tokens_forwarded += input.len() as u64;
         stats.peak_cached_tokens = stats.peak_cached_tokens.max(input.len());
         on_done(Done {
@@ -299,6 +476,16 @@ mod tests {
         shared: bool,
         needed: Option<&[bool]>,
     ) -> (Vec<Option<Scored>>, ExecStats) {
+        run_batched(m, trie, shared, needed, 1)
+    }
+
+    fn run_batched(
+        m: &PrefixHashLm,
+        trie: &Trie,
+        shared: bool,
+        needed: Option<&[bool]>,
+        batch_tokens: usize,
+    ) -> (Vec<Option<Scored>>, ExecStats) {
         let mut out = vec![None; trie.num_requests()];
         let mut cb = |d: Done| -> Result<()> {
             assert!(out[d.request as usize].is_none(), "request reported twice");
@@ -306,7 +493,7 @@ mod tests {
             Ok(())
         };
         let stats = if shared {
-            execute(m, trie, needed, &mut cb).unwrap()
+            execute(m, trie, needed, batch_tokens, &mut cb).unwrap()
         } else {
             execute_unshared(m, trie, needed, &mut cb).unwrap()
         };
@@ -357,6 +544,109 @@ mod tests {
         let (some, part) = run(&m2, &trie, true, Some(&needed));
         assert!(part.tokens_forwarded < full.tokens_forwarded);
         for i in 0..reqs.len() {
+            if needed[i] {
+                assert_eq!(some[i], all[i], "request {i}");
+            } else {
+                assert!(some[i].is_none(), "request {i} was not needed");
+            }
+        }
+    }
+
+    fn task_trie(n: usize, seed: u64) -> Trie {
+        let reqs = crate::schedule::trie::tests::task_like_requests(n, seed, VOCAB as u64);
+        let mut trie = Trie::new();
+        for (c, k) in &reqs {
+            trie.insert(c, k);
+        }
+        trie.finish();
+        trie
+    }
+
+    #[test]
+    fn plans_cover_every_node_once_parents_first_within_budget() {
+        let trie = task_trie(80, 5);
+        let parent = parents(&trie);
+        for budget in [1, 7, 40, 300, 1_000_000] {
+            let batches = plan(&trie, budget);
+            let mut batch_of = vec![usize::MAX; trie.num_nodes()];
+            for (b, nodes) in batches.iter().enumerate() {
+                assert!(!nodes.is_empty() && nodes.len() <= MAX_BATCH_SEQS);
+                let tokens: usize = nodes.iter().map(|&n| trie.edge(n).len()).sum();
+                assert!(
+                    nodes.len() == 1 || tokens <= budget,
+                    "budget {budget}: {tokens}"
+                );
+                let rows: usize = nodes.iter().map(|&n| logit_rows(&trie, n)).sum();
+                assert!(nodes.len() == 1 || rows <= MAX_BATCH_LOGIT_ROWS);
+                for &n in nodes {
+                    assert_eq!(batch_of[n as usize], usize::MAX, "node {n} planned twice");
+                    batch_of[n as usize] = b;
+                }
+            }
+            for n in 1..trie.num_nodes() {
+                assert_ne!(batch_of[n], usize::MAX, "node {n} never planned");
+                let p = parent[n] as usize;
+                if p != Trie::ROOT as usize {
+                    assert!(batch_of[p] < batch_of[n], "node {n} runs before its parent");
+                }
+            }
+            if budget == 1 {
+                assert_eq!(batches.len(), trie.num_nodes() - 1);
+            }
+            if budget == 1_000_000 {
+                assert!(
+                    batches.len() < trie.num_nodes() / 3,
+                    "{} batches",
+                    batches.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn batched_execution_equals_unshared_for_every_budget() {
+        let trie = task_trie(60, 9);
+        let m0 = PrefixHashLm::new();
+        let (reference, _) = run(&m0, &trie, false, None);
+        for budget in [1, 16, 100, 5000] {
+            let m = PrefixHashLm::new();
+            let (got, st) = run_batched(&m, &trie, true, None, budget);
+            assert_eq!(st.tokens_forwarded, trie.counts().shared_tokens);
+            assert_eq!(st.sequences, trie.num_nodes() - 1);
+            assert_eq!(
+                st.tokens_forwarded,
+                tokens_to_forward(&trie, None, budget),
+                "budget {budget}"
+            );
+            if budget >= 100 {
+                assert!(st.forwards * 2 < st.sequences, "budget {budget}: {st:?}");
+            }
+            for (i, (a, b)) in got.iter().zip(&reference).enumerate() {
+                assert_eq!(a, b, "budget {budget}, request {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_resumed_batched_run_reruns_whole_batches_and_matches() {
+        let trie = task_trie(120, 13);
+        let budget = 64;
+        let m = PrefixHashLm::new();
+        let (all, full) = run_batched(&m, &trie, true, None, budget);
+        // A run stopped late: the requests of the last documents are left.
+        let n = trie.num_requests();
+        let needed: Vec<bool> = (0..n).map(|i| i >= n - n / 6 && i % 2 == 0).collect();
+        let m2 = PrefixHashLm::new();
+        let (some, part) = run_batched(&m2, &trie, true, Some(&needed), budget);
+        assert!(
+            part.tokens_forwarded < full.tokens_forwarded,
+            "{part:?} vs {full:?}"
+        );
+        assert_eq!(
+            part.tokens_forwarded,
+            tokens_to_forward(&trie, Some(&needed), budget)
+        );
+        for i in 0..trie.num_requests() {
             if needed[i] {
                 assert_eq!(some[i], all[i], "request {i}");
             } else {

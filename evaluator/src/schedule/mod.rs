@@ -11,9 +11,10 @@
 //!
 //! Numerics: a prefix run in one chunk and its continuation run after the cache give the
 //! same logits as one forward of the whole input up to float rounding (different matmul
-//! shapes); `tests/schedule_equivalence.rs` states and checks the tolerance on the real
-//! model. Batch size is 1 (the model interface runs one sequence); sharing is what saves
-//! the work.
+//! shapes); so do sequences packed into one batched forward ([`executor::plan`]).
+//! `tests/schedule_equivalence.rs` states and checks the tolerance on the real model.
+//! The batches are a pure function of the trie and the batch budget, which is part of a
+//! resumable run's key, so a resumed run computes bit-identical scores.
 
 pub mod answer;
 pub mod executor;

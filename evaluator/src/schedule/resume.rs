@@ -22,8 +22,9 @@ use crate::tasks::TaskRequests;
 use crate::tokenizer::Tokenizer;
 
 /// The journal key of a loaded model: sha256 of its weights hash, precision, storage
-/// detail and device.
-pub fn run_key(model: &dyn CausalLm) -> String {
+/// detail, device and batch budget (the batches decide the exact float rounding, so a
+/// resumed run continues only a run that batched the same way).
+pub fn run_key(model: &dyn CausalLm, batch_tokens: usize) -> String {
     let info = model.info();
     let mut h = Sha256::new();
     h.update(info.weights_sha256.as_bytes());
@@ -33,6 +34,7 @@ pub fn run_key(model: &dyn CausalLm) -> String {
     h.update(info.precision_detail.as_deref().unwrap_or("").as_bytes());
     h.update(b"\n");
     h.update(format!("{:?}", model.device().location()).as_bytes());
+    h.update(format!("\nbatch_tokens={batch_tokens}").as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -46,10 +48,16 @@ pub fn run_task(
     opts: &Options,
     suite: Suite,
     tr: &TaskRequests,
+    batch_tokens: usize,
 ) -> Result<(Vec<Vec<Response>>, Vec<Vec<bool>>)> {
     let task = tr.benchmark.task();
-    let mut j = Journal::open(&journal::default_dir(), &run_key(model), suite.name(), task)
-        .with_context(|| format!("{task}: opening the run journal"))?;
+    let mut j = Journal::open(
+        &journal::default_dir(),
+        &run_key(model, batch_tokens),
+        suite.name(),
+        task,
+    )
+    .with_context(|| format!("{task}: opening the run journal"))?;
     if !j.skipped().is_empty() {
         eprintln!(
             "warning: {}: skipped damaged lines {:?} (their requests are computed again)",
@@ -63,7 +71,11 @@ pub fn run_task(
         suite,
         opts: *opts,
     };
-    let answered = answer_task(&be, task, &tr.docs, Some(&mut j), &AnswerOptions::default())?;
+    let answer_opts = AnswerOptions {
+        batch_tokens,
+        ..AnswerOptions::default()
+    };
+    let answered = answer_task(&be, task, &tr.docs, Some(&mut j), &answer_opts)?;
     let greedy = answered
         .responses
         .iter()
@@ -81,9 +93,14 @@ pub fn run_task(
 
 /// Removes the journals of `benchmarks` for this model and suite (call after the
 /// results file is written).
-pub fn forget_journals(model: &dyn CausalLm, suite: Suite, benchmarks: &[Benchmark]) -> Result<()> {
+pub fn forget_journals(
+    model: &dyn CausalLm,
+    suite: Suite,
+    benchmarks: &[Benchmark],
+    batch_tokens: usize,
+) -> Result<()> {
     let dir = journal::default_dir();
-    let key = run_key(model);
+    let key = run_key(model, batch_tokens);
     for b in benchmarks {
         let p = journal::path_for(&dir, &key, suite.name(), b.task());
         if p.exists() {

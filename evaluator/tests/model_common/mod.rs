@@ -1,4 +1,4 @@
-//! Shared helpers of the model tests: the test model's path and the reference files.
+//! Shared helpers of the evaluator tests: the test model's path, the reference files, small utilities.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -27,6 +27,41 @@ pub fn test_model() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Largest absolute difference between two tensors of the same shape.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 /// `../shared/reference/<name>` relative to the workspace root, parsed.

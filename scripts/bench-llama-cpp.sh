@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# HellaSwag side by side: llama.cpp's `llama-perplexity --hellaswag` against
+# `evaluator run --tasks hellaswag`, on the same GGUF, the same documents and the
+# same number of threads. Prints wall time, peak memory and accuracy of each, and
+# the ratio (evaluator / llama.cpp).
+#
+#   scripts/bench-llama-cpp.sh [DOCS] [THREADS]      (defaults: 200 2)
+#
+# Same documents: the first DOCS of the openllm-v1 order, written in llama.cpp's
+# HellaSwag file layout (6 lines per task: context, gold index, 4 endings) from the
+# exact lm-eval preprocessed strings that `evaluator prompts` prints. llama.cpp scores
+# zero-shot (its --hellaswag has no few-shot), so the evaluator runs `--num-fewshot 0`
+# for the like-for-like row; FEWSHOT=1 adds the leaderboard's 10-shot run as well.
+# llama.cpp normalises by token count, the harness by byte length, so the two
+# accuracies may differ slightly; the timing compares the same work.
+#
+# llama.cpp comes from PyPI (the only source reachable here): the llama-cpp-python
+# sdist vendors it whole. It is built once (CPU, native) into
+# $LEADERBOARD_CACHE/llama.cpp-<version> (default ~/.cache/leaderboard). Needs a C++
+# compiler, cmake (installed with pip when missing) and python3.
+set -euo pipefail
+docs="${1:-200}"
+threads="${2:-2}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cache="${LEADERBOARD_CACHE:-$HOME/.cache/leaderboard}"
+version=0.3.36
+
+model="${LEADERBOARD_TEST_MODEL:-$("$root/scripts/fetch-test-model.sh")}"
+src="$cache/llama.cpp-$version"
+perplexity="$src/build/bin/llama-perplexity"
+
+if [ ! -x "$perplexity" ]; then
+  mkdir -p "$cache"
+  work=$(mktemp -d "$cache/llama-cpp.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  read -r url sdist_sha256 < <(curl -fsSL "https://pypi.org/pypi/llama-cpp-python/$version/json" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); u=[u for u in d["urls"] if u["packagetype"]=="sdist"][0]; print(u["url"], u["digests"]["sha256"])')
+  echo "downloading $url" >&2
+  curl -fsSL -o "$work/sdist.tar.gz" "$url"
+  got=$(sha256sum "$work/sdist.tar.gz" | cut -d' ' -f1)
+  [ "$got" = "$sdist_sha256" ] || { echo "sha256 mismatch: $got, want $sdist_sha256" >&2; exit 1; }
+  tar xzf "$work/sdist.tar.gz" -C "$work"
+  rm -rf "$src"
+  mv "$work/llama_cpp_python-$version/vendor/llama.cpp" "$src"
+  command -v cmake >/dev/null || python3 -m pip install --quiet cmake >&2
+  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF >&2
+  cmake --build "$src/build" --target llama-perplexity -j "$(nproc)" >&2
+fi
+
+cargo build --release --quiet -p evaluator --bin evaluator --manifest-path "$root/Cargo.toml"
+evaluator="$root/target/release/evaluator"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$evaluator" prompts --suite openllm-v1 --task hellaswag --limit "$docs" --num-fewshot 0 --json \
+  --data "$root/../shared/data/benchmarks" > "$out/prompts.jsonl"
+python3 - "$root/../shared/data/benchmarks/hellaswag/validation.jsonl.gz" "$out/prompts.jsonl" "$out/hellaswag.txt" <<'PY'
+import gzip, json, sys
+docs = [json.loads(l) for l in gzip.open(sys.argv[1], "rt", encoding="utf-8")]
+lines = []
+for l in open(sys.argv[2], encoding="utf-8"):
+    d = json.loads(l)
+    reqs = d["requests"]
+    ends = [r["continuation"] for r in reqs]
+    assert all(e.startswith(" ") for e in ends), "continuations start with the target delimiter"
+    row = [reqs[0]["context"], str(int(docs[d["doc_id"]]["label"]))] + [e[1:] for e in ends]
+    assert not any("\n" in x for x in row)
+    lines += row
+open(sys.argv[3], "w", encoding="utf-8").write("\n".join(lines) + "\n")
+PY
+
+measure() {  # label, command...: prints "label wall_s peak_MB"
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$out/time" "$@" > "$out/$label.out" 2> "$out/$label.err"
+  read -r wall kb < "$out/time"
+  echo "$label $wall $((kb / 1024))"
+}
+
+echo "HellaSwag, $docs documents, $threads threads, $(basename "$model")"
+read -r _ ll_wall ll_mb < <(measure llama.cpp "$perplexity" -m "$model" -f "$out/hellaswag.txt" \
+  --hellaswag --hellaswag-tasks "$docs" -t "$threads")
+ll_acc=$(grep -E "^$docs\s" "$out/llama.cpp.out" | tail -1 | awk '{print $2}')
+printf '%-34s wall %8.1f s  peak %6d MB  acc_norm %s\n' "llama.cpp llama-perplexity (0-shot)" "$ll_wall" "$ll_mb" "$ll_acc"
+
+run_ours() {  # label, extra args
+  local label=$1; shift
+  read -r _ wall mb < <(RAYON_NUM_THREADS="$threads" LEADERBOARD_CACHE="$out/cache-$label" measure "$label" \
+    "$evaluator" run --model "$model" --tasks hellaswag --limit "$docs" --output "$out/results-$label" \
+    --data "$root/../shared/data/benchmarks" "$@")
+  acc=$(grep -E "^hellaswag " "$out/$label.err" | tail -1 | sed 's/^hellaswag *//')
+  printf '%-34s wall %8.1f s  peak %6d MB  %s\n' "evaluator ($label)" "$wall" "$mb" "$acc"
+  printf '%-34s %.2f\n' "  ratio evaluator / llama.cpp" "$(echo "$wall / $ll_wall" | bc -l)"
+}
+run_ours 0-shot --num-fewshot 0
+if [ "${FEWSHOT:-0}" = 1 ]; then
+  run_ours 10-shot --hellaswag-fewshot-fallback validation
+fi
