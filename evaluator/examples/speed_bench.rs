@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p evaluator --example speed_bench -- [--threads 2] [--hellaswag 200]
-//!     [--mmlu-subjects 2] [--mmlu-questions N] [--winogrande 200] [--skip-suite-count] [--model PATH]
+//!     [--mmlu-subjects 2] [--mmlu-questions N] [--winogrande 200] [--skip-suite-count]
+//!     [--suite-tasks arc_challenge,…] [--model PATH]
 //! ```
 //! For each workload (HellaSwag docs, whole MMLU subjects, Winogrande docs; suite
 //! `openllm-v1`, HellaSwag with the validation few-shot fallback since the train split is
@@ -43,6 +44,8 @@ struct Args {
     mmlu_questions: Option<usize>,
     winogrande: usize,
     suite_count: bool,
+    /// Tasks of the whole-suite count (None: all six).
+    suite_tasks: Option<Vec<String>>,
     model: PathBuf,
     /// Child mode: `<workload> <shared|unshared> <logprobs out file>`.
     child: Option<(String, String, PathBuf)>,
@@ -50,11 +53,11 @@ struct Args {
 
 fn usage() -> &'static str {
     "speed_bench [--threads N] [--hellaswag DOCS] [--mmlu-subjects N] [--mmlu-questions N] [--winogrande DOCS] \
-     [--skip-suite-count] [--model PATH]\n\
+     [--skip-suite-count] [--suite-tasks LIST] [--model PATH]\n\
      Shared-prefix vs unshared evaluation on the SmolLM2 GGUF (each mode in a child process),\n\
      then the forwarded-token ratio over the whole openllm-v1 suite (counted, not run).\n\
      --model defaults to $LEADERBOARD_TEST_MODEL or ~/.cache/leaderboard/SmolLM2-135M-Instruct.Q4_1.gguf;\n\
-     a count of 0 skips that workload."
+     a count of 0 skips that workload; --suite-tasks counts only those tasks (comma-separated ids)."
 }
 
 fn parse_args() -> Result<Args> {
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Args> {
         mmlu_questions: None,
         winogrande: 200,
         suite_count: true,
+        suite_tasks: None,
         model: default_model,
         child: None,
     };
@@ -87,6 +91,14 @@ fn parse_args() -> Result<Args> {
             "--winogrande" => a.winogrande = val("--winogrande")?.parse()?,
             "--mmlu-questions" => a.mmlu_questions = Some(val("--mmlu-questions")?.parse()?),
             "--skip-suite-count" => a.suite_count = false,
+            "--suite-tasks" => {
+                a.suite_tasks = Some(
+                    val("--suite-tasks")?
+                        .split(',')
+                        .map(|t| t.trim().to_string())
+                        .collect(),
+                )
+            }
             "--model" => a.model = val("--model")?.into(),
             "--child" => {
                 let w = val("--child")?;
@@ -254,6 +266,12 @@ fn suite_counts(a: &Args) -> Result<()> {
     );
     let (mut tot_u, mut tot_s) = (0u64, 0u64);
     for b in Benchmark::ALL {
+        if a.suite_tasks
+            .as_ref()
+            .is_some_and(|t| !t.iter().any(|x| x == b.task()))
+        {
+            continue;
+        }
         let tr = tasks::build(b, &data(), &bopts)?;
         let mut trie = Trie::new();
         let mut gen_tokens = 0u64;
