@@ -1,7 +1,7 @@
 //! `evaluator run --model org/name --revision R` end to end against a local Hub serving the real SmolLM2 GGUF: results path, model id, commit sha, weights hash, `leaderboard check`, an offline re-run from the HF cache with the server gone (byte-identical results), and an unknown repo.
 
 mod model_common;
-use model_common::{files_under, test_model};
+use model_common::{assert_results_check, files_under, test_model};
 
 #[path = "support/hub_server.rs"]
 mod hub_server;
@@ -270,16 +270,7 @@ fn run_resolves_a_hub_model_records_its_commit_and_reruns_offline() {
     assert!(journals.is_empty(), "journals left: {journals:?}");
 
     // `leaderboard check` accepts the folder.
-    let problems = leaderboard::results::validate::check_dir(&results);
-    assert!(
-        problems.is_empty(),
-        "leaderboard check found problems:\n{}",
-        problems
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_results_check(&results);
 
     // --- Offline: the server is gone; `main` resolves from the HF cache. ---
     let endpoint = server.endpoint.clone();

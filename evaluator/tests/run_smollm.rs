@@ -1,7 +1,7 @@
 //! `evaluator run` end to end on SmolLM2 Q4_1 (GGUF): all six tasks with `--limit`, and its failure modes.
 
 mod model_common;
-use model_common::{files_under, test_model};
+use model_common::{assert_results_check, files_under, test_model};
 
 use std::path::Path;
 use std::process::Command;
@@ -142,16 +142,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
 
     // `leaderboard check` accepts the folder, details file included (the results
     // reader skips `*.details.parquet`).
-    let problems = leaderboard::results::validate::check_dir(&results);
-    assert!(
-        problems.is_empty(),
-        "leaderboard check found problems:\n{}",
-        problems
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_results_check(&results);
 
     // The site renders it: one run, one model page with its scores.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

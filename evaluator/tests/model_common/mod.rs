@@ -50,6 +50,20 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// Asserts that `leaderboard check` finds no problem in the results folder `dir`.
+pub fn assert_results_check(dir: &std::path::Path) {
+    let problems = leaderboard::results::validate::check_dir(dir);
+    assert!(
+        problems.is_empty(),
+        "leaderboard check found problems:\n{}",
+        problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// Largest absolute difference between two tensors of the same shape.
 pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     (a - b)
