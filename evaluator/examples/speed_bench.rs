@@ -250,6 +250,13 @@ fn read_bits(p: &Path) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// One tokenized request of the whole-suite count.
+enum Tokens {
+    Ll(Vec<u32>, Vec<u32>),
+    /// A generation prompt's length.
+    Gen(u64),
+}
+
 /// Whole-suite counts: (shared trie tokens + GSM8K prompts, unshared tokens + GSM8K prompts).
 fn suite_counts(a: &Args) -> Result<()> {
     let t = Instant::now();
@@ -273,30 +280,66 @@ fn suite_counts(a: &Args) -> Result<()> {
             continue;
         }
         let tr = tasks::build(b, &data(), &bopts)?;
+        // Tokenize in parallel (one chunk of documents per core), insert in order.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = tr.docs.len().div_ceil(threads).max(1);
+        let parts: Vec<Result<Vec<Tokens>>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = tr
+                .docs
+                .chunks(chunk)
+                .map(|docs| {
+                    let (tok, opts) = (&tok, &opts);
+                    sc.spawn(move || -> Result<Vec<Tokens>> {
+                        let mut out = Vec::new();
+                        for r in docs.iter().flat_map(|d| &d.requests) {
+                            out.push(match r {
+                                Request::LogLikelihood {
+                                    context,
+                                    continuation,
+                                } => {
+                                    let ll = harness_tok::loglikelihood_request(
+                                        tok,
+                                        opts,
+                                        context,
+                                        continuation,
+                                    )?;
+                                    Tokens::Ll(ll.ctx, ll.cont)
+                                }
+                                Request::Generate {
+                                    context,
+                                    max_gen_toks,
+                                    ..
+                                } => Tokens::Gen(
+                                    harness_tok::generation_context(
+                                        tok,
+                                        opts,
+                                        context,
+                                        *max_gen_toks,
+                                    )?
+                                    .len() as u64,
+                                ),
+                            });
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("tokenizer thread panicked"))
+                .collect()
+        });
         let mut trie = Trie::new();
         let mut gen_tokens = 0u64;
         let mut n = 0usize;
-        for d in &tr.docs {
-            for r in &d.requests {
+        for part in parts {
+            for t in part? {
                 n += 1;
-                match r {
-                    Request::LogLikelihood {
-                        context,
-                        continuation,
-                    } => {
-                        let ll =
-                            harness_tok::loglikelihood_request(&tok, &opts, context, continuation)?;
-                        trie.insert(&ll.ctx, &ll.cont);
+                match t {
+                    Tokens::Ll(ctx, cont) => {
+                        trie.insert(&ctx, &cont);
                     }
-                    Request::Generate {
-                        context,
-                        max_gen_toks,
-                        ..
-                    } => {
-                        gen_tokens +=
-                            harness_tok::generation_context(&tok, &opts, context, *max_gen_toks)?
-                                .len() as u64;
-                    }
+                    Tokens::Gen(len) => gen_tokens += len,
                 }
             }
         }
