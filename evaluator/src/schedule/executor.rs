@@ -68,7 +68,9 @@ struct Partial {
 
 /// The batch budget: `requested` when given, else [`DEFAULT_BATCH_TOKENS`] lowered so
 /// that one batch's activations (`per_token` bytes each, see
-/// [`CausalLm::activation_bytes_per_token`]) take at most an eighth of `available_bytes`.
+/// [`CausalLm::activation_bytes_per_token`]) take at most an eighth of `available_bytes`,
+/// rounded down to a power of two (at least 64): the budget keys a resumable run, so small
+/// changes in free memory between a run and its restart must not change it.
 pub fn batch_tokens_for(
     requested: Option<usize>,
     per_token: u64,
@@ -79,8 +81,9 @@ pub fn batch_tokens_for(
     }
     match available_bytes {
         Some(a) if per_token > 0 => {
-            let fit = (a / 8 / per_token) as usize;
-            DEFAULT_BATCH_TOKENS.min(fit.max(64))
+            let fit = ((a / 8 / per_token) as usize).max(64);
+            let pow2 = 1usize << (usize::BITS - 1 - fit.leading_zeros());
+            DEFAULT_BATCH_TOKENS.min(pow2)
         }
         _ => DEFAULT_BATCH_TOKENS,
     }
@@ -550,6 +553,21 @@ mod tests {
                 assert!(some[i].is_none(), "request {i} was not needed");
             }
         }
+    }
+
+    #[test]
+    fn the_automatic_budget_is_a_power_of_two_that_fits() {
+        let per_token = 224_256; // SmolLM2-135M
+        assert_eq!(batch_tokens_for(Some(300), per_token, Some(1 << 30)), 300);
+        assert_eq!(
+            batch_tokens_for(None, per_token, None),
+            DEFAULT_BATCH_TOKENS
+        );
+        assert_eq!(batch_tokens_for(None, per_token, Some(22 << 30)), 2048);
+        // 3 GB available: 1,673 tokens fit an eighth of it; 1,024 is used.
+        assert_eq!(batch_tokens_for(None, per_token, Some(3_000_000_000)), 1024);
+        assert_eq!(batch_tokens_for(None, per_token, Some(3_100_000_000)), 1024);
+        assert_eq!(batch_tokens_for(None, per_token, Some(1 << 20)), 64);
     }
 
     fn task_trie(n: usize, seed: u64) -> Trie {
