@@ -31,6 +31,9 @@ fn command(cache: &Path, out: &Path) -> Command {
             "--limit",
             "2",
         ])
+        // A fixed, small batch budget: several batches to kill between, and the same
+        // journal key whatever the machine's free memory does between the runs.
+        .args(["--batch-tokens", "256"])
         .args(["--evaluated-at", EVALUATED_AT])
         .arg("--output")
         .arg(out)
