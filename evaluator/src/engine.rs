@@ -152,34 +152,11 @@ pub fn generate_greedy(
     max_new_tokens: usize,
     stop: &mut dyn FnMut(&[u32]) -> bool,
 ) -> Result<Vec<u32>> {
-    if ctx.is_empty() {
-        bail!("generate: empty context");
-    }
-    let max_length = model.info().max_length;
-    if max_new_tokens >= max_length {
-        bail!("generate: max_new_tokens {max_new_tokens} must be below the model's max_length {max_length}");
-    }
-    let keep = (max_length - max_new_tokens).min(ctx.len());
-    let ctx = &ctx[ctx.len() - keep..];
-    let eos = &model.info().eos_token_ids;
-    let mut cache = model.new_cache();
-    let mut out = Vec::new();
-    if max_new_tokens == 0 {
-        return Ok(out);
-    }
-    let mut logits = model
-        .forward_last(ctx, 1, &mut cache)
-        .map_err(forward_err)?;
-    loop {
-        let row: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-        let (_, next) = log_sum_exp_argmax(&row);
-        let next = next as u32;
-        out.push(next);
-        if eos.contains(&next) || out.len() >= max_new_tokens || stop(&out) {
-            return Ok(out);
-        }
-        logits = model.forward(&[next], &mut cache).map_err(forward_err)?;
-    }
+    let mut out =
+        generate_greedy_batch(model, &[(ctx, max_new_tokens)], usize::MAX, &mut |_, g| {
+            stop(g)
+        })?;
+    Ok(out.pop().expect("one prompt, one generation"))
 }
 
 /// Index and value of the first maximum of `row` (torch's argmax tie rule; index 0 and
@@ -205,7 +182,7 @@ fn argmax(row: &[f32]) -> usize {
 /// and `stop(i, generated)` the stop rule of prompt `i`. Contexts are prefilled in packed
 /// batches of at most `batch_tokens` tokens (in order, at least one prompt each), then
 /// every unfinished sequence advances by one token per packed forward. A prompt alone
-/// (`prompts.len() == 1`) computes exactly what [`generate_greedy`] computes; in a group,
+/// (`prompts.len() == 1`) is [`generate_greedy`]; in a group,
 /// results equal the one-by-one path up to float rounding (the matrix shapes differ),
 /// and depend only on the group, so a group computed again gives the same tokens.
 pub fn generate_greedy_batch(

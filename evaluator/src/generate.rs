@@ -154,20 +154,13 @@ pub fn generate_until(
     until: &[String],
     max_gen_toks: usize,
 ) -> Result<Generated> {
-    let eos = eos_ids(model, tok);
-    let rule = StopRule::new(tok, suite, until, &eos)?;
-    let mut decode_error = None;
-    let mut stop = |generated: &[u32]| rule.done(tok, generated, &mut decode_error);
-    let tokens = engine::generate_greedy(model, ctx, max_gen_toks, &mut stop)
-        .context("greedy generation")?;
-    if let Some(e) = decode_error {
-        return Err(e);
-    }
-    let text = tok.decode_text(&tokens)?;
-    Ok(Generated {
-        text: cut_at_stops(&text, &rule.stops),
-        tokens,
-    })
+    let req = GenRequest {
+        ctx,
+        until,
+        max_gen_toks,
+    };
+    let mut out = generate_until_batch(model, tok, suite, &[req], usize::MAX)?;
+    Ok(out.pop().expect("one request, one generation"))
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let batch_tokens = crate::schedule::executor::batch_tokens_for(
         args.batch_tokens,
         model.activation_bytes_per_token(),
-        crate::schedule::executor::available_memory(),
+        crate::model::available_memory(),
     );
 
     // Build every task's requests before any model work: data errors show up at once.

@@ -311,7 +311,7 @@ fn f32_copy_fits(g: &GgufFile) -> bool {
         .values()
         .map(|t| t.shape.elem_count() as u64)
         .sum();
-    match crate::schedule::executor::available_memory() {
+    match crate::model::available_memory() {
         Some(avail) => elems * 4 <= avail / 4,
         None => false,
     }

@@ -217,6 +217,14 @@ pub fn device(name: &str) -> anyhow::Result<Device> {
 /// `crate::hub::weights`, for local and Hub models alike.
 pub use crate::hub::weights_sha256;
 
+/// `MemAvailable` from /proc/meminfo, in bytes (None where there is no such file).
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// The leaderboard precision for a float dtype.
 pub fn precision_of_dtype(dtype: DType) -> Precision {
     match dtype {

@@ -89,14 +89,6 @@ pub fn batch_tokens_for(
     }
 }
 
-/// `MemAvailable` from /proc/meminfo, in bytes (None where there is no such file).
-pub fn available_memory() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Groups the nodes of `trie` (finished) into forward batches, in execution order.
 ///
 /// A depth-first walk over an explicit stack (children pushed so that the first child in
