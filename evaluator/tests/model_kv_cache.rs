@@ -13,7 +13,7 @@ fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
     max_abs_diff(a, b)
 }
 
-fn check(m: &dyn CausalLm, label: &str, tol: f32) {
+fn check(m: &dyn CausalLm, label: &str, tol: f32, score_tol: f64) {
     let tokens = items("smollm2_q4_1_logprobs_llamacpp.json", false)
         .into_iter()
         .find(|it| it.token_ids.len() > 40)
@@ -77,8 +77,11 @@ fn check(m: &dyn CausalLm, label: &str, tol: f32) {
     ] {
         assert!(d <= tol, "{label}: {what}: max |logit diff| {d} > {tol}");
     }
+    // A 5-token log-likelihood sums 5 log-softmax values, each off by up to the logit
+    // difference: measured 1.7e-5 for f32 (blocked causal attention: the full prompt and the
+    // cached prefix split the key sums differently; bound 5e-5), 0.015 quantized (0.2).
     assert!(
-        d_score <= tol as f64 / 10.0,
+        d_score <= score_tol,
         "{label}: score vs score_with_cache {d_score}"
     );
     assert_eq!(s1.token_logprobs.len(), cont.len());
@@ -94,13 +97,13 @@ fn kv_cache_quantized() {
     // candle's quantized products themselves are row-independent (model_qmatmul.rs).
     // Measured: split 1.0, token by token 0.96 (max over 49152 logits x 29 positions),
     // score of a 5-token continuation 0.015 nats. Bound: 2.0 logits, 0.2 nats.
-    check(m, "q4_1", 2.0);
+    check(m, "q4_1", 2.0, 0.2);
 }
 
 #[test]
 fn kv_cache_f32() {
     let m = model::load(&test_model(), &Device::Cpu, Some(DType::F32)).unwrap();
-    check(m.as_ref(), "f32", 1e-4);
+    check(m.as_ref(), "f32", 1e-4, 5e-5);
 }
 
 /// Left truncation (spec §3 rule 5): with max_length smaller than ctx ++ cont, only the

@@ -20,6 +20,7 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Result, Tensor};
 
+use super::softmax::causal_softmax;
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
 /// How rotary embeddings pair the dimensions of a head.
@@ -139,13 +140,15 @@ fn rows(x: &Tensor) -> usize {
     }
 }
 
+/// Query rows per attention block: a block of a long new segment multiplies against the
+/// keys up to its own last position only.
+const QUERY_BLOCK: usize = 128;
+
 /// One sequence of a batched forward call ([`CausalLm::forward_batch`]).
 struct Span {
     /// First row of this sequence in the packed `[total_tokens, hidden]` activations.
     row: usize,
     len: usize,
-    /// `[len, cached + len]` additive causal mask; None for a single token.
-    mask: Option<Tensor>,
     /// Store this sequence's keys and values in its cache ([`Seq::keep_cache`]).
     keep: bool,
 }
@@ -188,7 +191,8 @@ pub struct Llama {
 }
 
 impl Llama {
-    /// Assembles a model; norms are cast to `dtype`, the activation dtype.
+    /// Assembles a model; norms are cast to `dtype`, the activation dtype. Also tunes the
+    /// process allocator for tensor work ([`super::alloc`]).
     pub fn new(
         cfg: LlamaConfig,
         mut w: Weights,
@@ -206,6 +210,7 @@ impl Llama {
         if cfg.inv_freq.len() * 2 != cfg.head_dim {
             candle_core::bail!("rotary frequencies do not match head_dim {}", cfg.head_dim);
         }
+        super::alloc::keep_freed_buffers();
         w.norm = w.norm.to_dtype(dtype)?;
         for l in w.layers.iter_mut() {
             l.attn_norm = l.attn_norm.to_dtype(dtype)?;
@@ -274,23 +279,6 @@ impl Llama {
         }
     }
 
-    /// `[seq, total]` additive mask: 0 where key j may be seen by query i, -inf after it.
-    fn causal_mask(&self, seq: usize, offset: usize) -> Result<Tensor> {
-        let total = offset + seq;
-        let mask: Vec<f32> = (0..seq)
-            .flat_map(|i| {
-                (0..total).map(move |j| {
-                    if j > offset + i {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect();
-        Tensor::from_vec(mask, (seq, total), &self.device)
-    }
-
     /// Self-attention of every sequence of the batch. `x` holds the packed rows of all
     /// sequences; projections and rotary embeddings run on all rows at once, the
     /// attention itself per sequence, against that sequence's own cache.
@@ -339,24 +327,46 @@ impl Llama {
                 cache.extended(idx, part(&k, s)?, part(&v, s)?)?
             };
             let total = k.dim(1)?;
-            // Grouped-query attention without copying K/V: the n_rep query heads that
-            // share a key/value head are stacked along the row axis.
-            let q = part(&q, s)?.reshape((nkv, n_rep * seq, hd))?;
-            let att = (q.matmul(&k.t()?)? * scale)?.to_dtype(DType::F32)?;
-            let att = match &s.mask {
-                Some(m) => att
-                    .reshape((nkv, n_rep, seq, total))?
-                    .broadcast_add(m)?
-                    .reshape((nkv, n_rep * seq, total))?,
-                None => att,
+            let offset = total - seq;
+            let q = part(&q, s)?; // [nh, seq, hd]
+                                  // Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b only, so a long
+                                  // new segment does about half the work of a full [seq, total] score matrix.
+            let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
+            let mut i0 = 0;
+            while i0 < seq {
+                let b = (seq - i0).min(QUERY_BLOCK);
+                let keys = offset + i0 + b;
+                let qb = if b == seq {
+                    q.clone()
+                } else {
+                    q.narrow(1, i0, b)?.contiguous()?
+                };
+                let (kb, vb) = if keys == total {
+                    (k.clone(), v.clone())
+                } else {
+                    (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?)
+                };
+                // Grouped-query attention without copying K/V: the n_rep query heads that
+                // share a key/value head are stacked along the row axis.
+                let qb = qb.reshape((nkv, n_rep * b, hd))?;
+                let att = qb.matmul(&kb.t()?)?;
+                let att = if self.dtype == DType::F32 {
+                    causal_softmax(&att, b, offset + i0, scale)?
+                } else {
+                    // Scaled in the activation dtype, softmax in f32 (HF eager attention).
+                    let att = (att * scale)?.to_dtype(DType::F32)?;
+                    causal_softmax(&att, b, offset + i0, 1.0)?.to_dtype(self.dtype)?
+                };
+                let out = att.matmul(&vb.contiguous()?)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
+                blocks.push(out.reshape((nh, b, hd))?);
+                i0 += b;
+            }
+            let out = if blocks.len() == 1 {
+                blocks.pop().expect("one block")
+            } else {
+                Tensor::cat(&blocks, 1)?
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?.to_dtype(self.dtype)?;
-            let out = att.matmul(&v)?; // [nkv, n_rep*seq, hd] == [nh, seq, hd]
-            outs.push(
-                out.reshape((nh, seq, hd))?
-                    .transpose(0, 1)?
-                    .reshape((seq, nh * hd))?,
-            );
+            outs.push(out.transpose(0, 1)?.reshape((seq, nh * hd))?);
         }
         let out = if single {
             outs.pop().expect("one span")
@@ -410,15 +420,9 @@ impl Llama {
                     self.cfg.vocab_size
                 );
             }
-            let mask = if seq > 1 {
-                Some(self.causal_mask(seq, offset)?)
-            } else {
-                None
-            };
             spans.push(Span {
                 row: ids.len(),
                 len: seq,
-                mask,
                 keep: s.keep_cache,
             });
             ids.extend_from_slice(s.tokens);
