@@ -1,18 +1,87 @@
 //! The key/value cache of a causal LM: a plain value that the caller owns, clones and extends.
 //!
-//! Layout: for every layer, keys and values after rotary embedding, each a tensor of shape
-//! `[n_kv_heads, len, head_dim]` in the model's activation dtype, on the model's device.
-//! Tensors are immutable and reference-counted, so [`Clone`] is cheap (no copy) and a
-//! clone is independent: [`crate::model::CausalLm::forward`] replaces the cached tensors by
-//! new, longer ones and never writes into shared storage. This is what lets a caller run a
-//! shared prompt prefix once and score several continuations from clones of its cache.
+//! Layout: for every layer, keys and values after rotary embedding, in buffers of shape
+//! `[n_kv_heads, capacity, head_dim]` (model activation dtype, model device) of which the
+//! first [`KvCache::len`] positions are this cache's. [`Clone`] is cheap (no copy): clones
+//! share the buffers, and each stays independent because positions below a buffer's
+//! *write mark* are never written again:
+//!
+//! - a cache extended at the mark (the buffer's newest owner, e.g. a decode step) writes
+//!   the new positions in place when the capacity allows and moves the mark;
+//! - a cache extended below the mark (a sibling: the mark moved on past it) copies its
+//!   positions into a new buffer first (copy-on-write), as does one that outgrows the
+//!   capacity;
+//! - a sequence that is scored but not kept ([`crate::model::Seq::keep_cache`]) writes in
+//!   place only at the mark and leaves the mark where it was (its positions are free for
+//!   the next writer once its attention is computed), else it works on a copy.
+//!
+//! A new buffer is exactly as long as needed, except when the cache at the mark outgrows
+//! its buffer: then up to [`GROWTH`] positions of room are added, so token-by-token
+//! decoding copies the cache once per [`GROWTH`] steps instead of at every step.
+//! This is what lets a caller run a shared prompt prefix once and score several
+//! continuations from clones of its cache.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use candle_core::{Result, Tensor};
+
+/// Most positions of room added when a cache at its buffer's mark outgrows the buffer
+/// (at most the cache's own length: a short cache at most doubles).
+pub const GROWTH: usize = 64;
+
+/// One layer's key and value buffers, `[n_kv_heads, capacity, head_dim]`.
+#[derive(Clone, Debug)]
+struct Buffers {
+    k: Tensor,
+    v: Tensor,
+    /// Positions below this hold some cache's data and are never written again.
+    mark: Arc<AtomicUsize>,
+}
+
+impl Buffers {
+    fn capacity(&self) -> usize {
+        self.k.dims()[1]
+    }
+
+    /// New buffers holding `old[..len]` (if any) and `k`, `v` after it, with `room` free
+    /// positions after those.
+    fn new_with(old: Option<(&Self, usize)>, k: &Tensor, v: &Tensor, room: usize) -> Result<Self> {
+        let (nkv, n, hd) = k.dims3()?;
+        let len = old.map_or(0, |(_, l)| l);
+        let build = |old: Option<Tensor>, new: &Tensor| -> Result<Tensor> {
+            let mut parts: Vec<Tensor> = old.into_iter().collect();
+            parts.push(new.clone());
+            if room > 0 {
+                parts.push(Tensor::zeros((nkv, room, hd), new.dtype(), new.device())?);
+            }
+            // One copy of every part into a new contiguous tensor.
+            Tensor::cat(&parts, 1)?.contiguous()
+        };
+        let (ok, ov) = match old {
+            Some((o, len)) if len > 0 => {
+                let (k, v) = o.view(len)?;
+                (Some(k), Some(v))
+            }
+            _ => (None, None),
+        };
+        Ok(Self {
+            k: build(ok, k)?,
+            v: build(ov, v)?,
+            mark: Arc::new(AtomicUsize::new(len + n)),
+        })
+    }
+
+    /// The first `len` positions, as views.
+    fn view(&self, len: usize) -> Result<(Tensor, Tensor)> {
+        Ok((self.k.narrow(1, 0, len)?, self.v.narrow(1, 0, len)?))
+    }
+}
 
 /// Keys and values of every layer for the tokens run so far (batch size 1).
 #[derive(Clone, Debug)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<Buffers>>,
     len: usize,
 }
 
@@ -40,48 +109,92 @@ impl KvCache {
         self.layers.len()
     }
 
-    /// Keeps only the first `len` tokens (no copy: the tensors become views).
+    /// Keeps only the first `len` tokens (no copy; a later extension copies, since the
+    /// buffers' marks stay past `len`).
     pub fn truncate(&mut self, len: usize) -> Result<()> {
         if len >= self.len {
             return Ok(());
         }
-        for layer in self.layers.iter_mut() {
-            if let Some((k, v)) = layer.take() {
-                if len > 0 {
-                    *layer = Some((k.narrow(1, 0, len)?, v.narrow(1, 0, len)?));
-                }
-            }
+        if len == 0 {
+            self.layers.iter_mut().for_each(|l| *l = None);
         }
         self.len = len;
         Ok(())
     }
 
-    /// The cached keys and values of `layer`, if any token was run.
-    pub fn get(&self, layer: usize) -> Option<&(Tensor, Tensor)> {
-        self.layers.get(layer).and_then(|l| l.as_ref())
+    /// The cached keys and values of `layer` (`[n_kv_heads, len, head_dim]` views), if any
+    /// token was run.
+    pub fn get(&self, layer: usize) -> Option<(Tensor, Tensor)> {
+        let b = self.layers.get(layer)?.as_ref()?;
+        b.view(self.len).ok()
+    }
+
+    /// Bytes held by this cache's buffers (capacity included; buffers shared with clones
+    /// counted in full).
+    pub fn buffer_bytes(&self) -> u64 {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|b| 2 * b.k.elem_count() as u64 * b.k.dtype().size_in_bytes() as u64)
+            .sum()
     }
 
     /// Appends `k`, `v` (`[n_kv_heads, n, head_dim]`) to `layer` and returns the full
-    /// keys and values for that layer. The token count is advanced by [`Self::advance`]
-    /// once every layer has been extended.
+    /// keys and values for that layer (views of `len + n` positions). The token count is
+    /// advanced by [`Self::advance`] once every layer has been extended.
     pub(crate) fn append(
         &mut self,
         layer: usize,
         k: Tensor,
         v: Tensor,
     ) -> Result<(Tensor, Tensor)> {
-        let (k, v) = self.extended(layer, k, v)?;
-        self.layers[layer] = Some((k.clone(), v.clone()));
-        Ok((k, v))
+        let (len, n) = (self.len, k.dim(1)?);
+        let slot = match self.layers.get_mut(layer) {
+            None => candle_core::bail!("KV cache has no layer {layer}"),
+            Some(s) => s,
+        };
+        let new = match slot.as_ref() {
+            None => Buffers::new_with(None, &k, &v, 0)?,
+            Some(b) => {
+                let fits = len + n <= b.capacity();
+                let claimed = fits
+                    && b.mark
+                        .compare_exchange(len, len + n, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok();
+                if claimed {
+                    b.k.slice_set(&k.contiguous()?, 1, len)?;
+                    b.v.slice_set(&v.contiguous()?, 1, len)?;
+                    return b.view(len + n);
+                }
+                // Outgrowing the buffer at its mark: add room for what follows.
+                let at_mark = b.mark.load(Ordering::Acquire) == len;
+                let room = if at_mark { (len + n).min(GROWTH) } else { 0 };
+                Buffers::new_with(Some((b, len)), &k, &v, room)?
+            }
+        };
+        let out = new.view(len + n)?;
+        *slot = Some(new);
+        Ok(out)
     }
 
-    /// The keys and values `layer` would hold after appending `k`, `v`, without
-    /// storing them (the cache is unchanged).
+    /// The keys and values `layer` would hold after appending `k`, `v`, without storing
+    /// them (the cache is unchanged). Written in place at the buffer's mark when there is
+    /// room (the mark does not move: the views are valid until the next write to this
+    /// buffer, i.e. for the caller's immediate use), else into a new tensor.
     pub(crate) fn extended(&self, layer: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        let (len, n) = (self.len, k.dim(1)?);
         match self.layers.get(layer) {
             None => candle_core::bail!("KV cache has no layer {layer}"),
             Some(None) => Ok((k, v)),
-            Some(Some((pk, pv))) => Ok((Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?)),
+            Some(Some(b)) => {
+                if len + n <= b.capacity() && b.mark.load(Ordering::Acquire) == len {
+                    b.k.slice_set(&k.contiguous()?, 1, len)?;
+                    b.v.slice_set(&v.contiguous()?, 1, len)?;
+                    return b.view(len + n);
+                }
+                let (pk, pv) = b.view(len)?;
+                Ok((Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?))
+            }
         }
     }
 

@@ -357,7 +357,7 @@ impl Llama {
                     let att = (att * scale)?.to_dtype(DType::F32)?;
                     causal_softmax(&att, b, offset + i0, 1.0)?.to_dtype(self.dtype)?
                 };
-                let out = att.matmul(&vb.contiguous()?)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
+                let out = att.matmul(&vb)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
                 blocks.push(out.reshape((nh, b, hd))?);
                 i0 += b;
             }
