@@ -10,9 +10,13 @@
 //! reused, not added to): measured 1,046,900 KB before and 1,058,360 KB after on 8
 //! 10-shot HellaSwag documents, 104.0 s → 44.3 s, bit-identical log-likelihoods.
 //!
-//! Other C libraries (musl, macOS) are left as they are.
+//! Other C libraries (musl, macOS) are left as they are, and so is glibc when the
+//! environment sets `LEADERBOARD_SYSTEM_MALLOC=1` (to compare).
 
 use std::sync::Once;
+
+/// Environment variable: `1` leaves glibc's allocator settings alone.
+pub const SYSTEM_MALLOC: &str = "LEADERBOARD_SYSTEM_MALLOC";
 
 /// Applies the settings once per process (later calls do nothing). Called when a
 /// model is assembled ([`super::llama::Llama::new`]); a program that builds models by other means can call it itself.
@@ -23,6 +27,9 @@ pub fn keep_freed_buffers() {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() {
+    if std::env::var_os(SYSTEM_MALLOC).is_some_and(|v| v == "1") {
+        return;
+    }
     // SAFETY: mallopt only changes glibc allocator parameters; it is safe to call at any
     // time, from any thread.
     unsafe {
