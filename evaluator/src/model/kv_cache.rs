@@ -129,16 +129,6 @@ impl KvCache {
         b.view(self.len).ok()
     }
 
-    /// Bytes held by this cache's buffers (capacity included; buffers shared with clones
-    /// counted in full).
-    pub fn buffer_bytes(&self) -> u64 {
-        self.layers
-            .iter()
-            .flatten()
-            .map(|b| 2 * b.k.elem_count() as u64 * b.k.dtype().size_in_bytes() as u64)
-            .sum()
-    }
-
     /// Appends `k`, `v` (`[n_kv_heads, n, head_dim]`) to `layer` and returns the full
     /// keys and values for that layer (views of `len + n` positions). The token count is
     /// advanced by [`Self::advance`] once every layer has been extended.

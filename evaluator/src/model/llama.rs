@@ -328,24 +328,17 @@ impl Llama {
             };
             let total = k.dim(1)?;
             let offset = total - seq;
-            let q = part(&q, s)?; // [nh, seq, hd]
-                                  // Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b only, so a long
-                                  // new segment does about half the work of a full [seq, total] score matrix.
+            // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
+            // only, so a long new segment does about half the work of a full score matrix.
+            let q = part(&q, s)?;
             let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
             let mut i0 = 0;
             while i0 < seq {
                 let b = (seq - i0).min(QUERY_BLOCK);
                 let keys = offset + i0 + b;
-                let qb = if b == seq {
-                    q.clone()
-                } else {
-                    q.narrow(1, i0, b)?.contiguous()?
-                };
-                let (kb, vb) = if keys == total {
-                    (k.clone(), v.clone())
-                } else {
-                    (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?)
-                };
+                // (Narrowing to a whole axis is a view, not a copy.)
+                let qb = q.narrow(1, i0, b)?.contiguous()?;
+                let (kb, vb) = (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?);
                 // Grouped-query attention without copying K/V: the n_rep query heads that
                 // share a key/value head are stacked along the row axis.
                 let qb = qb.reshape((nkv, n_rep * b, hd))?;
