@@ -72,6 +72,13 @@ impl Buffers {
         })
     }
 
+    /// Writes `k`, `v` at position `len` in place; returns the first `len + n` positions.
+    fn write_at(&self, len: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.k.slice_set(&k.contiguous()?, 1, len)?;
+        self.v.slice_set(&v.contiguous()?, 1, len)?;
+        self.view(len + k.dim(1)?)
+    }
+
     /// The first `len` positions, as views.
     fn view(&self, len: usize) -> Result<(Tensor, Tensor)> {
         Ok((self.k.narrow(1, 0, len)?, self.v.narrow(1, 0, len)?))
@@ -152,9 +159,7 @@ impl KvCache {
                         .compare_exchange(len, len + n, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok();
                 if claimed {
-                    b.k.slice_set(&k.contiguous()?, 1, len)?;
-                    b.v.slice_set(&v.contiguous()?, 1, len)?;
-                    return b.view(len + n);
+                    return b.write_at(len, &k, &v);
                 }
                 // Outgrowing the buffer at its mark: add room for what follows.
                 let at_mark = b.mark.load(Ordering::Acquire) == len;
@@ -178,9 +183,7 @@ impl KvCache {
             Some(None) => Ok((k, v)),
             Some(Some(b)) => {
                 if len + n <= b.capacity() && b.mark.load(Ordering::Acquire) == len {
-                    b.k.slice_set(&k.contiguous()?, 1, len)?;
-                    b.v.slice_set(&v.contiguous()?, 1, len)?;
-                    return b.view(len + n);
+                    return b.write_at(len, &k, &v);
                 }
                 let (pk, pv) = b.view(len)?;
                 Ok((Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?))

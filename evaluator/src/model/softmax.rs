@@ -84,31 +84,33 @@ impl CustomOp1 for CausalSoftmax {
         let input = &data[start..end];
         let keys = *layout.dims().last().unwrap_or(&1);
         let mut out = vec![0f32; input.len()];
+        let row = softmax_row_fn();
         out.par_chunks_mut(keys)
             .zip(input.par_chunks(keys))
             .enumerate()
             .for_each(|(r, (o, x))| {
                 let seen = self.first + r % self.block + 1;
-                softmax_row(&x[..seen], &mut o[..seen], self.scale);
+                row(&x[..seen], &mut o[..seen], self.scale);
             });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 }
 
-/// `out = softmax(x * scale)`; `x` and `out` have the same, non-zero length.
-fn softmax_row(x: &[f32], out: &mut [f32], scale: f32) {
+/// `out = softmax(x * scale)` (`x` and `out` of the same, non-zero length), compiled for
+/// the widest vector unit this CPU has; chosen once per op, not per row.
+fn softmax_row_fn() -> fn(&[f32], &mut [f32], f32) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { softmax_row_avx512(x, out, scale) };
+            return |x, o, s| unsafe { softmax_row_avx512(x, o, s) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: as above.
-            return unsafe { softmax_row_avx2(x, out, scale) };
+            return |x, o, s| unsafe { softmax_row_avx2(x, o, s) };
         }
     }
-    softmax_row_generic(x, out, scale)
+    softmax_row_generic
 }
 
 #[cfg(target_arch = "x86_64")]
