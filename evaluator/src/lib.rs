@@ -17,6 +17,7 @@ pub mod hub_datasets;
 pub mod journal;
 pub mod metrics;
 pub mod model;
+pub mod progress;
 pub mod pystr;
 pub mod random;
 pub mod requests;

@@ -38,6 +38,8 @@ fn command(cache: &Path, out: &Path) -> Command {
         .arg("--output")
         .arg(out)
         .env("LEADERBOARD_CACHE", cache)
+        // stderr is a pipe here, not a terminal: plain progress lines, one per update.
+        .env("LEADERBOARD_PROGRESS_SECS", "0")
         .env("RAYON_NUM_THREADS", "2");
     c
 }
@@ -158,6 +160,30 @@ fn killed_run_resumes_to_identical_results() {
         resumed, at_kill,
         "every complete record is reused, nothing finished is redone"
     );
+    // Progress shows without a terminal: "<task>: d/n requests, p/t tokens (x%), r tok/s,
+    // ETA h:mm:ss" per update, then "<task>: done, n/n requests, …".
+    for task in ["winogrande", "truthfulqa_mc"] {
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("{task}: ")) && l.contains(" tok/s"))
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" tokens (") && l.contains(", ETA ")),
+            "{task}: no plain progress line on a non-terminal stderr:\n{stderr}"
+        );
+        let done = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{task}: done, ")))
+            .unwrap_or_else(|| panic!("{task}: no closing progress line:\n{stderr}"));
+        let (d, n) = done
+            .split_once(", ")
+            .and_then(|(_, r)| r.split_once(" requests"))
+            .and_then(|(c, _)| c.split_once('/'))
+            .unwrap_or_else(|| panic!("unexpected closing line {done:?}"));
+        assert_eq!(d, n, "{done}");
+    }
     assert_eq!(
         files(&out_b),
         uninterrupted,

@@ -29,8 +29,21 @@ use crate::tokenizer::Tokenizer;
 /// Tool name recorded in `Provenance.tool`.
 pub const TOOL: &str = "leaderboard-evaluator";
 
+/// Environment variables `evaluator run` reads (shown by `--help`).
+const ENVIRONMENT: &str = "\
+Environment:
+  RAYON_NUM_THREADS          CPU threads of the model (default: all cores)
+  LEADERBOARD_CACHE          folder of the run journals a stopped run resumes from
+                             (<cache>/runs; default ~/.cache/leaderboard)
+  LEADERBOARD_PROGRESS_SECS  seconds between plain progress lines when stderr is not a
+                             terminal (default 30; 0: every update)
+  LEADERBOARD_SYSTEM_MALLOC  1: keep glibc's default allocator settings (slower)
+  HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, HF_TOKEN
+                             Hugging Face Hub access and cache, as huggingface_hub reads them";
+
 /// Evaluate a model on the leaderboard tasks and write its results file.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = ENVIRONMENT)]
 pub struct RunArgs {
     /// The model: a local .gguf file, a local Hugging Face folder (config.json,
     /// *.safetensors, tokenizer.json), or a Hub id `org/name` (`org/name:file.gguf`

@@ -15,7 +15,6 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::executor::{execute, execute_unshared, tokens_to_forward, Done, ExecStats};
 use super::trie::{Counts, Trie};
@@ -23,6 +22,7 @@ use crate::generate::{generate_until_batch, GenRequest};
 use crate::harness_tok::{self, LlTokens, Options};
 use crate::journal::{request_hash, Journal};
 use crate::model::CausalLm;
+use crate::progress::Progress;
 use crate::requests::{DocRequests, Request, Response};
 use crate::suite::Suite;
 use crate::tokenizer::Tokenizer;
@@ -55,7 +55,7 @@ pub struct AnswerOptions {
     /// Share prefixes (the default). `false` runs every request on its own, the
     /// reference path (for benchmarks and checks).
     pub shared: bool,
-    /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    /// Show progress on stderr: a bar on a terminal, plain lines otherwise ([`crate::progress`]).
     pub progress: bool,
     /// Token budget of one batched forward (see [`super::executor::plan`]).
     pub batch_tokens: usize,
@@ -271,18 +271,10 @@ pub fn answer_task(
         );
     }
 
-    let pb = progress_bar(task, planned_tokens, opts.progress);
-    let total_requests = stats.requests;
+    let mut progress = Progress::new(task, planned_tokens, stats.requests, opts.progress);
     let mut done_requests = stats.resumed;
     let mut tokens_before_gen: u64 = 0;
-    let show = |pb: &ProgressBar, done: usize, tokens: u64| {
-        let secs = start.elapsed().as_secs_f64().max(1e-9);
-        pb.set_message(format!(
-            "{done}/{total_requests} requests, {:.0} tok/s",
-            tokens as f64 / secs
-        ));
-    };
-    show(&pb, done_requests, 0);
+    progress.update(done_requests, 0, 0);
 
     let mut on_done = |d: Done| -> Result<()> {
         let (di, ri, h) = &ll_slots[d.request as usize];
@@ -295,8 +287,7 @@ pub fn answer_task(
         }
         responses[*di][*ri] = Some(resp);
         done_requests += 1;
-        pb.set_position(d.tokens_forwarded);
-        show(&pb, done_requests, d.tokens_forwarded);
+        progress.update(done_requests, d.tokens_forwarded, d.tokens_forwarded);
         Ok(())
     };
     if needed.iter().any(|&n| n) {
@@ -359,13 +350,12 @@ pub fn answer_task(
             responses[*di][*ri] = Some(resp);
             done_requests += 1;
         }
-        pb.set_position(position);
-        show(&pb, done_requests, real_tokens);
+        progress.update(done_requests, position, real_tokens);
     }
     if let Some(j) = journal {
         j.sync()?;
     }
-    pb.finish_and_clear();
+    progress.finish();
     stats.seconds = start.elapsed().as_secs_f64();
     let responses = responses
         .into_iter()
@@ -382,23 +372,4 @@ pub fn answer_task(
 /// group is part of the batch budget that keys a resumable run.
 pub fn gen_group_size(batch_tokens: usize) -> usize {
     (batch_tokens / 256).max(1)
-}
-
-fn progress_bar(task: &str, planned_tokens: u64, visible: bool) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(
-        Some(planned_tokens.max(1)),
-        if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>14} {wide_bar} {msg} [{elapsed_precise}, ETA {eta_precise}]",
-        )
-        .expect("valid template"),
-    );
-    pb.set_prefix(task.to_string());
-    pb
 }
