@@ -8,7 +8,9 @@
 #
 # MODEL defaults to the SmolLM2 test GGUF (scripts/fetch-test-model.sh), OUT_DIR to
 # runs/full-suite, THREADS to 2. EVALUATOR overrides the binary (default: a release build
-# of this checkout). HellaSwag uses the validation few-shot fallback (the train split is not
+# of this checkout); TASKS runs only those tasks (comma-separated, default all), e.g. to
+# measure one task's start, where its longest requests run (stop it with Ctrl-C; the
+# journal keeps what was done for the whole-suite run, which shares it). HellaSwag uses the validation few-shot fallback (the train split is not
 # shipped; the run is marked not comparable).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +25,7 @@ if [[ -z "$exe" ]]; then
 fi
 mkdir -p "$out"
 export RAYON_NUM_THREADS="$threads" SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1700000000}"
-"$exe" run --model "$model" --tasks all --hellaswag-fewshot-fallback validation \
+"$exe" run --model "$model" --tasks "${TASKS:-all}" --hellaswag-fewshot-fallback validation \
   --data "${DATA:-$root/../shared/data/benchmarks}" --output "$out/results" \
   2> >(tee -a "$out/stderr.log" >&2) &
 pid=$!

@@ -116,4 +116,37 @@ fn batched_generation_equals_one_by_one() {
             together.iter().map(|g| g.tokens.len()).sum::<usize>()
         );
     }
+
+    // Through the task scheduler: groups of 2 (batch budget 512), longest prompts first,
+    // answers back in document order.
+    let lens: Vec<usize> = ctxs.iter().map(Vec::len).collect();
+    assert!(
+        lens.windows(2).any(|w| w[0] < w[1]),
+        "prompt lengths {lens:?} already longest first: the reordering is not exercised"
+    );
+    let mut docs = tr.docs.clone();
+    for d in &mut docs {
+        for r in &mut d.requests {
+            if let Request::Generate { max_gen_toks, .. } = r {
+                *max_gen_toks = 48;
+            }
+        }
+    }
+    let be = evaluator::schedule::Backend::new(model.as_ref(), &tok, suite);
+    let ao = evaluator::schedule::AnswerOptions {
+        shared: true,
+        progress: false,
+        batch_tokens: 512,
+    };
+    assert_eq!(evaluator::schedule::answer::gen_group_size(512), 2);
+    let answered = evaluator::schedule::answer_task(&be, "gsm8k", &docs, None, &ao).unwrap();
+    for (i, (r, g)) in answered.responses.iter().zip(&one_by_one).enumerate() {
+        match &r[..] {
+            [evaluator::requests::Response::Generate { text }] => {
+                assert_eq!(text, &g.text, "scheduled doc {i} (prompt lengths {lens:?})")
+            }
+            other => panic!("doc {i}: {other:?}"),
+        }
+    }
+    eprintln!("scheduler, groups of 2 longest first (prompt lengths {lens:?}): equal one by one");
 }

@@ -10,7 +10,7 @@
 //! ```
 //! Log-likelihood requests go through one [`Trie`] per task (all documents together, so
 //! an MMLU subject's 5-shot prefix is forwarded once), generation requests in fixed groups
-//! of [`gen_group_size`] decoded together.
+//! of [`gen_group_size`] decoded together, longest prompts first.
 
 use std::time::Instant;
 
@@ -233,8 +233,13 @@ pub fn answer_task(
     }
     trie.finish();
     stats.counts = trie.counts();
-    // Generation runs in fixed groups of consecutive requests (a group is computed
-    // whole, as in an uninterrupted run, when any of its requests is left).
+    // Generation runs in fixed groups (a group is computed whole, as in an uninterrupted
+    // run, when any of its requests is left), longest prompts first: the group holding
+    // the largest KV caches runs first, so running out of memory happens at once.
+    gen_slots.sort_by_key(|&(di, ri, _, _)| match &toks[di][ri] {
+        Tokenized::Gen { ctx, .. } => std::cmp::Reverse(ctx.len()),
+        Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
+    });
     let group = gen_group_size(opts.batch_tokens);
     let gen_groups: Vec<&[(usize, usize, String, bool)]> = gen_slots
         .chunks(group)
@@ -324,14 +329,13 @@ pub fn answer_task(
                 Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
             })
             .collect();
-        let (d0, dn) = (&docs[g[0].0], &docs[g[g.len() - 1].0]);
         let gens = generate_until_batch(be.model, be.tok, be.suite, &reqs, opts.batch_tokens)
             .with_context(|| {
+                let ids: Vec<String> = g.iter().map(|s| docs[s.0].doc_id.to_string()).collect();
                 format!(
-                    "{} docs {}..{}: generating ({} requests together)",
-                    d0.task,
-                    d0.doc_id,
-                    dn.doc_id,
+                    "{} docs {}: generating ({} requests together)",
+                    docs[g[0].0].task,
+                    ids.join(", "),
                     reqs.len()
                 )
             })?;
