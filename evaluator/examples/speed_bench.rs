@@ -16,7 +16,9 @@
 //!
 //! Last, without running the model, the forwarded-token ratio over the whole six-task
 //! suite: every request tokenized (spec §3), trie tokens vs the sum of request input
-//! lengths; GSM8K's generation prompts count once per document in both columns.
+//! lengths; GSM8K's generation prompts count once per document in both columns. With it,
+//! per task, the most KV cache the run will hold at once (`schedule::answer::kv_peak`,
+//! from the plan alone) and where in the plan that peak comes.
 //! Wall time includes tokenization in both modes.
 
 use std::path::{Path, PathBuf};
@@ -253,8 +255,8 @@ fn read_bits(p: &Path) -> Result<Vec<f64>> {
 /// One tokenized request of the whole-suite count.
 enum Tokens {
     Ll(Vec<u32>, Vec<u32>),
-    /// A generation prompt's length.
-    Gen(u64),
+    /// A generation prompt's length and token budget.
+    Gen(usize, usize),
 }
 
 /// Whole-suite counts: (shared trie tokens + GSM8K prompts, unshared tokens + GSM8K prompts).
@@ -263,15 +265,23 @@ fn suite_counts(a: &Args) -> Result<()> {
     let tok = Tokenizer::for_model(&a.model)?;
     let m = model::load(&a.model, &candle_core::Device::Cpu, None)?;
     let opts = Options::for_suite(SUITE, &tok, m.info().max_length);
+    let kv_bytes = m.kv_bytes_per_token();
+    // The budget `evaluator run` picks here (free memory permitting, the default).
+    let batch_tokens = schedule::executor::batch_tokens_for(
+        None,
+        m.activation_bytes_per_token(),
+        model::available_memory(),
+    );
     drop(m);
     let mut bopts = BuildOptions::new(SUITE);
     bopts.hellaswag_fallback = Some(FewshotFallback::Validation);
     println!("\nwhole openllm-v1 suite (all documents, counted without running the model):");
     println!(
-        "{:<14} {:>9} {:>14} {:>14} {:>7}",
-        "task", "requests", "unshared tok", "shared tok", "ratio"
+        "{:<14} {:>9} {:>14} {:>14} {:>7} {:>10} {:>8}  {}",
+        "task", "requests", "unshared tok", "shared tok", "ratio", "KV tokens", "KV MB", "KV peak at"
     );
     let (mut tot_u, mut tot_s) = (0u64, 0u64);
+    let mut kv_max: (u64, &str) = (0, "");
     for b in Benchmark::ALL {
         if a.suite_tasks
             .as_ref()
@@ -316,7 +326,8 @@ fn suite_counts(a: &Args) -> Result<()> {
                                         context,
                                         *max_gen_toks,
                                     )?
-                                    .len() as u64,
+                                    .len(),
+                                    *max_gen_toks,
                                 ),
                             });
                         }
@@ -331,6 +342,7 @@ fn suite_counts(a: &Args) -> Result<()> {
         });
         let mut trie = Trie::new();
         let mut gen_tokens = 0u64;
+        let mut gen_lens: Vec<(usize, usize)> = Vec::new();
         let mut n = 0usize;
         for part in parts {
             for t in part? {
@@ -339,22 +351,40 @@ fn suite_counts(a: &Args) -> Result<()> {
                     Tokens::Ll(ctx, cont) => {
                         trie.insert(&ctx, &cont);
                     }
-                    Tokens::Gen(len) => gen_tokens += len,
+                    Tokens::Gen(len, budget) => {
+                        gen_tokens += len as u64;
+                        gen_lens.push((len, budget));
+                    }
                 }
             }
         }
         trie.finish();
         let c = trie.counts();
+        // KV cache at its largest (`answer_task`'s plan: generation longest prompts first).
+        gen_lens.sort_by_key(|&(l, _)| std::cmp::Reverse(l));
+        let kv = schedule::answer::kv_peak(&trie, batch_tokens, &gen_lens);
+        let kv_total = kv.bytes(kv_bytes);
+        let cp = schedule::cache_peak(&trie, batch_tokens);
+        let at = if gen_lens.is_empty() {
+            format!("batch {}/{}", cp.at_batch + 1, cp.batches)
+        } else {
+            "generation".to_string()
+        };
+        if kv_total > kv_max.0 {
+            kv_max = (kv_total, b.task());
+        }
         let (u, s) = (c.unshared_tokens + gen_tokens, c.shared_tokens + gen_tokens);
         tot_u += u;
         tot_s += s;
         println!(
-            "{:<14} {:>9} {:>14} {:>14} {:>6.2}x",
+            "{:<14} {:>9} {:>14} {:>14} {:>6.2}x {:>10} {:>8.0}  {at}",
             b.task(),
             n,
             u,
             s,
-            u as f64 / s.max(1) as f64
+            u as f64 / s.max(1) as f64,
+            kv.tokens,
+            kv_total as f64 / 1048576.0
         );
     }
     println!(
@@ -364,6 +394,13 @@ fn suite_counts(a: &Args) -> Result<()> {
         tot_u,
         tot_s,
         tot_u as f64 / tot_s.max(1) as f64
+    );
+    println!(
+        "KV cache at most {:.0} MB ({}), batch budget {batch_tokens} tokens, {kv_bytes} bytes per \
+         cached token, {} positions of room per cache",
+        kv_max.0 as f64 / 1048576.0,
+        kv_max.1,
+        evaluator::model::kv_cache::GROWTH
     );
     println!(
         "(counted in {:.1}s; peak memory of this process {:.0} MB)",
@@ -398,7 +435,14 @@ fn main() -> Result<()> {
     if a.winogrande > 0 {
         workloads.push(format!("winogrande:{}", a.winogrande));
     }
-    let mut rows = Vec::new();
+    // Each workload's rows are printed as soon as both of its modes are done.
+    if !workloads.is_empty() {
+        println!(
+            "\n{:<16} {:<9} {:>6} {:>9} {:>12} {:>9} {:>9} {:>9}",
+            "workload", "mode", "docs", "requests", "tokens fwd", "wall s", "tok/s", "peak MB"
+        );
+    }
+    let mut ratios = Vec::new();
     for w in &workloads {
         let fs = tmp.join(format!("{}-shared", w.replace(':', "_")));
         let fu = tmp.join(format!("{}-unshared", w.replace(':', "_")));
@@ -413,15 +457,7 @@ fn main() -> Result<()> {
             .zip(&lu)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0f64, f64::max);
-        rows.push((w.clone(), s, u, max_diff));
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    println!(
-        "\n{:<14} {:<9} {:>6} {:>9} {:>12} {:>9} {:>9} {:>9}",
-        "workload", "mode", "docs", "requests", "tokens fwd", "wall s", "tok/s", "peak MB"
-    );
-    for (w, s, u, _) in &rows {
-        for (mode, v) in [("shared", s), ("unshared", u)] {
+        for (mode, v) in [("shared", &s), ("unshared", &u)] {
             let tokens = v["tokens_forwarded"].as_u64().unwrap_or(0);
             let secs = v["seconds"].as_f64().unwrap_or(0.0);
             println!(
@@ -436,18 +472,19 @@ fn main() -> Result<()> {
                 v["vmhwm_kb"].as_f64().unwrap_or(0.0) / 1024.0
             );
         }
-    }
-    println!();
-    for (w, s, u, d) in &rows {
         let ts = s["tokens_forwarded"].as_f64().unwrap_or(0.0);
         let tu = u["tokens_forwarded"].as_f64().unwrap_or(0.0);
         let ws = s["seconds"].as_f64().unwrap_or(0.0);
         let wu = u["seconds"].as_f64().unwrap_or(0.0);
-        println!(
-            "{w:<16} unshared/shared: tokens {:.2}x, wall time {:.2}x; max |loglik shared - unshared| = {d:.3e}",
+        ratios.push(format!(
+            "{w:<16} unshared/shared: tokens {:.2}x, wall time {:.2}x; max |loglik shared - unshared| = {max_diff:.3e}",
             tu / ts.max(1.0),
             wu / ws.max(1e-9)
-        );
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    if !ratios.is_empty() {
+        println!("\n{}", ratios.join("\n"));
     }
     if a.suite_count {
         suite_counts(&a)?;

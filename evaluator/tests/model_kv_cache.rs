@@ -24,6 +24,14 @@ fn check(m: &dyn CausalLm, label: &str, tol: f32, score_tol: f64) {
     let whole = m.forward(&tokens, &mut c0).unwrap();
     assert_eq!(whole.dims(), &[tokens.len(), m.info().vocab_size]);
     assert_eq!(c0.len(), tokens.len());
+    // What the memory plan counts per position is what the cache holds.
+    let held: usize = (0..c0.n_layers())
+        .map(|l| {
+            let (k, v) = c0.get(l).unwrap();
+            (k.elem_count() + v.elem_count()) * k.dtype().size_in_bytes()
+        })
+        .sum();
+    assert_eq!(held as u64, tokens.len() as u64 * m.kv_bytes_per_token(), "{label}");
 
     let mut c1 = m.new_cache();
     let la = m.forward(a, &mut c1).unwrap();

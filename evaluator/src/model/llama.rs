@@ -472,6 +472,11 @@ impl CausalLm for Llama {
         4 * (4 * c.hidden_size + 3 * c.intermediate_size + c.vocab_size) as u64
     }
 
+    fn kv_bytes_per_token(&self) -> u64 {
+        let c = &self.cfg;
+        (2 * c.n_layers * c.n_kv_heads * c.head_dim * self.dtype.size_in_bytes()) as u64
+    }
+
     fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         self.forward_last(tokens, tokens.len(), cache)
     }

@@ -108,6 +108,12 @@ pub trait CausalLm: Send {
         logits.narrow(0, n - n_last.min(n), n_last.min(n))
     }
 
+    /// Bytes one position takes in a [`KvCache`] (keys and values of every layer). The
+    /// default assumes a 32-layer, 4096-wide model in f32.
+    fn kv_bytes_per_token(&self) -> u64 {
+        2 * 32 * 4096 * 4
+    }
+
     /// Bytes of activations one token takes in a forward (for sizing batches): about
     /// `4 * (4 hidden + 3 intermediate + vocab)` for a transformer in f32. The default
     /// assumes a 4096-wide model.

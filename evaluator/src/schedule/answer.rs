@@ -16,11 +16,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::executor::{execute, execute_unshared, tokens_to_forward, Done, ExecStats};
+use super::executor::{
+    cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats,
+};
 use super::trie::{Counts, Trie};
 use crate::generate::{generate_until_batch, GenRequest};
 use crate::harness_tok::{self, LlTokens, Options};
 use crate::journal::{request_hash, Journal};
+use crate::model::kv_cache::GROWTH;
 use crate::model::CausalLm;
 use crate::progress::Progress;
 use crate::requests::{DocRequests, Request, Response};
@@ -263,6 +266,23 @@ pub fn answer_task(
             .map(|r| trie.input(r).len() as u64)
             .sum()
     };
+    if opts.progress {
+        let gen: Vec<(usize, usize)> = gen_slots
+            .iter()
+            .map(|&(di, ri, _, _)| match &toks[di][ri] {
+                Tokenized::Gen {
+                    ctx, max_gen_toks, ..
+                } => (ctx.len(), *max_gen_toks),
+                Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
+            })
+            .collect();
+        let kv = kv_peak(&trie, opts.batch_tokens, &gen);
+        eprintln!(
+            "{task}: {} requests, {planned_tokens} tokens to forward, KV cache at most {:.0} MB",
+            stats.requests,
+            kv.bytes(be.model.kv_bytes_per_token()) as f64 / 1048576.0
+        );
+    }
     if stats.resumed > 0 && opts.progress {
         eprintln!(
             "{task}: resumed {} of {} requests ({} journal records) from {}",
@@ -370,6 +390,45 @@ pub fn answer_task(
         })
         .collect();
     Ok(Answered { responses, stats })
+}
+
+/// The most KV cache a task holds at once: positions and caches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvPeak {
+    pub tokens: u64,
+    pub caches: u64,
+}
+
+impl KvPeak {
+    /// Bytes at `per_token` bytes a position, with [`GROWTH`] positions of room per cache.
+    pub fn bytes(&self, per_token: u64) -> u64 {
+        (self.tokens + GROWTH as u64 * self.caches) * per_token
+    }
+}
+
+/// The KV cache a task holds at most, from its plan alone: the log-likelihood plan's
+/// [`cache_peak`] with `batch_tokens`, or a generation group (`gen`: prompt length and
+/// token budget of each generation request in execution order, longest prompts first;
+/// groups of [`gen_group_size`]) holding every prompt with its whole budget.
+pub fn kv_peak(trie: &Trie, batch_tokens: usize, gen: &[(usize, usize)]) -> KvPeak {
+    let p = cache_peak(trie, batch_tokens);
+    let group = gen_group_size(batch_tokens);
+    let g = gen
+        .chunks(group)
+        .map(|g| KvPeak {
+            tokens: g.iter().map(|(l, b)| (l + b) as u64).sum(),
+            caches: g.len() as u64,
+        })
+        .max_by_key(|k| k.tokens)
+        .unwrap_or_default();
+    if g.tokens > p.tokens as u64 {
+        g
+    } else {
+        KvPeak {
+            tokens: p.tokens as u64,
+            caches: p.caches as u64,
+        }
+    }
 }
 
 /// Generation requests computed together: `batch_tokens / 256` (at least 1), so the

@@ -56,7 +56,9 @@ pub struct ExecStats {
     pub forwards: usize,
     /// Sequences (trie edges) forwarded, over all batches.
     pub sequences: usize,
-    /// Most tokens held by the KV caches alive at one time (sum over live caches).
+    /// Most KV-cache tokens alive at one time: the caches kept for children still to run,
+    /// including those a forward is building (see [`cache_peak`], which computes the
+    /// same from the plan alone).
     pub peak_cached_tokens: usize,
 }
 
@@ -89,15 +91,45 @@ pub fn batch_tokens_for(
     }
 }
 
+/// Cache tokens the plan lets stay alive at once, for a batch budget of `batch_tokens`:
+/// four batches' worth (8,192 positions at the default budget: 360 MB for SmolLM2-135M
+/// in f32). Without it a batch of short sibling edges under a long shared prefix (817
+/// TruthfulQA questions under one preamble) keeps a copy of the prefix per sibling.
+pub fn kv_budget_tokens(batch_tokens: usize) -> usize {
+    batch_tokens.saturating_mul(4)
+}
+
 /// Groups the nodes of `trie` (finished) into forward batches, in execution order.
 ///
 /// A depth-first walk over an explicit stack (children pushed so that the first child in
 /// [`Trie::finish`] order is on top): each batch pops the top node, then keeps popping
 /// while the next node's edge still fits `batch_tokens` in total, its logits rows fit
-/// [`MAX_BATCH_LOGIT_ROWS`] and the batch holds fewer than [`MAX_BATCH_SEQS`] sequences;
-/// then the batch's children are pushed, the first batch node's children on top. A node
-/// always runs after its parent's batch.
+/// [`MAX_BATCH_LOGIT_ROWS`], the batch holds fewer than [`MAX_BATCH_SEQS`] sequences
+/// and, if the node has children (its cache is kept), the caches alive at once stay
+/// within [`kv_budget_tokens`] (each counted at its full depth); then the batch's
+/// children are pushed, the first batch node's children on top. A node always runs
+/// after its parent's batch. The first node of a batch is always taken (so the plan
+/// always moves on): the caches alive stay within the budget plus, at most, one cache
+/// per level of the trie.
 pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
+    let kv_budget = kv_budget_tokens(batch_tokens);
+    let parent = parents(trie);
+    let depth = |n: u32| trie.node(n).depth as usize;
+    let kept = |n: u32| !trie.node(n).children.is_empty();
+    // Children not yet placed, per node: its cache is dropped once this reaches 0.
+    let mut open: Vec<u32> = (0..trie.num_nodes() as u32)
+        .map(|n| trie.node(n).children.len() as u32)
+        .collect();
+    let mut held = 0usize;
+    let mut place = |n: u32, held: &mut usize| {
+        let p = parent[n as usize];
+        if p != Trie::ROOT {
+            open[p as usize] -= 1;
+            if open[p as usize] == 0 {
+                *held -= depth(p);
+            }
+        }
+    };
     let mut stack: Vec<u32> = trie
         .node(Trie::ROOT)
         .children
@@ -107,23 +139,30 @@ pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
         .collect();
     let mut batches = Vec::new();
     while let Some(first) = stack.pop() {
+        place(first, &mut held);
         let mut batch = vec![first];
         let mut tokens = trie.edge(first).len();
         let mut rows = logit_rows(trie, first);
+        let mut new_held = if kept(first) { depth(first) } else { 0 };
         while let Some(&next) = stack.last() {
             let n = trie.edge(next).len();
             let r = logit_rows(trie, next);
+            let k = if kept(next) { depth(next) } else { 0 };
             if tokens + n > batch_tokens
                 || rows + r > MAX_BATCH_LOGIT_ROWS
                 || batch.len() >= MAX_BATCH_SEQS
+                || (k > 0 && held + new_held + k > kv_budget)
             {
                 break;
             }
             stack.pop();
+            place(next, &mut held);
             batch.push(next);
             tokens += n;
             rows += r;
+            new_held += k;
         }
+        held += new_held;
         for &n in batch.iter().rev() {
             stack.extend(trie.node(n).children.iter().rev().copied());
         }
@@ -231,6 +270,13 @@ pub fn execute(
             n_lasts.push(logit_rows(trie, n));
         }
         let tokens: usize = nodes.iter().map(|&n| trie.edge(n).len()).sum();
+        let held: usize = caches.values().map(|c| c.len()).sum();
+        let batch_cached: usize = nodes
+            .iter()
+            .filter(|&&n| pending[n as usize] > 0)
+            .map(|&n| trie.node(n).depth as usize)
+            .sum();
+        stats.peak_cached_tokens = stats.peak_cached_tokens.max(held + batch_cached);
         let logits = {
             let mut seqs: Vec<Seq> = nodes
                 .iter()
@@ -307,8 +353,6 @@ pub fn execute(
                 caches.insert(n, cache);
             }
         }
-        let held: usize = caches.values().map(|c| c.len()).sum();
-        stats.peak_cached_tokens = stats.peak_cached_tokens.max(held);
     }
     if let Some(r) = partial.iter().position(Option::is_some) {
         anyhow::bail!("internal error: request {r} was not fully scored");
@@ -329,6 +373,67 @@ pub fn tokens_to_forward(trie: &Trie, needed: Option<&[bool]>, batch_tokens: usi
         .flat_map(|(nodes, _)| nodes.iter())
         .map(|&n| trie.edge(n).len() as u64)
         .sum()
+}
+
+/// The most KV cache held at once by [`execute`] of the whole `trie` with `batch_tokens`,
+/// computed from the plan alone (no model): what bounds a task's memory besides the
+/// weights and one batch's activations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CachePeak {
+    /// Most cache tokens (positions) alive at once: the caches kept for children still
+    /// to run, counted each at its full length although clones may share a buffer
+    /// ([`ExecStats::peak_cached_tokens`] of a full execution). A batch's leaves keep
+    /// nothing: they write at their parent's mark or into one layer's temporaries.
+    pub tokens: usize,
+    /// Most caches alive at once (each buffer may carry up to
+    /// [`crate::model::kv_cache::GROWTH`] positions of room).
+    pub caches: usize,
+    /// The batch (index in [`plan`] order) where `tokens` is first reached, and how many
+    /// batches there are: how far into a task its largest cache comes.
+    pub at_batch: usize,
+    pub batches: usize,
+}
+
+/// [`CachePeak`] of executing every request of `trie` (finished) with `batch_tokens`.
+pub fn cache_peak(trie: &Trie, batch_tokens: usize) -> CachePeak {
+    let batches = plan(trie, batch_tokens);
+    let parent = parents(trie);
+    let depth = |n: u32| trie.node(n).depth as usize;
+    let mut pending = vec![0u32; trie.num_nodes()];
+    for nodes in &batches {
+        for &n in nodes {
+            pending[parent[n as usize] as usize] += 1;
+        }
+    }
+    let (mut held_tokens, mut held) = (0usize, 0usize);
+    let mut peak = CachePeak {
+        batches: batches.len(),
+        ..CachePeak::default()
+    };
+    for (b, nodes) in batches.iter().enumerate() {
+        for &n in nodes {
+            let p = parent[n as usize];
+            if p != Trie::ROOT {
+                pending[p as usize] -= 1;
+                if pending[p as usize] == 0 {
+                    held_tokens -= depth(p);
+                    held -= 1;
+                }
+            }
+        }
+        for &n in nodes {
+            if pending[n as usize] > 0 {
+                held_tokens += depth(n);
+                held += 1;
+            }
+        }
+        if held_tokens > peak.tokens {
+            peak.tokens = held_tokens;
+            peak.at_batch = b;
+        }
+        peak.caches = peak.caches.max(held);
+    }
+    peak
 }
 
 /// `visit[n]`: the subtree of node `n` holds a target of a needed request.
@@ -572,6 +677,50 @@ mod tests {
         trie
     }
 
+    /// TruthfulQA's shape: one long shared prefix, many short question edges under it,
+    /// each with several continuations.
+    fn one_prefix_many_questions(questions: usize) -> Trie {
+        // (The stand-in model's max_length is 64: prefix 40 + question 5 + answer 4.)
+        let prefix: Vec<u32> = (0..40).map(|i| (i * 3 % 7) as u32).collect();
+        let mut trie = Trie::new();
+        for q in 0..questions {
+            let mut ctx = prefix.clone();
+            ctx.extend((0..5).map(|d| (q / 7usize.pow(d) % 7) as u32));
+            for c in 0..3u32 {
+                trie.insert(&ctx, &[c, (c + 1) % 7, (c + 2) % 7, 6]);
+            }
+        }
+        trie.finish();
+        trie
+    }
+
+    #[test]
+    fn live_caches_stay_within_the_kv_budget() {
+        let trie = one_prefix_many_questions(120);
+        let m0 = PrefixHashLm::new();
+        let (reference, _) = run(&m0, &trie, false, None);
+        for budget in [64, 512, 2048] {
+            let peak = cache_peak(&trie, budget);
+            // Within the budget plus one cache per level (prefix 40, the question's first
+            // and second digits 41 and 42, question 45); without the budget one batch
+            // would keep up to MAX_BATCH_SEQS question caches of 45 positions.
+            assert!(
+                peak.tokens <= kv_budget_tokens(budget) + 40 + 41 + 42 + 45,
+                "budget {budget}: {peak:?}"
+            );
+            let m = PrefixHashLm::new();
+            let (got, st) = run_batched(&m, &trie, true, None, budget);
+            assert_eq!(st.peak_cached_tokens, peak.tokens, "budget {budget}");
+            assert_eq!(st.tokens_forwarded, trie.counts().shared_tokens);
+            let differ = got.iter().zip(&reference).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "budget {budget}: requests differ from unshared");
+        }
+        // A budget of 16 (64 live positions): never more than one chain of the four
+        // levels, so the questions run one at a time.
+        let peak = cache_peak(&trie, 16);
+        assert_eq!((peak.tokens, peak.caches), (40 + 41 + 42 + 45, 4), "{peak:?}");
+    }
+
     #[test]
     fn plans_cover_every_node_once_parents_first_within_budget() {
         let trie = task_trie(80, 5);
@@ -628,6 +777,10 @@ mod tests {
                 tokens_to_forward(&trie, None, budget),
                 "budget {budget}"
             );
+            // The plan-only bound is what the execution held (real cache lengths).
+            let peak = cache_peak(&trie, budget);
+            assert_eq!(st.peak_cached_tokens, peak.tokens, "budget {budget}");
+            assert!(peak.caches >= 1 && peak.tokens >= trie.node(1).depth as usize);
             if budget >= 100 {
                 assert!(st.forwards * 2 < st.sequences, "budget {budget}: {st:?}");
             }

@@ -22,5 +22,5 @@ pub mod resume;
 pub mod trie;
 
 pub use answer::{answer_task, AnswerOptions, AnswerStats, Answered, Backend};
-pub use executor::{execute, execute_unshared, Done, ExecStats};
+pub use executor::{cache_peak, execute, execute_unshared, CachePeak, Done, ExecStats};
 pub use trie::{Counts, Trie};

@@ -21,9 +21,14 @@ use crate::suite::Suite;
 use crate::tasks::TaskRequests;
 use crate::tokenizer::Tokenizer;
 
+/// Version of the batching plan ([`super::executor::plan`]); part of [`run_key`], so a
+/// journal written under another plan is never resumed. 2: live KV caches within
+/// [`super::executor::kv_budget_tokens`].
+pub const PLAN_VERSION: u32 = 2;
+
 /// The journal key of a loaded model: sha256 of its weights hash, precision, storage
-/// detail, device and batch budget (the batches decide the exact float rounding, so a
-/// resumed run continues only a run that batched the same way).
+/// detail, device, batch budget and [`PLAN_VERSION`] (the batches decide the exact float
+/// rounding, so a resumed run continues only a run that batched the same way).
 pub fn run_key(model: &dyn CausalLm, batch_tokens: usize) -> String {
     let info = model.info();
     let mut h = Sha256::new();
@@ -35,6 +40,7 @@ pub fn run_key(model: &dyn CausalLm, batch_tokens: usize) -> String {
     h.update(b"\n");
     h.update(format!("{:?}", model.device().location()).as_bytes());
     h.update(format!("\nbatch_tokens={batch_tokens}").as_bytes());
+    h.update(format!("\nplan={PLAN_VERSION}").as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
