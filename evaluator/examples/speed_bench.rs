@@ -277,8 +277,8 @@ fn suite_counts(a: &Args) -> Result<()> {
     bopts.hellaswag_fallback = Some(FewshotFallback::Validation);
     println!("\nwhole openllm-v1 suite (all documents, counted without running the model):");
     println!(
-        "{:<14} {:>9} {:>14} {:>14} {:>7} {:>10} {:>8}  {}",
-        "task", "requests", "unshared tok", "shared tok", "ratio", "KV tokens", "KV MB", "KV peak at"
+        "{:<14} {:>9} {:>14} {:>14} {:>7} {:>10} {:>8}  KV peak at",
+        "task", "requests", "unshared tok", "shared tok", "ratio", "KV tokens", "KV MB"
     );
     let (mut tot_u, mut tot_s) = (0u64, 0u64);
     let mut kv_max: (u64, &str) = (0, "");

@@ -31,7 +31,11 @@ fn check(m: &dyn CausalLm, label: &str, tol: f32, score_tol: f64) {
             (k.elem_count() + v.elem_count()) * k.dtype().size_in_bytes()
         })
         .sum();
-    assert_eq!(held as u64, tokens.len() as u64 * m.kv_bytes_per_token(), "{label}");
+    assert_eq!(
+        held as u64,
+        tokens.len() as u64 * m.kv_bytes_per_token(),
+        "{label}"
+    );
 
     let mut c1 = m.new_cache();
     let la = m.forward(a, &mut c1).unwrap();

@@ -163,6 +163,14 @@ fn killed_run_resumes_to_identical_results() {
     // Progress shows without a terminal: "<task>: d/n requests, p/t tokens (x%), r tok/s,
     // ETA h:mm:ss" per update, then "<task>: done, n/n requests, …".
     for task in ["winogrande", "truthfulqa_mc"] {
+        // The plan's figures come first: "<task>: N requests, T tokens to forward, KV
+        // cache at most M MB".
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&format!("{task}: "))
+                && l.contains(" tokens to forward, KV cache at most ")
+                && l.ends_with(" MB")),
+            "{task}: no plan line:\n{stderr}"
+        );
         let lines: Vec<&str> = stderr
             .lines()
             .filter(|l| l.starts_with(&format!("{task}: ")) && l.contains(" tok/s"))

@@ -4,16 +4,22 @@
 //! activations, attention scores). glibc's malloc serves large requests with `mmap` and
 //! returns them with `munmap`, so every buffer of every forward comes back as fresh pages
 //! that the kernel must fault in and zero: on the 2-core test machine that was half of a
-//! HellaSwag run's wall time. With `mmap` switched off for allocations and heap trimming
-//! raised, a freed buffer stays mapped and the next same-sized request reuses it. Peak
-//! resident memory does not grow (the plan bounds the largest batch; freed memory is
-//! reused, not added to): measured 1,046,900 KB before and 1,058,360 KB after on 8
-//! 10-shot HellaSwag documents, 104.0 s → 44.3 s, bit-identical log-likelihoods.
+//! HellaSwag run's wall time. With the `mmap` threshold at its maximum (32 MiB) and heap
+//! trimming raised, a freed buffer stays mapped and the next same-sized request reuses
+//! it: 8 10-shot HellaSwag documents 104.0 s → 44.3 s, bit-identical log-likelihoods.
+//! Buffers from 32 MiB up (a batch's logits) are still mapped and unmapped: kept in the
+//! heap, their changing sizes left holes between long-lived KV-cache buffers and the
+//! heap grew (a whole TruthfulQA run with `mmap` off altogether: peak 1.17 GB after the
+//! first minute, 1.57 GB at the end).
 //!
 //! Other C libraries (musl, macOS) are left as they are, and so is glibc when the
 //! environment sets `LEADERBOARD_SYSTEM_MALLOC=1` (to compare).
 
 use std::sync::Once;
+
+/// Allocations from this size on are served by `mmap` (glibc's maximum threshold on
+/// 64-bit: `4 * 1024 * 1024 * sizeof(long)`).
+const MMAP_THRESHOLD: i32 = 32 * 1024 * 1024;
 
 /// Environment variable: `1` leaves glibc's allocator settings alone.
 pub const SYSTEM_MALLOC: &str = "LEADERBOARD_SYSTEM_MALLOC";
@@ -33,8 +39,10 @@ fn apply() {
     // SAFETY: mallopt only changes glibc allocator parameters; it is safe to call at any
     // time, from any thread.
     unsafe {
-        // No mmap-backed allocations: large buffers come from the heap and are reused.
-        libc::mallopt(libc::M_MMAP_MAX, 0);
+        // Buffers below 32 MiB (glibc's largest threshold) come from the heap and are
+        // reused; larger ones (a batch's logits block, up to 100 MB) are mapped and
+        // unmapped, so they never leave holes between long-lived KV-cache buffers.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         // Do not give the top of the heap back to the kernel after each free (default
         // 128 KiB, adjusted dynamically): keep up to 2 GiB of freed memory for reuse.
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);

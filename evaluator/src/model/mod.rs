@@ -225,6 +225,23 @@ pub fn device(name: &str) -> anyhow::Result<Device> {
 /// `crate::hub::weights`, for local and Hub models alike.
 pub use crate::hub::weights_sha256;
 
+/// Calls `f` with the values of `t` (f32, any shape, row-major): borrowed from CPU
+/// storage when `t` is contiguous there, else copied out (another device, or a view).
+pub fn with_f32_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            if let Ok(all) = cpu.as_slice::<f32>() {
+                return Ok(f(&all[a..b]));
+            }
+        }
+    }
+    let v: Vec<f32> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+    Ok(f(&v))
+}
+
 /// `MemAvailable` from /proc/meminfo, in bytes (None where there is no such file).
 pub fn available_memory() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -254,5 +271,32 @@ pub fn candle_msg(e: &candle_core::Error) -> String {
             format!("{context}: {}", candle_msg(inner))
         }
         e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_values_borrowed_or_copied_in_row_major_order() {
+        let t = Tensor::arange(0f32, 12., &Device::Cpu)
+            .unwrap()
+            .reshape((3, 4))
+            .unwrap();
+        let all = with_f32_values(&t, |v| v.to_vec()).unwrap();
+        assert_eq!(all, (0..12).map(|i| i as f32).collect::<Vec<_>>());
+        // A contiguous view at an offset: rows 1..3.
+        let rows = t.narrow(0, 1, 2).unwrap();
+        assert_eq!(
+            with_f32_values(&rows, |v| v.to_vec()).unwrap(),
+            (4..12).map(|i| i as f32).collect::<Vec<_>>()
+        );
+        // Not contiguous (transposed): copied out in row-major order of the view.
+        let tt = t.t().unwrap();
+        assert_eq!(
+            with_f32_values(&tt, |v| v.to_vec()).unwrap(),
+            tt.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
     }
 }

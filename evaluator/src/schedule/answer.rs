@@ -16,9 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::executor::{
-    cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats,
-};
+use super::executor::{cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats};
 use super::trie::{Counts, Trie};
 use crate::generate::{generate_until_batch, GenRequest};
 use crate::harness_tok::{self, LlTokens, Options};

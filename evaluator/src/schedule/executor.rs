@@ -7,9 +7,10 @@
 //! while their tokens fit the batch budget, so the four endings of a HellaSwag question,
 //! the next questions' contexts, or many short MMLU questions go through the model in one
 //! packed call ([`CausalLm::forward_batch`]: no padding, each sequence under its own
-//! causal mask). Memory is bounded by the caches on the stack's paths plus one batch's
-//! activations; children run deepest first ([`Trie::finish`]), so the largest forward
-//! comes first.
+//! causal mask). Memory is bounded by the KV caches kept for children still to run,
+//! which the plan holds within [`kv_budget_tokens`] (plus one cache per trie level), and
+//! one batch's activations; [`cache_peak`] computes the caches' peak from the plan alone.
+//! Children run deepest first ([`Trie::finish`]), so the largest forward comes first.
 //!
 //! The plan depends only on the trie and the budget. When some requests are already
 //! answered (a resumed run), a batch is run whole if any of its nodes is needed, and so
@@ -301,53 +302,62 @@ pub fn execute(
         stats.forwards += 1;
         stats.sequences += nodes.len();
         stats.tokens_forwarded += tokens as u64;
-        let (flat, vocab): (Vec<f32>, usize) = match logits {
-            Some(l) => {
-                let vocab = l.dim(1)?;
-                (l.flatten_all()?.to_vec1().context("reading logits")?, vocab)
-            }
-            None => (Vec::new(), 0),
+        let vocab = match &logits {
+            Some(l) => l.dim(1)?,
+            None => 0,
         };
-        let mut base = 0usize;
-        for (&n, &n_last) in nodes.iter().zip(&n_lasts) {
-            let node = trie.node(n);
-            let first_row = trie.edge(n).len() - n_last;
-            let mut row_stats: Vec<Option<(f64, usize)>> = vec![None; n_last];
-            for t in node.targets.iter().filter(|t| is_needed(t.request)) {
-                let r = t.offset as usize - first_row;
-                let row = &flat[(base + r) * vocab..(base + r + 1) * vocab];
-                let (lse, argmax) = *row_stats[r].get_or_insert_with(|| log_sum_exp_argmax(row));
-                let tok = t.token as usize;
-                if tok >= row.len() {
-                    anyhow::bail!("token id {tok} outside the vocabulary ({})", row.len());
-                }
-                let p = partial[t.request as usize].get_or_insert_with(|| {
-                    let c = trie.cont_len(t.request);
-                    Partial {
-                        token_logprobs: vec![0.0; c],
-                        is_greedy: true,
-                        remaining: c,
+        let tokens_forwarded = stats.tokens_forwarded;
+        // The logits block is read in place (it can be 100 MB: no copy of it).
+        let mut score_rows = |flat: &[f32]| -> Result<()> {
+            let mut base = 0usize;
+            for (&n, &n_last) in nodes.iter().zip(&n_lasts) {
+                let node = trie.node(n);
+                let first_row = trie.edge(n).len() - n_last;
+                let mut row_stats: Vec<Option<(f64, usize)>> = vec![None; n_last];
+                for t in node.targets.iter().filter(|t| is_needed(t.request)) {
+                    let r = t.offset as usize - first_row;
+                    let row = &flat[(base + r) * vocab..(base + r + 1) * vocab];
+                    let (lse, argmax) =
+                        *row_stats[r].get_or_insert_with(|| log_sum_exp_argmax(row));
+                    let tok = t.token as usize;
+                    if tok >= row.len() {
+                        anyhow::bail!("token id {tok} outside the vocabulary ({})", row.len());
                     }
-                });
-                p.token_logprobs[t.k as usize] = row[tok] as f64 - lse;
-                p.is_greedy &= argmax == tok;
-                p.remaining -= 1;
-                if p.remaining == 0 {
-                    let p = partial[t.request as usize].take().unwrap();
-                    on_done(Done {
-                        request: t.request,
-                        scored: Scored {
-                            logprob: p.token_logprobs.iter().sum(),
-                            is_greedy: p.is_greedy,
-                            token_logprobs: p.token_logprobs,
-                        },
-                        tokens_forwarded: stats.tokens_forwarded,
-                    })?;
+                    let p = partial[t.request as usize].get_or_insert_with(|| {
+                        let c = trie.cont_len(t.request);
+                        Partial {
+                            token_logprobs: vec![0.0; c],
+                            is_greedy: true,
+                            remaining: c,
+                        }
+                    });
+                    p.token_logprobs[t.k as usize] = row[tok] as f64 - lse;
+                    p.is_greedy &= argmax == tok;
+                    p.remaining -= 1;
+                    if p.remaining == 0 {
+                        let p = partial[t.request as usize].take().unwrap();
+                        on_done(Done {
+                            request: t.request,
+                            scored: Scored {
+                                logprob: p.token_logprobs.iter().sum(),
+                                is_greedy: p.is_greedy,
+                                token_logprobs: p.token_logprobs,
+                            },
+                            tokens_forwarded,
+                        })?;
+                    }
                 }
+                base += n_last;
             }
-            base += n_last;
+            Ok(())
+        };
+        match &logits {
+            Some(l) => {
+                crate::model::with_f32_values(l, &mut score_rows).context("reading logits")??
+            }
+            None => score_rows(&[])?,
         }
-        drop(flat);
+        drop(logits);
         for (&n, cache) in nodes.iter().zip(work) {
             if pending[n as usize] > 0 {
                 caches.insert(n, cache);
@@ -718,7 +728,11 @@ mod tests {
         // A budget of 16 (64 live positions): never more than one chain of the four
         // levels, so the questions run one at a time.
         let peak = cache_peak(&trie, 16);
-        assert_eq!((peak.tokens, peak.caches), (40 + 41 + 42 + 45, 4), "{peak:?}");
+        assert_eq!(
+            (peak.tokens, peak.caches),
+            (40 + 41 + 42 + 45, 4),
+            "{peak:?}"
+        );
     }
 
     #[test]
