@@ -29,14 +29,21 @@ export RAYON_NUM_THREADS="$threads" SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1700
   --data "${DATA:-$root/../shared/data/benchmarks}" --output "$out/results" \
   2> >(tee -a "$out/stderr.log" >&2) &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' INT TERM
 start=$(date +%s)
+rc="stopped"
+# The summary is written however the script ends (finished, Ctrl-C, timeout, kill).
+summary() {
+  local peak
+  peak=$(awk -F'vmhwm_kb=' '{ if ($2 > m) m = $2 } END { print m + 0 }' "$out/peak.log" 2>/dev/null)
+  echo "exit $rc after $(( $(date +%s) - start )) s; peak VmHWM over all attempts: $peak kB" >>"$out/summary.log"
+  echo "exit $rc after $(( $(date +%s) - start )) s; peak VmHWM over all attempts: $peak kB" >&2
+}
+trap summary EXIT
+trap 'kill $pid 2>/dev/null || true; exit 130' INT TERM
 while kill -0 $pid 2>/dev/null; do
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || true)
   [[ -n "$hwm" ]] && echo "$(date -u +%FT%TZ) pid=$pid vmhwm_kb=$hwm" >>"$out/peak.log"
   sleep 5
 done
 wait $pid && rc=0 || rc=$?
-peak=$(awk -F'vmhwm_kb=' '{ if ($2 > m) m = $2 } END { print m + 0 }' "$out/peak.log")
-echo "exit $rc after $(( $(date +%s) - start )) s; peak VmHWM over all attempts: $peak kB" | tee -a "$out/summary.log"
 exit $rc
