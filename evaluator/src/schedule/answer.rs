@@ -106,6 +106,24 @@ enum Tokenized {
     },
 }
 
+impl Tokenized {
+    /// The generation request this slot holds (generation slots only).
+    fn gen(&self) -> GenRequest<'_> {
+        match self {
+            Tokenized::Gen {
+                ctx,
+                until,
+                max_gen_toks,
+            } => GenRequest {
+                ctx,
+                until,
+                max_gen_toks: *max_gen_toks,
+            },
+            Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
+        }
+    }
+}
+
 /// Tokenizes every request of `docs` (in parallel over the available cores).
 fn tokenize_all(be: &Backend, docs: &[DocRequests]) -> Result<Vec<Vec<Tokenized>>> {
     let (tok, opts) = (be.tok, &be.opts);
@@ -237,10 +255,7 @@ pub fn answer_task(
     // Generation runs in fixed groups (a group is computed whole, as in an uninterrupted
     // run, when any of its requests is left), longest prompts first: the group holding
     // the largest KV caches runs first, so running out of memory happens at once.
-    gen_slots.sort_by_key(|&(di, ri, _, _)| match &toks[di][ri] {
-        Tokenized::Gen { ctx, .. } => std::cmp::Reverse(ctx.len()),
-        Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
-    });
+    gen_slots.sort_by_key(|&(di, ri, _, _)| std::cmp::Reverse(toks[di][ri].gen().ctx.len()));
     let group = gen_group_size(opts.batch_tokens);
     let gen_groups: Vec<&[(usize, usize, String, bool)]> = gen_slots
         .chunks(group)
@@ -248,12 +263,8 @@ pub fn answer_task(
         .collect();
     for g in &gen_groups {
         for (di, ri, _, _) in g.iter() {
-            if let Tokenized::Gen {
-                ctx, max_gen_toks, ..
-            } = &toks[*di][*ri]
-            {
-                planned_tokens += (ctx.len() + max_gen_toks) as u64;
-            }
+            let r = toks[*di][*ri].gen();
+            planned_tokens += (r.ctx.len() + r.max_gen_toks) as u64;
         }
     }
     planned_tokens += if opts.shared {
@@ -267,11 +278,9 @@ pub fn answer_task(
     if opts.progress {
         let gen: Vec<(usize, usize)> = gen_slots
             .iter()
-            .map(|&(di, ri, _, _)| match &toks[di][ri] {
-                Tokenized::Gen {
-                    ctx, max_gen_toks, ..
-                } => (ctx.len(), *max_gen_toks),
-                Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
+            .map(|&(di, ri, _, _)| {
+                let r = toks[di][ri].gen();
+                (r.ctx.len(), r.max_gen_toks)
             })
             .collect();
         let kv = kv_peak(&trie, opts.batch_tokens, &gen);
@@ -334,18 +343,7 @@ pub fn answer_task(
     for g in &gen_groups {
         let reqs: Vec<GenRequest> = g
             .iter()
-            .map(|(di, ri, _, _)| match &toks[*di][*ri] {
-                Tokenized::Gen {
-                    ctx,
-                    until,
-                    max_gen_toks,
-                } => GenRequest {
-                    ctx,
-                    until,
-                    max_gen_toks: *max_gen_toks,
-                },
-                Tokenized::Ll(_) => unreachable!("generation slot holds a generation request"),
-            })
+            .map(|(di, ri, _, _)| toks[*di][*ri].gen())
             .collect();
         let gens = generate_until_batch(be.model, be.tok, be.suite, &reqs, opts.batch_tokens)
             .with_context(|| {
