@@ -113,6 +113,11 @@ pub fn kv_budget_tokens(batch_tokens: usize) -> usize {
 /// always moves on): the caches alive stay within the budget plus, at most, one cache
 /// per level of the trie.
 pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
+    plan_with_peak(trie, batch_tokens).0
+}
+
+/// [`plan`] and the [`CachePeak`] of executing it whole.
+fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak) {
     let kv_budget = kv_budget_tokens(batch_tokens);
     let parent = parents(trie);
     let depth = |n: u32| trie.node(n).depth as usize;
@@ -121,13 +126,16 @@ pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
     let mut open: Vec<u32> = (0..trie.num_nodes() as u32)
         .map(|n| trie.node(n).children.len() as u32)
         .collect();
-    let mut held = 0usize;
-    let mut place = |n: u32, held: &mut usize| {
+    // Live caches kept for children still to run: positions and count.
+    let (mut held, mut held_caches) = (0usize, 0usize);
+    let mut peak = CachePeak::default();
+    let mut place = |n: u32, held: &mut usize, held_caches: &mut usize| {
         let p = parent[n as usize];
         if p != Trie::ROOT {
             open[p as usize] -= 1;
             if open[p as usize] == 0 {
                 *held -= depth(p);
+                *held_caches -= 1;
             }
         }
     };
@@ -140,7 +148,7 @@ pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
         .collect();
     let mut batches = Vec::new();
     while let Some(first) = stack.pop() {
-        place(first, &mut held);
+        place(first, &mut held, &mut held_caches);
         let mut batch = vec![first];
         let mut tokens = trie.edge(first).len();
         let mut rows = logit_rows(trie, first);
@@ -157,19 +165,26 @@ pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
                 break;
             }
             stack.pop();
-            place(next, &mut held);
+            place(next, &mut held, &mut held_caches);
             batch.push(next);
             tokens += n;
             rows += r;
             new_held += k;
         }
         held += new_held;
+        held_caches += batch.iter().filter(|&&n| kept(n)).count();
+        if held > peak.tokens {
+            peak.tokens = held;
+            peak.at_batch = batches.len();
+        }
+        peak.caches = peak.caches.max(held_caches);
         for &n in batch.iter().rev() {
             stack.extend(trie.node(n).children.iter().rev().copied());
         }
         batches.push(batch);
     }
-    batches
+    peak.batches = batches.len();
+    (batches, peak)
 }
 
 /// Logits rows a node's forward returns: from its first target to the end of its edge.
@@ -406,44 +421,7 @@ pub struct CachePeak {
 
 /// [`CachePeak`] of executing every request of `trie` (finished) with `batch_tokens`.
 pub fn cache_peak(trie: &Trie, batch_tokens: usize) -> CachePeak {
-    let batches = plan(trie, batch_tokens);
-    let parent = parents(trie);
-    let depth = |n: u32| trie.node(n).depth as usize;
-    let mut pending = vec![0u32; trie.num_nodes()];
-    for nodes in &batches {
-        for &n in nodes {
-            pending[parent[n as usize] as usize] += 1;
-        }
-    }
-    let (mut held_tokens, mut held) = (0usize, 0usize);
-    let mut peak = CachePeak {
-        batches: batches.len(),
-        ..CachePeak::default()
-    };
-    for (b, nodes) in batches.iter().enumerate() {
-        for &n in nodes {
-            let p = parent[n as usize];
-            if p != Trie::ROOT {
-                pending[p as usize] -= 1;
-                if pending[p as usize] == 0 {
-                    held_tokens -= depth(p);
-                    held -= 1;
-                }
-            }
-        }
-        for &n in nodes {
-            if pending[n as usize] > 0 {
-                held_tokens += depth(n);
-                held += 1;
-            }
-        }
-        if held_tokens > peak.tokens {
-            peak.tokens = held_tokens;
-            peak.at_batch = b;
-        }
-        peak.caches = peak.caches.max(held);
-    }
-    peak
+    plan_with_peak(trie, batch_tokens).1
 }
 
 /// `visit[n]`: the subtree of node `n` holds a target of a needed request.
