@@ -397,7 +397,7 @@ fn suite_counts(a: &Args) -> Result<()> {
     );
     println!(
         "KV cache at most {:.0} MB ({}), batch budget {batch_tokens} tokens, {kv_bytes} bytes per \
-         cached token, {} positions of room per cache",
+         cached token, room included (each kept cache: its longest child edge, at most {})",
         kv_max.0 as f64 / 1048576.0,
         kv_max.1,
         evaluator::model::kv_cache::GROWTH

@@ -206,7 +206,14 @@ pub fn generate_greedy_batch(
         ctxs.push(&ctx[ctx.len() - keep..]);
     }
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut caches: Vec<KvCache> = (0..n).map(|_| model.new_cache()).collect();
+    // Each cache is allocated once, for its prompt and whole token budget.
+    let mut caches: Vec<KvCache> = (0..n)
+        .map(|k| {
+            let mut c = model.new_cache();
+            c.reserve(ctxs[k].len() + prompts[k].1);
+            c
+        })
+        .collect();
     // The token each unfinished sequence feeds next.
     let mut next: Vec<Option<u32>> = vec![None; n];
     let mut accept = |k: usize, tok: u32, out: &mut Vec<Vec<u32>>, next: &mut Vec<Option<u32>>| {

@@ -4,10 +4,11 @@
 //! run of the whole suite can take hours there. So when stderr is not a terminal a
 //! [`Progress`] writes one line at most every [`plain_interval`] (30 s unless
 //! `LEADERBOARD_PROGRESS_SECS` says otherwise; `0` writes every update) and one when
-//! finished:
+//! finished. A line ends with the process's resident memory and, under glibc, the heap
+//! bytes in use ([`crate::model::alloc::memory_now`]):
 //!
 //! ```text
-//! hellaswag: 1200/40168 requests, 412,480/13,377,022 tokens (3.1%), 214 tok/s, ETA 17:20:40
+//! hellaswag: 1200/40168 requests, 412,480/13,377,022 tokens (3.1%), 214 tok/s, ETA 17:20:40, memory 1,312 MB (heap in use 1,040 MB)
 //! hellaswag: done, 40168/40168 requests, 13,377,022 tokens in 17:38:02 (211 tok/s)
 //! ```
 //! Positions are in planned tokens (what the bar's length counts); the rate and ETA use
@@ -154,8 +155,16 @@ impl Progress {
         } else {
             "unknown".to_string()
         };
+        let mb = |b: u64| thousands(b / 1_048_576);
+        let memory = match crate::model::alloc::memory_now() {
+            (Some(rss), Some(heap)) => {
+                format!(", memory {} MB (heap in use {} MB)", mb(rss), mb(heap))
+            }
+            (Some(rss), None) => format!(", memory {} MB", mb(rss)),
+            _ => String::new(),
+        };
         format!(
-            "{}: {}/{} requests, {}/{} tokens ({:.1}%), {:.0} tok/s, ETA {eta}",
+            "{}: {}/{} requests, {}/{} tokens ({:.1}%), {:.0} tok/s, ETA {eta}{memory}",
             self.label,
             self.done_requests,
             self.total_requests,
@@ -215,7 +224,19 @@ mod tests {
             "{line}"
         );
         // 250 planned tokens in ~10 s: 750 left take ~30 s.
-        assert!(line.ends_with("ETA 0:00:30"), "{line}");
+        assert!(line.contains("ETA 0:00:30"), "{line}");
+        // Then this process's memory, where the platform tells it.
+        if cfg!(target_os = "linux") {
+            let mem = line.split(", memory ").nth(1).expect("memory on Linux");
+            let mb: u64 = mem
+                .split(' ')
+                .next()
+                .unwrap()
+                .replace(',', "")
+                .parse()
+                .unwrap();
+            assert!(mb > 0, "{line}");
+        }
     }
 
     #[test]

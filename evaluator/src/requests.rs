@@ -6,6 +6,8 @@
 //! the same kind, in the same order; the task layer then turns the answers into
 //! metric values and [`SampleDetail`]s. Nothing here knows about models.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -14,16 +16,18 @@ use sha2::{Digest, Sha256};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
     /// Score `continuation` given `context` (both raw strings; tokenization,
-    /// trailing-whitespace move and truncation per spec §3 are the backend's).
+    /// trailing-whitespace move and truncation per spec §3 are the backend's). The
+    /// choices of a question share one `context` allocation (a 10-shot HellaSwag
+    /// context is ~3 KB; 40,168 requests would otherwise hold four copies of each).
     LogLikelihood {
-        context: String,
+        context: Arc<str>,
         continuation: String,
     },
     /// Greedy generation from `context` until one of `until` (or EOS) or
     /// `max_gen_toks` new tokens; the returned text is cut at the earliest stop
     /// string (spec §8.2). The backend adds the tokenizer's EOS itself.
     Generate {
-        context: String,
+        context: Arc<str>,
         until: Vec<String>,
         max_gen_toks: usize,
     },

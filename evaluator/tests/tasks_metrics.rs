@@ -139,7 +139,7 @@ fn mc_doc(task: &str, id: usize, gold: usize, lens: Vec<usize>) -> DocRequests {
         fewshot: vec![],
         requests: (0..lens.len())
             .map(|i| Request::LogLikelihood {
-                context: format!("ctx {id}"),
+                context: format!("ctx {id}").into(),
                 continuation: format!(" {i}"),
             })
             .collect(),

@@ -12,10 +12,19 @@
 //! buffers: a whole TruthfulQA run peaked at 1,574,740 KB with `mmap` off altogether and
 //! at 1,497,320 KB with this threshold, same scores.
 //!
+//! Kept buffers must not pile up either: KV caches of ever-changing lengths are freed and
+//! allocated all through a run, and the holes they leave between live buffers fit the next
+//! ones only in part, so a heap that is never trimmed grows over hours. So the scheduler
+//! calls [`release_free_pages_if_due`] after each batch: at most every
+//! [`RELEASE_EVERY`], glibc's `malloc_trim(0)` hands the pages of every free chunk back to
+//! the kernel (the address space stays; a page is faulted in again when reused). Resident
+//! memory then follows what is live, not what the heap's layout has spread over.
+//!
 //! Other C libraries (musl, macOS) are left as they are, and so is glibc when the
 //! environment sets `LEADERBOARD_SYSTEM_MALLOC=1` (to compare).
 
-use std::sync::Once;
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 /// Allocations from this size on are served by `mmap` (glibc's maximum threshold on
 /// 64-bit: `4 * 1024 * 1024 * sizeof(long)`).
@@ -51,3 +60,63 @@ fn apply() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn apply() {}
+
+/// Least time between two releases by [`release_free_pages_if_due`].
+pub const RELEASE_EVERY: Duration = Duration::from_secs(10);
+
+/// Returns the pages of freed heap memory to the kernel if [`RELEASE_EVERY`] has passed
+/// since the last release (glibc only; nothing elsewhere or with
+/// `LEADERBOARD_SYSTEM_MALLOC=1`). Cheap to call after every batch.
+pub fn release_free_pages_if_due() {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < RELEASE_EVERY) {
+        return;
+    }
+    *last = Some(Instant::now());
+    release_free_pages();
+}
+
+/// Returns the pages of freed heap memory to the kernel now (e.g. between tasks).
+pub fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os(SYSTEM_MALLOC).is_none_or(|v| v != "1") {
+        // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// This process's memory now, in bytes: resident set (Linux) and, under glibc, the heap
+/// bytes allocated and not yet freed (all arenas, plus `mmap`ped blocks). Their gap is
+/// freed memory the allocator keeps for reuse. Shown on progress lines.
+pub fn memory_now() -> (Option<u64>, Option<u64>) {
+    (resident_bytes(), heap_in_use())
+}
+
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page > 0).then(|| pages * page as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resident_bytes() -> Option<u64> {
+    None
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn heap_in_use() -> Option<u64> {
+    // SAFETY: mallinfo2 only reads allocator statistics (glibc 2.33 and later).
+    let m = unsafe { libc::mallinfo2() };
+    Some((m.uordblks + m.hblkhd) as u64)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap_in_use() -> Option<u64> {
+    None
+}

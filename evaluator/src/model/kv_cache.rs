@@ -17,7 +17,9 @@
 //!
 //! A new buffer is exactly as long as needed, except when the cache at the mark outgrows
 //! its buffer: then up to [`GROWTH`] positions of room are added, so token-by-token
-//! decoding copies the cache once per [`GROWTH`] steps instead of at every step.
+//! decoding copies the cache once per [`GROWTH`] steps instead of at every step; and
+//! a cache given a [`KvCache::reserve`] (a generation: prompt plus token budget) gets its
+//! whole length at once, and a cache given a smaller reserve gets just that.
 //! This is what lets a caller run a shared prompt prefix once and score several
 //! continuations from clones of its cache.
 
@@ -90,6 +92,8 @@ impl Buffers {
 pub struct KvCache {
     layers: Vec<Option<Buffers>>,
     len: usize,
+    /// Positions a new buffer is made to hold at least ([`Self::reserve`]).
+    reserve: usize,
 }
 
 impl KvCache {
@@ -98,7 +102,19 @@ impl KvCache {
         Self {
             layers: vec![None; n_layers],
             len: 0,
+            reserve: 0,
         }
+    }
+
+    /// Makes the buffers this cache creates from now on hold `positions` positions
+    /// (when that is at least what they must hold), instead of the [`GROWTH`] rule: a
+    /// generation that knows its prompt and token budget allocates its cache once
+    /// instead of regrowing it every [`GROWTH`] steps (each regrowth copies the cache
+    /// into a slightly larger buffer, and the freed smaller ones fragment the heap); a
+    /// prefix-trie node reserves just the room its longest child edge can write in place.
+    /// Clones keep the reserve.
+    pub fn reserve(&mut self, positions: usize) {
+        self.reserve = positions;
     }
 
     /// Number of tokens held (the position of the next token).
@@ -150,8 +166,9 @@ impl KvCache {
             None => candle_core::bail!("KV cache has no layer {layer}"),
             Some(s) => s,
         };
+        let reserved = self.reserve.saturating_sub(len + n);
         let new = match slot.as_ref() {
-            None => Buffers::new_with(None, &k, &v, 0)?,
+            None => Buffers::new_with(None, &k, &v, reserved)?,
             Some(b) => {
                 let fits = len + n <= b.capacity();
                 let claimed = fits
@@ -161,9 +178,16 @@ impl KvCache {
                 if claimed {
                     return b.write_at(len, &k, &v);
                 }
-                // Outgrowing the buffer at its mark: add room for what follows.
+                // Outgrowing the buffer: a reserve says how much room to add; without one,
+                // a cache at its mark (decoding) gets room for what follows.
                 let at_mark = b.mark.load(Ordering::Acquire) == len;
-                let room = if at_mark { (len + n).min(GROWTH) } else { 0 };
+                let room = if self.reserve >= len + n {
+                    reserved
+                } else if at_mark {
+                    (len + n).min(GROWTH)
+                } else {
+                    0
+                };
                 Buffers::new_with(Some((b, len)), &k, &v, room)?
             }
         };
@@ -193,5 +217,56 @@ impl KvCache {
 
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    fn kv(n: usize, val: f32) -> Tensor {
+        (Tensor::ones((2, n, 4), DType::F32, &Device::Cpu).unwrap() * val as f64).unwrap()
+    }
+
+    fn capacity(c: &KvCache) -> usize {
+        c.layers[0].as_ref().unwrap().capacity()
+    }
+
+    #[test]
+    fn a_reserved_cache_is_allocated_once_and_reads_back() {
+        let mut c = KvCache::new(1);
+        c.reserve(10 + 200);
+        c.append(0, kv(10, 1.0), kv(10, 1.0)).unwrap();
+        c.advance(10);
+        assert_eq!(capacity(&c), 210);
+        for step in 0..200 {
+            let (k, _) = c.append(0, kv(1, step as f32), kv(1, 0.0)).unwrap();
+            c.advance(1);
+            assert_eq!(k.dims(), &[2, 11 + step, 4]);
+        }
+        assert_eq!(capacity(&c), 210, "no regrowth within the reserve");
+        let (k, _) = c.get(0).unwrap();
+        let v: Vec<f32> = k
+            .get(0)
+            .unwrap()
+            .narrow(0, 9, 3)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(
+            v,
+            [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+        );
+        // Without a reserve the same decode regrows by GROWTH positions at a time.
+        let mut d = KvCache::new(1);
+        d.append(0, kv(10, 1.0), kv(10, 1.0)).unwrap();
+        d.advance(10);
+        assert_eq!(capacity(&d), 10);
+        d.append(0, kv(1, 0.0), kv(1, 0.0)).unwrap();
+        d.advance(1);
+        assert_eq!(capacity(&d), 11 + 11);
     }
 }

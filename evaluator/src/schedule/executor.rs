@@ -26,6 +26,7 @@ use anyhow::{Context, Result};
 
 use super::trie::Trie;
 use crate::engine::{log_sum_exp_argmax, Scored};
+use crate::model::kv_cache::GROWTH;
 use crate::model::{CausalLm, KvCache, Seq};
 
 /// Default token budget of one batched forward: large enough that the matrix products
@@ -126,16 +127,17 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
     let mut open: Vec<u32> = (0..trie.num_nodes() as u32)
         .map(|n| trie.node(n).children.len() as u32)
         .collect();
-    // Live caches kept for children still to run: positions and count.
-    let (mut held, mut held_caches) = (0usize, 0usize);
+    // Live caches kept for children still to run: positions, count and room.
+    let (mut held, mut held_caches, mut held_room) = (0usize, 0usize, 0usize);
     let mut peak = CachePeak::default();
-    let mut place = |n: u32, held: &mut usize, held_caches: &mut usize| {
+    let mut place = |n: u32, held: &mut usize, held_caches: &mut usize, held_room: &mut usize| {
         let p = parent[n as usize];
         if p != Trie::ROOT {
             open[p as usize] -= 1;
             if open[p as usize] == 0 {
                 *held -= depth(p);
                 *held_caches -= 1;
+                *held_room -= cache_room(trie, p);
             }
         }
     };
@@ -148,7 +150,7 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
         .collect();
     let mut batches = Vec::new();
     while let Some(first) = stack.pop() {
-        place(first, &mut held, &mut held_caches);
+        place(first, &mut held, &mut held_caches, &mut held_room);
         let mut batch = vec![first];
         let mut tokens = trie.edge(first).len();
         let mut rows = logit_rows(trie, first);
@@ -165,7 +167,7 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
                 break;
             }
             stack.pop();
-            place(next, &mut held, &mut held_caches);
+            place(next, &mut held, &mut held_caches, &mut held_room);
             batch.push(next);
             tokens += n;
             rows += r;
@@ -173,11 +175,13 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
         }
         held += new_held;
         held_caches += batch.iter().filter(|&&n| kept(n)).count();
+        held_room += batch.iter().map(|&n| cache_room(trie, n)).sum::<usize>();
         if held > peak.tokens {
             peak.tokens = held;
             peak.at_batch = batches.len();
         }
         peak.caches = peak.caches.max(held_caches);
+        peak.room = peak.room.max(held_room);
         for &n in batch.iter().rev() {
             stack.extend(trie.node(n).children.iter().rev().copied());
         }
@@ -185,6 +189,21 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
     }
     peak.batches = batches.len();
     (batches, peak)
+}
+
+/// Positions of room a kept node's cache is allocated with after its own (0 for a
+/// leaf): its longest child edge of at most [`GROWTH`] tokens, so such children write in
+/// place at the cache's mark instead of copying the whole prefix (longer child edges
+/// copy anyway, so they get no room: a short shared prefix above long contexts costs
+/// nothing extra).
+pub fn cache_room(trie: &Trie, n: u32) -> usize {
+    trie.node(n)
+        .children
+        .iter()
+        .map(|&c| trie.node(c).len_tokens())
+        .filter(|&l| l <= GROWTH)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Logits rows a node's forward returns: from its first target to the end of its edge.
@@ -197,13 +216,9 @@ fn logit_rows(trie: &Trie, n: u32) -> usize {
 
 /// Parent of every node (the root is its own parent).
 fn parents(trie: &Trie) -> Vec<u32> {
-    let mut parent = vec![Trie::ROOT; trie.num_nodes()];
-    for n in 0..trie.num_nodes() as u32 {
-        for &c in &trie.node(n).children {
-            parent[c as usize] = n;
-        }
-    }
-    parent
+    (0..trie.num_nodes() as u32)
+        .map(|n| trie.node(n).parent)
+        .collect()
 }
 
 /// Which batches of `batches` run for the `needed` requests: those holding a node whose
@@ -270,7 +285,7 @@ pub fn execute(
         let mut n_lasts: Vec<usize> = Vec::with_capacity(nodes.len());
         for &n in nodes {
             let p = parent[n as usize];
-            work.push(if p == Trie::ROOT {
+            let mut c = if p == Trie::ROOT {
                 empty.clone()
             } else {
                 let c = caches
@@ -282,7 +297,11 @@ pub fn execute(
                     caches.remove(&p);
                 }
                 c
-            });
+            };
+            if pending[n as usize] > 0 {
+                c.reserve(trie.node(n).depth as usize + cache_room(trie, n));
+            }
+            work.push(c);
             n_lasts.push(logit_rows(trie, n));
         }
         let tokens: usize = nodes.iter().map(|&n| trie.edge(n).len()).sum();
@@ -378,6 +397,7 @@ pub fn execute(
                 caches.insert(n, cache);
             }
         }
+        crate::model::alloc::release_free_pages_if_due();
     }
     if let Some(r) = partial.iter().position(Option::is_some) {
         anyhow::bail!("internal error: request {r} was not fully scored");
@@ -410,9 +430,11 @@ pub struct CachePeak {
     /// ([`ExecStats::peak_cached_tokens`] of a full execution). A batch's leaves keep
     /// nothing: they write at their parent's mark or into one layer's temporaries.
     pub tokens: usize,
-    /// Most caches alive at once (each buffer may carry up to
-    /// [`crate::model::kv_cache::GROWTH`] positions of room).
+    /// Most caches alive at once.
     pub caches: usize,
+    /// Most positions of room alive at once: [`cache_room`] of every live cache (a
+    /// buffer shared by clones is counted per clone, like `tokens`).
+    pub room: usize,
     /// The batch (index in [`plan`] order) where `tokens` is first reached, and how many
     /// batches there are: how far into a task its largest cache comes.
     pub at_batch: usize,

@@ -8,7 +8,10 @@
 //! and the logits of its positions score every target that lies on it.
 //!
 //! Edges do not copy tokens: an edge is a `(sequence, start, len)` slice of the
-//! first sequence that created it. Children are kept sorted by first token while
+//! sequence that created it, and a sequence keeps only its tail from the position where
+//! it left the tree (the part no earlier sequence holds): the four HellaSwag endings of a
+//! document store their shared context once. A request's whole input is rebuilt from the
+//! edges on its path ([`Trie::input`]). Children are kept sorted by first token while
 //! building, and by [`Trie::finish`] in execution order: deepest subtree first
 //! (so a model that runs out of memory on the longest input does so at once),
 //! ties by first token (deterministic).
@@ -26,10 +29,13 @@ pub struct Target {
 /// One node: the edge tokens from its parent, its children and its targets.
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// Which input sequence holds this node's edge, where it starts and its length.
+    /// Which input sequence holds this node's edge, where it starts (a position of the
+    /// whole input) and its length.
     seq: u32,
     start: u32,
     len: u32,
+    /// The node this one's edge continues (the root is its own parent).
+    pub parent: u32,
     /// Depth after the edge (tokens from the root through this node).
     pub depth: u32,
     /// Longest depth below (or at) this node; set by [`Trie::finish`].
@@ -40,11 +46,41 @@ pub struct Node {
     pub targets: Vec<Target>,
 }
 
+/// The part of an input sequence that edges refer to: its tokens from `offset` on.
+#[derive(Debug, Clone)]
+struct Tail {
+    offset: u32,
+    tokens: Vec<u32>,
+}
+
+impl Tail {
+    fn at(&self, pos: u32) -> u32 {
+        self.tokens[(pos - self.offset) as usize]
+    }
+
+    fn slice(&self, start: u32, len: u32) -> &[u32] {
+        let s = (start - self.offset) as usize;
+        &self.tokens[s..s + len as usize]
+    }
+}
+
+impl Node {
+    /// Length of this node's edge in tokens.
+    pub fn len_tokens(&self) -> usize {
+        self.len as usize
+    }
+}
+
 /// The radix tree and the input sequences it was built from.
 #[derive(Debug, Clone)]
 pub struct Trie {
-    seqs: Vec<Vec<u32>>,
+    /// Per request, the tail of its input that edges refer to.
+    seqs: Vec<Tail>,
     nodes: Vec<Node>,
+    /// Per request, the node its input ends at (depth = input length).
+    ends: Vec<u32>,
+    /// Per request, the length of its input.
+    input_lens: Vec<u32>,
     /// Number of continuation tokens of each request.
     cont_lens: Vec<u32>,
     /// The final continuation token of each request (scored, never an input).
@@ -79,11 +115,14 @@ impl Trie {
                 seq: 0,
                 start: 0,
                 len: 0,
+                parent: Self::ROOT,
                 depth: 0,
                 max_depth: 0,
                 children: Vec::new(),
                 targets: Vec::new(),
             }],
+            ends: Vec::new(),
+            input_lens: Vec::new(),
             cont_lens: Vec::new(),
             last_tokens: Vec::new(),
             finished: false,
@@ -107,34 +146,35 @@ impl Trie {
         input.extend_from_slice(ctx);
         input.extend_from_slice(&cont[..cont.len() - 1]);
         let seq_id = self.seqs.len() as u32;
-        self.seqs.push(input);
-        self.cont_lens.push(cont.len() as u32);
-        self.last_tokens.push(cont[cont.len() - 1]);
-        let n = self.seqs[seq_id as usize].len();
+        let n = input.len();
+        // Only a leaf made by this insert refers to this sequence (from `pos` on).
+        let mut leaf_at: Option<usize> = None;
         // Walk down, splitting an edge where the new sequence leaves it.
         let mut node = Self::ROOT;
         let mut pos = 0usize;
         let mut path: Vec<(u32, usize)> = Vec::new(); // (node, depth before its edge)
         while pos < n {
-            let tok = self.seqs[seq_id as usize][pos];
+            let tok = input[pos];
             let child = match self.find_child(node, tok) {
                 Ok(i) => self.nodes[node as usize].children[i],
                 Err(i) => {
                     let depth = n as u32;
-                    let leaf = self.push_node(seq_id, pos as u32, (n - pos) as u32, depth);
+                    let leaf = self.push_node(seq_id, pos as u32, (n - pos) as u32, depth, node);
                     self.nodes[node as usize].children.insert(i, leaf);
                     path.push((leaf, pos));
+                    leaf_at = Some(pos);
                     pos = n;
+                    node = leaf;
                     break;
                 }
             };
             let (cseq, cstart, clen) = {
                 let c = &self.nodes[child as usize];
-                (c.seq as usize, c.start as usize, c.len as usize)
+                (c.seq as usize, c.start, c.len as usize)
             };
             let common = {
-                let edge = &self.seqs[cseq][cstart..cstart + clen];
-                let rest = &self.seqs[seq_id as usize][pos..];
+                let edge = self.seqs[cseq].slice(cstart, clen as u32);
+                let rest = &input[pos..];
                 edge.iter().zip(rest).take_while(|(a, b)| a == b).count()
             };
             if common < clen {
@@ -149,6 +189,17 @@ impl Trie {
                 node = child;
             }
         }
+        let offset = leaf_at.unwrap_or(n);
+        input.drain(..offset);
+        input.shrink_to_fit();
+        self.seqs.push(Tail {
+            offset: offset as u32,
+            tokens: input,
+        });
+        self.ends.push(node);
+        self.input_lens.push(n as u32);
+        self.cont_lens.push(cont.len() as u32);
+        self.last_tokens.push(cont[cont.len() - 1]);
         debug_assert_eq!(pos, n);
         // Targets: input position p in [n - c, n) predicts seq[p + 1] (cont[k]).
         let c = cont.len();
@@ -167,11 +218,12 @@ impl Trie {
         request
     }
 
-    fn push_node(&mut self, seq: u32, start: u32, len: u32, depth: u32) -> u32 {
+    fn push_node(&mut self, seq: u32, start: u32, len: u32, depth: u32, parent: u32) -> u32 {
         self.nodes.push(Node {
             seq,
             start,
             len,
+            parent,
             depth,
             max_depth: depth,
             children: Vec::new(),
@@ -189,7 +241,7 @@ impl Trie {
 
     fn first_token(&self, node: u32) -> u32 {
         let n = &self.nodes[node as usize];
-        self.seqs[n.seq as usize][n.start as usize]
+        self.seqs[n.seq as usize].at(n.start)
     }
 
     /// Splits `child` (a child of `parent`) after `at` edge tokens: a new middle node takes
@@ -199,8 +251,9 @@ impl Trie {
             let c = &self.nodes[child as usize];
             (c.seq, c.start, c.depth - c.len)
         };
-        let mid = self.push_node(seq, start, at, depth_before + at);
+        let mid = self.push_node(seq, start, at, depth_before + at, parent);
         let c = &mut self.nodes[child as usize];
+        c.parent = mid;
         c.start += at;
         c.len -= at;
         let (moved, kept): (Vec<Target>, Vec<Target>) =
@@ -263,7 +316,10 @@ impl Trie {
     /// The tokens of `id`'s edge (empty for the root).
     pub fn edge(&self, id: u32) -> &[u32] {
         let n = &self.nodes[id as usize];
-        &self.seqs[n.seq as usize][n.start as usize..(n.start + n.len) as usize]
+        if n.len == 0 {
+            return &[];
+        }
+        self.seqs[n.seq as usize].slice(n.start, n.len)
     }
 
     pub fn num_nodes(&self) -> usize {
@@ -284,15 +340,36 @@ impl Trie {
         self.last_tokens[r as usize]
     }
 
-    /// Model input of request `r` (`ctx ++ cont[..-1]`).
-    pub fn input(&self, r: u32) -> &[u32] {
-        &self.seqs[r as usize]
+    /// Model input of request `r` (`ctx ++ cont[..-1]`), rebuilt from the edges on its path.
+    pub fn input(&self, r: u32) -> Vec<u32> {
+        let mut path = Vec::new();
+        let mut n = self.ends[r as usize];
+        while n != Self::ROOT {
+            path.push(n);
+            n = self.nodes[n as usize].parent;
+        }
+        let mut out = Vec::with_capacity(self.input_len(r));
+        for &id in path.iter().rev() {
+            out.extend_from_slice(self.edge(id));
+        }
+        out
+    }
+
+    /// Length of request `r`'s model input.
+    pub fn input_len(&self, r: u32) -> usize {
+        self.input_lens[r as usize] as usize
+    }
+
+    /// Tokens the trie stores for its edges: [`Counts::shared_tokens`] (each distinct
+    /// prefix once), not every request's whole input.
+    pub fn stored_tokens(&self) -> usize {
+        self.seqs.iter().map(|t| t.tokens.len()).sum()
     }
 
     pub fn counts(&self) -> Counts {
         Counts {
             requests: self.num_requests(),
-            unshared_tokens: self.seqs.iter().map(|s| s.len() as u64).sum(),
+            unshared_tokens: self.input_lens.iter().map(|&l| l as u64).sum(),
             shared_tokens: self.nodes.iter().map(|n| n.len as u64).sum(),
             forwards: self.nodes.iter().filter(|n| n.len > 0).count(),
         }
@@ -327,6 +404,7 @@ pub(crate) mod tests {
             let mut toks = parent
                 .map(|p| path_tokens[p as usize].clone())
                 .unwrap_or_default();
+            assert_eq!(trie.node(id).parent, parent.unwrap_or(Trie::ROOT));
             let before = toks.len();
             toks.extend_from_slice(trie.edge(id));
             assert_eq!(toks.len() as u32, trie.node(id).depth);
@@ -339,7 +417,8 @@ pub(crate) mod tests {
         for (r, (ctx, cont)) in reqs.iter().enumerate() {
             let mut input = ctx.clone();
             input.extend_from_slice(&cont[..cont.len() - 1]);
-            assert_eq!(trie.input(r as u32), &input[..]);
+            assert_eq!(trie.input(r as u32), input);
+            assert_eq!(trie.input_len(r as u32), input.len());
             for (k, f) in found[r].iter().enumerate() {
                 let (p, tok) = f.expect("every continuation token has a target");
                 assert_eq!(tok, cont[k]);
@@ -371,6 +450,9 @@ pub(crate) mod tests {
         assert_eq!(c.unshared_tokens, 4 + 4 + 6 + 6 + 4 + 2 + 3 + 4);
         // Distinct prefixes: 1,2,3,4,7,8 + 9,4 + 8,1,2.
         assert_eq!(c.shared_tokens, 6 + 2 + 3);
+        // Stored: each sequence from where it left the tree (no copy of a shared context).
+        // Leaves made by requests 0, 2, 4 and 6: [1234], [78], [94], [812].
+        assert_eq!(t.stored_tokens(), 4 + 2 + 2 + 3);
         // Deepest subtree first under the root.
         let root = t.node(Trie::ROOT);
         let depths: Vec<u32> = root.children.iter().map(|&c| t.node(c).max_depth).collect();
@@ -417,5 +499,7 @@ pub(crate) mod tests {
         check(&t, &reqs);
         let c = t.counts();
         assert!(c.shared_tokens < c.unshared_tokens / 2, "{c:?}");
+        // Every distinct prefix token is stored once: the tails partition the edges.
+        assert_eq!(t.stored_tokens() as u64, c.shared_tokens);
     }
 }

@@ -64,7 +64,7 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
                 doc_id: i,
                 fewshot: few,
                 requests: vec![Request::Generate {
-                    context: prompt,
+                    context: prompt.into(),
                     until: opts.suite.gsm8k_until(),
                     max_gen_toks: opts.suite.gsm8k_max_gen_toks(),
                 }],

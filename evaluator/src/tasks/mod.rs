@@ -245,10 +245,11 @@ pub fn assemble(description: &str, examples: &[String], text: &str) -> String {
 
 /// Log-likelihood requests `(prompt, " " + choice)` for each choice.
 pub fn choice_requests(prompt: &str, choices: &[String]) -> Vec<Request> {
+    let context: std::sync::Arc<str> = prompt.into();
     choices
         .iter()
         .map(|c| Request::LogLikelihood {
-            context: prompt.to_string(),
+            context: context.clone(),
             continuation: format!("{TARGET_DELIM}{c}"),
         })
         .collect()

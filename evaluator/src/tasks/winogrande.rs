@@ -119,7 +119,7 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
                     .partials
                     .iter()
                     .map(|p| Request::LogLikelihood {
-                        context: format!("{prefix}{p}"),
+                        context: format!("{prefix}{p}").into(),
                         continuation: continuation.clone(),
                     })
                     .collect(),
