@@ -200,7 +200,7 @@ pub fn cache_room(trie: &Trie, n: u32) -> usize {
     trie.node(n)
         .children
         .iter()
-        .map(|&c| trie.node(c).len_tokens())
+        .map(|&c| trie.edge(c).len())
         .filter(|&l| l <= GROWTH)
         .max()
         .unwrap_or(0)

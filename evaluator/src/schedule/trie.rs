@@ -64,13 +64,6 @@ impl Tail {
     }
 }
 
-impl Node {
-    /// Length of this node's edge in tokens.
-    pub fn len_tokens(&self) -> usize {
-        self.len as usize
-    }
-}
-
 /// The radix tree and the input sequences it was built from.
 #[derive(Debug, Clone)]
 pub struct Trie {
