@@ -120,7 +120,6 @@ pub fn plan(trie: &Trie, batch_tokens: usize) -> Vec<Vec<u32>> {
 /// [`plan`] and the [`CachePeak`] of executing it whole.
 fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak) {
     let kv_budget = kv_budget_tokens(batch_tokens);
-    let parent = parents(trie);
     let depth = |n: u32| trie.node(n).depth as usize;
     let kept = |n: u32| !trie.node(n).children.is_empty();
     // Children not yet placed, per node: its cache is dropped once this reaches 0.
@@ -131,7 +130,7 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
     let (mut held, mut held_caches, mut held_room) = (0usize, 0usize, 0usize);
     let mut peak = CachePeak::default();
     let mut place = |n: u32, held: &mut usize, held_caches: &mut usize, held_room: &mut usize| {
-        let p = parent[n as usize];
+        let p = trie.node(n).parent;
         if p != Trie::ROOT {
             open[p as usize] -= 1;
             if open[p as usize] == 0 {
@@ -214,19 +213,11 @@ fn logit_rows(trie: &Trie, n: u32) -> usize {
     }
 }
 
-/// Parent of every node (the root is its own parent).
-fn parents(trie: &Trie) -> Vec<u32> {
-    (0..trie.num_nodes() as u32)
-        .map(|n| trie.node(n).parent)
-        .collect()
-}
-
 /// Which batches of `batches` run for the `needed` requests: those holding a node whose
 /// subtree has a needed target, closed under "the batch of a parent of a node in a
 /// running batch".
 fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> bool) -> Vec<bool> {
     let visit = subtrees_needed(trie, is_needed);
-    let parent = parents(trie);
     let mut batch_of = vec![usize::MAX; trie.num_nodes()];
     for (b, nodes) in batches.iter().enumerate() {
         for &n in nodes {
@@ -240,7 +231,7 @@ fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> 
     for b in (0..batches.len()).rev() {
         if run[b] {
             for &n in &batches[b] {
-                let p = parent[n as usize];
+                let p = trie.node(n).parent;
                 if p != Trie::ROOT {
                     run[batch_of[p as usize]] = true;
                 }
@@ -268,12 +259,11 @@ pub fn execute(
     let is_needed = |r: u32| needed.is_none_or(|n| n[r as usize]);
     let batches = plan(trie, batch_tokens);
     let run = batches_to_run(trie, &batches, &is_needed);
-    let parent = parents(trie);
     // Children still to run, per node: a node's cache is dropped when this reaches 0.
     let mut pending = vec![0u32; trie.num_nodes()];
     for (nodes, _) in batches.iter().zip(&run).filter(|(_, &r)| r) {
         for &n in nodes {
-            pending[parent[n as usize] as usize] += 1;
+            pending[trie.node(n).parent as usize] += 1;
         }
     }
     let mut partial: Vec<Option<Partial>> = (0..trie.num_requests()).map(|_| None).collect();
@@ -284,7 +274,7 @@ pub fn execute(
         let mut work: Vec<KvCache> = Vec::with_capacity(nodes.len());
         let mut n_lasts: Vec<usize> = Vec::with_capacity(nodes.len());
         for &n in nodes {
-            let p = parent[n as usize];
+            let p = trie.node(n).parent;
             let mut c = if p == Trie::ROOT {
                 empty.clone()
             } else {
@@ -738,7 +728,6 @@ mod tests {
     #[test]
     fn plans_cover_every_node_once_parents_first_within_budget() {
         let trie = task_trie(80, 5);
-        let parent = parents(&trie);
         for budget in [1, 7, 40, 300, 1_000_000] {
             let batches = plan(&trie, budget);
             let mut batch_of = vec![usize::MAX; trie.num_nodes()];
@@ -758,7 +747,7 @@ mod tests {
             }
             for n in 1..trie.num_nodes() {
                 assert_ne!(batch_of[n], usize::MAX, "node {n} never planned");
-                let p = parent[n] as usize;
+                let p = trie.node(n as u32).parent as usize;
                 if p != Trie::ROOT as usize {
                     assert!(batch_of[p] < batch_of[n], "node {n} runs before its parent");
                 }
