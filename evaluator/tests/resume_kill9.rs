@@ -5,7 +5,8 @@
 //! own results folder. Checked:
 //! - the killed run left no results file, and some journal records;
 //! - the restarted run reads back exactly the complete records the killed run had
-//!   written (so it redoes only what was in flight) and says so on stderr;
+//!   written (so it redoes only what was in flight) and says so on stderr, and plans
+//!   fewer tokens to forward than the whole run;
 //! - its results and details files are byte-identical to the uninterrupted run's;
 //! - journals are removed once the results are written;
 //! - a run killed while a finished results file exists leaves that file untouched.
@@ -107,6 +108,19 @@ fn run_and_kill(cache: &Path, out: &Path, min_records: usize) -> usize {
     journal_records(cache)
 }
 
+/// Sum over tasks of the plan lines' "<task>: N requests, T tokens to forward, …".
+fn planned_tokens(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" requests, ")?
+                .1
+                .split_once(" tokens to forward")
+        })
+        .map(|(t, _)| t.parse::<u64>().unwrap())
+        .sum()
+}
+
 #[test]
 fn killed_run_resumes_to_identical_results() {
     let tmp = tempfile::tempdir().unwrap();
@@ -130,6 +144,7 @@ fn killed_run_resumes_to_identical_results() {
         "journals are removed after a finished run"
     );
     eprintln!("uninterrupted run: {:.1}s", t.elapsed().as_secs_f64());
+    let planned_whole = planned_tokens(&String::from_utf8_lossy(&o.stderr));
 
     // Killed after a few records, then restarted.
     let at_kill = run_and_kill(&cache_b, &out_b, 3);
@@ -159,6 +174,15 @@ fn killed_run_resumes_to_identical_results() {
     assert_eq!(
         resumed, at_kill,
         "every complete record is reused, nothing finished is redone"
+    );
+    // Nor is its forward work: the restart plans fewer tokens than the whole run.
+    let planned_resumed = planned_tokens(&stderr);
+    eprintln!(
+        "tokens to forward: uninterrupted {planned_whole}, restarted after the kill {planned_resumed}"
+    );
+    assert!(
+        planned_resumed < planned_whole,
+        "the restart forwards {planned_resumed} tokens, the whole run {planned_whole}"
     );
     // Progress shows without a terminal: "<task>: d/n requests, p/t tokens (x%), r tok/s,
     // ETA h:mm:ss" per update, then "<task>: done, n/n requests, …".

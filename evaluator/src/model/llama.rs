@@ -477,6 +477,36 @@ impl CausalLm for Llama {
         (2 * c.n_layers * c.n_kv_heads * c.head_dim * self.dtype.size_in_bytes()) as u64
     }
 
+    /// True on a CPU with f32 activations and every linear weight a dense f32 tensor.
+    /// Everything but the linear layers is per row (norms, rotary embeddings, the
+    /// activation) or per sequence (attention, against the sequence's own cache and
+    /// under its own mask). The linear layers are candle's f32 matrix product, i.e. the
+    /// `gemm` crate, whose value for one output element does not depend on the number of
+    /// rows once there are two or more: the depth is cut into blocks from the depth and
+    /// the output width alone (never split across threads), each block is summed by
+    /// fused multiply-adds in depth order into one accumulator whatever the tile, and
+    /// the blocks are added in order (for outputs more than 64 wide: every layer of a
+    /// real model). One row goes to a vector kernel instead, hence the
+    /// proviso of [`CausalLm::batch_invariant`]. Quantized weights are not claimed:
+    /// [`Llama::set_dequantize_large`] switches kernels on the row count, and on other
+    /// devices the libraries choose algorithms by shape. `tests/batch_invariance.rs`
+    /// checks it on the real model.
+    fn batch_invariant(&self) -> bool {
+        // (gemm treats products at most 64 wide in both dimensions apart.)
+        let dense_f32 = |l: &Linear| {
+            matches!(&l.weight, QMatMul::Tensor(w)
+                if w.dtype() == DType::F32 && w.dims().first().is_some_and(|&n| n > 64))
+        };
+        self.device.is_cpu()
+            && self.dtype == DType::F32
+            && dense_f32(&self.w.lm_head)
+            && self.w.layers.iter().all(|l| {
+                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
+                    .into_iter()
+                    .all(dense_f32)
+            })
+    }
+
     fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         self.forward_last(tokens, tokens.len(), cache)
     }

@@ -121,6 +121,17 @@ pub trait CausalLm: Send {
         4 * (4 * 4096 + 3 * 11008 + self.info().vocab_size as u64)
     }
 
+    /// True when [`Self::forward_batch`] computes each sequence's logits rows and cache
+    /// bit for bit the same whichever other sequences share the call, provided that each
+    /// matrix product over the packed rows has either one row in both calls or at least
+    /// two in both (one-row products may take another kernel: a vector product instead of
+    /// a matrix one). A resumed run then forwards only the sequences it needs out of a
+    /// planned batch ([`crate::schedule::executor`]); otherwise it reruns whole batches.
+    /// The default is false.
+    fn batch_invariant(&self) -> bool {
+        false
+    }
+
     /// Runs several independent sequences in one call (packed: no padding; every
     /// sequence attends only to its own cache and tokens, under its own causal mask).
     /// Returns the requested logits rows of all sequences, in batch order, as one

@@ -287,7 +287,12 @@ pub fn answer_task(
         }
     }
     planned_tokens += if opts.shared {
-        tokens_to_forward(&trie, Some(&needed), opts.batch_tokens)
+        tokens_to_forward(
+            &trie,
+            Some(&needed),
+            opts.batch_tokens,
+            be.model.batch_invariant(),
+        )
     } else {
         (0..trie.num_requests() as u32)
             .filter(|&r| needed[r as usize])

@@ -13,9 +13,14 @@
 //! Children run deepest first ([`Trie::finish`]), so the largest forward comes first.
 //!
 //! The plan depends only on the trie and the budget. When some requests are already
-//! answered (a resumed run), a batch is run whole if any of its nodes is needed, and so
-//! are the batches of those nodes' parents: every forward that runs has exactly the
-//! shapes and inputs it has in an uninterrupted run, so the scores are bit-identical.
+//! answered (a resumed run), only the nodes whose subtree holds a needed request run
+//! (those requests' own edges and the shared prefixes above them), each in its planned
+//! batch, when the model computes a sequence's rows independently of the other
+//! sequences of a batch ([`CausalLm::batch_invariant`]): the scores are then
+//! bit-identical to an uninterrupted run's. Otherwise a batch is run whole if any of its
+//! nodes is needed, and so are the batches of those nodes' parents, so that every
+//! forward has exactly its uninterrupted shapes (on interleaved plans that reaches back
+//! to the task's first batch). See [`steps`].
 //!
 //! Scoring is [`crate::engine`]'s: log-sum-exp in f64 over the f32 logits row, per-token
 //! values summed in f64 in continuation order, greedy = first argmax equals the token.
@@ -213,11 +218,74 @@ fn logit_rows(trie: &Trie, n: u32) -> usize {
     }
 }
 
-/// Which batches of `batches` run for the `needed` requests: those holding a node whose
-/// subtree has a needed target, closed under "the batch of a parent of a node in a
-/// running batch".
-fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> bool) -> Vec<bool> {
+/// One forward of an execution: the nodes of a planned batch that run (in plan order)
+/// and maybe a [`Pad`].
+struct Step {
+    nodes: Vec<u32>,
+    pad: Option<Pad>,
+}
+
+/// A one-token sequence forwarded after a step's nodes from an empty cache, its outputs
+/// dropped: it keeps a step that is a subset of its batch at two or more rows in a
+/// matrix product where the whole batch had two or more but the subset has one (see
+/// [`CausalLm::batch_invariant`]). Its token is the first of the step's first edge.
+#[derive(Clone, Copy)]
+struct Pad {
+    /// 1 when it adds a logits row (the subset has one, the batch more), else 0.
+    n_last: usize,
+}
+
+/// Tokens and logits rows of a set of nodes forwarded together.
+fn rows_of(trie: &Trie, nodes: &[u32]) -> (usize, usize) {
+    nodes.iter().fold((0, 0), |(t, r), &n| {
+        (t + trie.edge(n).len(), r + logit_rows(trie, n))
+    })
+}
+
+/// The forwards [`execute`] runs for the `needed` requests, from the `batches` of
+/// [`plan`]. When every request is needed: the plan as it is.
+///
+/// Otherwise, with `batch_invariant` ([`CausalLm::batch_invariant`]), each batch's nodes
+/// whose subtree holds a target of a needed request (the needed requests' edges and
+/// every shared prefix above them, nothing else), when there are any; a subset whose
+/// tokens or logits rows come to one, where the batch's come to more, gets a [`Pad`]
+/// (one token).
+/// Each node then gets the same rows, bit for bit, as in the whole batch.
+///
+/// Without it, whole batches: those holding such a node, closed under "the batch of a
+/// parent of a node in a running batch", so that every forward has the shapes and
+/// inputs it has in an uninterrupted run. On an interleaved plan (batch k + 1 holds the
+/// answers of the questions whose contexts ran in batch k, and the next contexts) that
+/// closure reaches back to the task's first batch.
+fn steps(
+    trie: &Trie,
+    batches: Vec<Vec<u32>>,
+    is_needed: &dyn Fn(u32) -> bool,
+    batch_invariant: bool,
+) -> Vec<Step> {
     let visit = subtrees_needed(trie, is_needed);
+    if batch_invariant {
+        return batches
+            .into_iter()
+            .filter_map(|batch| {
+                let nodes: Vec<u32> = batch
+                    .iter()
+                    .copied()
+                    .filter(|&n| visit[n as usize])
+                    .collect();
+                if nodes.is_empty() {
+                    return None;
+                }
+                let (all_tokens, all_rows) = rows_of(trie, &batch);
+                let (tokens, rows) = rows_of(trie, &nodes);
+                let one_logits_row = rows == 1 && all_rows > 1;
+                let pad = ((tokens == 1 && all_tokens > 1) || one_logits_row).then_some(Pad {
+                    n_last: usize::from(one_logits_row),
+                });
+                Some(Step { nodes, pad })
+            })
+            .collect();
+    }
     let mut batch_of = vec![usize::MAX; trie.num_nodes()];
     for (b, nodes) in batches.iter().enumerate() {
         for &n in nodes {
@@ -238,7 +306,17 @@ fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> 
             }
         }
     }
-    run
+    batches
+        .into_iter()
+        .zip(run)
+        .filter(|(_, r)| *r)
+        .map(|(nodes, _)| Step { nodes, pad: None })
+        .collect()
+}
+
+/// Tokens a step forwards, its [`Pad`] included.
+fn step_tokens(trie: &Trie, nodes: &[u32], pad: Option<Pad>) -> usize {
+    rows_of(trie, nodes).0 + usize::from(pad.is_some())
 }
 
 /// Runs the nodes of `trie` (which must be [`Trie::finish`]ed) in the batches of
@@ -246,9 +324,8 @@ fn batches_to_run(trie: &Trie, batches: &[Vec<u32>], is_needed: &dyn Fn(u32) -> 
 /// complete, in execution order.
 ///
 /// `needed[r]` false skips request `r` (already answered, e.g. read back from a journal):
-/// batches holding no needed request (and no parent of one) are not run. A batch that is
-/// run is run exactly as in a full execution (same nodes, same caches, same logits
-/// rows), so a resumed run gives bit-identical scores to an uninterrupted one.
+/// only what the needed requests depend on is run ([`steps`]), and every needed request
+/// gets bit-identical scores to an uninterrupted run's.
 pub fn execute(
     model: &dyn CausalLm,
     trie: &Trie,
@@ -257,12 +334,16 @@ pub fn execute(
     on_done: &mut dyn FnMut(Done) -> Result<()>,
 ) -> Result<ExecStats> {
     let is_needed = |r: u32| needed.is_none_or(|n| n[r as usize]);
-    let batches = plan(trie, batch_tokens);
-    let run = batches_to_run(trie, &batches, &is_needed);
+    let steps = steps(
+        trie,
+        plan(trie, batch_tokens),
+        &is_needed,
+        model.batch_invariant(),
+    );
     // Children still to run, per node: a node's cache is dropped when this reaches 0.
     let mut pending = vec![0u32; trie.num_nodes()];
-    for (nodes, _) in batches.iter().zip(&run).filter(|(_, &r)| r) {
-        for &n in nodes {
+    for step in &steps {
+        for &n in &step.nodes {
             pending[trie.node(n).parent as usize] += 1;
         }
     }
@@ -270,7 +351,7 @@ pub fn execute(
     let mut stats = ExecStats::default();
     let empty = model.new_cache();
     let mut caches: HashMap<u32, KvCache> = HashMap::new();
-    for (nodes, _) in batches.iter().zip(&run).filter(|(_, &r)| r) {
+    for Step { nodes, pad } in &steps {
         let mut work: Vec<KvCache> = Vec::with_capacity(nodes.len());
         let mut n_lasts: Vec<usize> = Vec::with_capacity(nodes.len());
         for &n in nodes {
@@ -294,7 +375,7 @@ pub fn execute(
             work.push(c);
             n_lasts.push(logit_rows(trie, n));
         }
-        let tokens: usize = nodes.iter().map(|&n| trie.edge(n).len()).sum();
+        let tokens = step_tokens(trie, nodes, *pad);
         let held: usize = caches.values().map(|c| c.len()).sum();
         let batch_cached: usize = nodes
             .iter()
@@ -314,6 +395,15 @@ pub fn execute(
                     keep_cache: pending[n as usize] > 0,
                 })
                 .collect();
+            let mut pad_cache = empty.clone();
+            if let Some(p) = pad {
+                seqs.push(Seq {
+                    tokens: &trie.edge(nodes[0])[..1],
+                    n_last: p.n_last,
+                    cache: &mut pad_cache,
+                    keep_cache: false,
+                });
+            }
             model.forward_batch(&mut seqs).map_err(|e| {
                 anyhow::anyhow!(
                     "model forward of a batch of {} sequences, {tokens} tokens (deepest node at depth {}): {}",
@@ -324,7 +414,7 @@ pub fn execute(
             })?
         };
         stats.forwards += 1;
-        stats.sequences += nodes.len();
+        stats.sequences += nodes.len() + usize::from(pad.is_some());
         stats.tokens_forwarded += tokens as u64;
         let vocab = match &logits {
             Some(l) => l.dim(1)?,
@@ -396,17 +486,18 @@ pub fn execute(
 }
 
 /// Tokens [`execute`] will forward for the `needed` requests (all when `None`) with the
-/// same `batch_tokens`.
-pub fn tokens_to_forward(trie: &Trie, needed: Option<&[bool]>, batch_tokens: usize) -> u64 {
+/// same `batch_tokens`, on a model whose [`CausalLm::batch_invariant`] is
+/// `batch_invariant`.
+pub fn tokens_to_forward(
+    trie: &Trie,
+    needed: Option<&[bool]>,
+    batch_tokens: usize,
+    batch_invariant: bool,
+) -> u64 {
     let is_needed = |r: u32| needed.is_none_or(|n| n[r as usize]);
-    let batches = plan(trie, batch_tokens);
-    let run = batches_to_run(trie, &batches, &is_needed);
-    batches
+    steps(trie, plan(trie, batch_tokens), &is_needed, batch_invariant)
         .iter()
-        .zip(&run)
-        .filter(|(_, &r)| r)
-        .flat_map(|(nodes, _)| nodes.iter())
-        .map(|&n| trie.edge(n).len() as u64)
+        .map(|s| step_tokens(trie, &s.nodes, s.pad) as u64)
         .sum()
 }
 
@@ -499,6 +590,9 @@ mod tests {
         info: ModelInfo,
         device: Device,
         forwarded: AtomicU64,
+        /// What [`CausalLm::batch_invariant`] says (its rows are a function of the prefix
+        /// alone, so it is true; false makes resumed runs rerun whole batches).
+        invariant: bool,
     }
 
     impl PrefixHashLm {
@@ -518,6 +612,15 @@ mod tests {
                 },
                 device: Device::Cpu,
                 forwarded: AtomicU64::new(0),
+                invariant: true,
+            }
+        }
+
+        /// A model that does not claim [`CausalLm::batch_invariant`].
+        fn whole_batches() -> Self {
+            PrefixHashLm {
+                invariant: false,
+                ..Self::new()
             }
         }
     }
@@ -544,6 +647,9 @@ mod tests {
         }
         fn new_cache(&self) -> KvCache {
             KvCache::new(1)
+        }
+        fn batch_invariant(&self) -> bool {
+            self.invariant
         }
         fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Tensor> {
             let mut prefix: Vec<u32> = match cache.get(0) {
@@ -775,11 +881,13 @@ mod tests {
             let (got, st) = run_batched(&m, &trie, true, None, budget);
             assert_eq!(st.tokens_forwarded, trie.counts().shared_tokens);
             assert_eq!(st.sequences, trie.num_nodes() - 1);
-            assert_eq!(
-                st.tokens_forwarded,
-                tokens_to_forward(&trie, None, budget),
-                "budget {budget}"
-            );
+            for invariant in [true, false] {
+                assert_eq!(
+                    st.tokens_forwarded,
+                    tokens_to_forward(&trie, None, budget, invariant),
+                    "budget {budget}"
+                );
+            }
             // The plan-only bound is what the execution held (real cache lengths).
             let peak = cache_peak(&trie, budget);
             assert_eq!(st.peak_cached_tokens, peak.tokens, "budget {budget}");
@@ -793,24 +901,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_resumed_batched_run_reruns_whole_batches_and_matches() {
-        let trie = task_trie(120, 13);
-        let budget = 64;
-        let m = PrefixHashLm::new();
-        let (all, full) = run_batched(&m, &trie, true, None, budget);
-        // A run stopped late: the requests of the last documents are left.
-        let n = trie.num_requests();
-        let needed: Vec<bool> = (0..n).map(|i| i >= n - n / 6 && i % 2 == 0).collect();
-        let m2 = PrefixHashLm::new();
-        let (some, part) = run_batched(&m2, &trie, true, Some(&needed), budget);
-        assert!(
-            part.tokens_forwarded < full.tokens_forwarded,
-            "{part:?} vs {full:?}"
-        );
+    /// Tokens of the nodes whose subtree holds a needed request: the least a resumed
+    /// run can forward.
+    fn least_tokens(trie: &Trie, needed: &[bool]) -> u64 {
+        let visit = subtrees_needed(trie, &|r| needed[r as usize]);
+        (1..trie.num_nodes() as u32)
+            .filter(|&n| visit[n as usize])
+            .map(|n| trie.edge(n).len() as u64)
+            .sum()
+    }
+
+    /// Runs `trie` resumed with `needed`, checks every needed request against `all`
+    /// (an uninterrupted run's scores) and returns the stats.
+    fn resume_and_compare(
+        m: &PrefixHashLm,
+        trie: &Trie,
+        needed: &[bool],
+        budget: usize,
+        all: &[Option<Scored>],
+    ) -> ExecStats {
+        let (some, st) = run_batched(m, trie, true, Some(needed), budget);
         assert_eq!(
-            part.tokens_forwarded,
-            tokens_to_forward(&trie, Some(&needed), budget)
+            st.tokens_forwarded,
+            tokens_to_forward(trie, Some(needed), budget, m.invariant)
         );
         for i in 0..trie.num_requests() {
             if needed[i] {
@@ -818,6 +931,113 @@ mod tests {
             } else {
                 assert!(some[i].is_none(), "request {i} was not needed");
             }
+        }
+        st
+    }
+
+    #[test]
+    fn a_resumed_batched_run_matches_and_skips_what_is_answered() {
+        let trie = task_trie(120, 13);
+        let budget = 64;
+        let m = PrefixHashLm::new();
+        let (all, full) = run_batched(&m, &trie, true, None, budget);
+        // A run stopped late: the requests of the last documents are left.
+        let n = trie.num_requests();
+        let needed: Vec<bool> = (0..n).map(|i| i >= n - n / 6 && i % 2 == 0).collect();
+        let least = least_tokens(&trie, &needed);
+        let part = resume_and_compare(&PrefixHashLm::new(), &trie, &needed, budget, &all);
+        let whole =
+            resume_and_compare(&PrefixHashLm::whole_batches(), &trie, &needed, budget, &all);
+        eprintln!(
+            "resumed: {} tokens (least {least}), whole batches {}, full {}",
+            part.tokens_forwarded, whole.tokens_forwarded, full.tokens_forwarded
+        );
+        // Nodes the needed requests depend on, plus at most one padding token per step.
+        assert!(part.tokens_forwarded >= least);
+        assert!(part.tokens_forwarded <= least + part.forwards as u64);
+        assert!(part.tokens_forwarded <= whole.tokens_forwarded);
+        assert!(whole.tokens_forwarded < full.tokens_forwarded);
+    }
+
+    /// ARC's shape, interleaved by the plan: long contexts under a short shared prefix,
+    /// four short answers each, so that a batch holds the answers of the questions
+    /// whose contexts ran in the batch before and the next questions' contexts.
+    fn interleaved_trie(questions: usize) -> Trie {
+        let mut s: u64 = 42;
+        let mut next = |m: u64| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        };
+        let mut trie = Trie::new();
+        for _ in 0..questions {
+            let mut ctx = vec![1u32, 2];
+            ctx.extend((0..20 + next(20)).map(|_| next(VOCAB as u64) as u32));
+            for _ in 0..4 {
+                let cont: Vec<u32> = (0..1 + next(3))
+                    .map(|_| next(VOCAB as u64) as u32)
+                    .collect();
+                trie.insert(&ctx, &cont);
+            }
+        }
+        trie.finish();
+        trie
+    }
+
+    #[test]
+    fn a_resumed_interleaved_run_forwards_only_what_is_left() {
+        let trie = interleaved_trie(300);
+        let budget = 128;
+        let m = PrefixHashLm::new();
+        let mut order = Vec::new();
+        let mut all = vec![None; trie.num_requests()];
+        let full = execute(&m, &trie, None, budget, &mut |d: Done| {
+            order.push(d.request);
+            all[d.request as usize] = Some(d.scored);
+            Ok(())
+        })
+        .unwrap();
+        // Interleaved: most batches hold answers and new contexts.
+        let plan = plan(&trie, budget);
+        let mixed = plan
+            .iter()
+            .filter(|b| {
+                b.iter().any(|&n| trie.node(n).children.is_empty())
+                    && b.iter().any(|&n| !trie.node(n).children.is_empty())
+            })
+            .count();
+        assert!(
+            mixed * 2 > plan.len(),
+            "{mixed} of {} batches mixed",
+            plan.len()
+        );
+        for done_pct in [10, 36, 70, 99] {
+            // Stopped after done_pct % of the requests, in the order they completed.
+            let mut needed = vec![true; trie.num_requests()];
+            for &r in &order[..order.len() * done_pct / 100] {
+                needed[r as usize] = false;
+            }
+            let least = least_tokens(&trie, &needed);
+            let part = resume_and_compare(&PrefixHashLm::new(), &trie, &needed, budget, &all);
+            let whole =
+                resume_and_compare(&PrefixHashLm::whole_batches(), &trie, &needed, budget, &all);
+            eprintln!(
+                "{done_pct}% done: resumed run forwards {} tokens (least {least}); \
+                 with whole batches {}; uninterrupted {}",
+                part.tokens_forwarded, whole.tokens_forwarded, full.tokens_forwarded
+            );
+            assert!(part.tokens_forwarded >= least);
+            assert!(
+                part.tokens_forwarded <= least + part.forwards as u64,
+                "{done_pct}%: {} tokens, least {least}",
+                part.tokens_forwarded
+            );
+            // What batch invariance saves: here whole batches chain back to the start.
+            assert!(
+                part.tokens_forwarded < whole.tokens_forwarded,
+                "{done_pct}%"
+            );
         }
     }
 }

@@ -14,7 +14,8 @@
 //! shapes); so do sequences packed into one batched forward ([`executor::plan`]).
 //! `tests/schedule_equivalence.rs` states and checks the tolerance on the real model.
 //! The batches are a pure function of the trie and the batch budget, which is part of a
-//! resumable run's key, so a resumed run computes bit-identical scores.
+//! resumable run's key; a resumed run forwards only the unanswered requests' part of each
+//! batch and computes bit-identical scores (see [`executor`]).
 
 pub mod answer;
 pub mod executor;
