@@ -963,13 +963,7 @@ mod tests {
     /// four short answers each, so that a batch holds the answers of the questions
     /// whose contexts ran in the batch before and the next questions' contexts.
     fn interleaved_trie(questions: usize) -> Trie {
-        let mut s: u64 = 42;
-        let mut next = |m: u64| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) % m
-        };
+        let mut next = crate::schedule::trie::tests::below(42);
         let mut trie = Trie::new();
         for _ in 0..questions {
             let mut ctx = vec![1u32, 2];

@@ -452,6 +452,17 @@ pub(crate) mod tests {
         assert!(depths.windows(2).all(|w| w[0] >= w[1]), "{depths:?}");
     }
 
+    /// A seeded pseudo-random source: each call gives a number below its argument.
+    pub(crate) fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut s = seed;
+        move |m: u64| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        }
+    }
+
     /// Task-like requests: shared few-shot prefixes, questions after them, several
     /// continuations per question; small alphabets add accidental sharing and splits.
     pub(crate) fn task_like_requests(
@@ -459,13 +470,7 @@ pub(crate) mod tests {
         seed: u64,
         vocab: u64,
     ) -> Vec<(Vec<u32>, Vec<u32>)> {
-        let mut s: u64 = seed;
-        let mut next = |m: u64| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) % m
-        };
+        let mut next = below(seed);
         let mut reqs = Vec::new();
         for _ in 0..n_prefixes {
             let prefix: Vec<u32> = (0..5 + next(15)).map(|_| next(vocab) as u32).collect();
