@@ -99,15 +99,7 @@ fn parse_args() -> Result<Args> {
 
 /// A `/proc/self/status` field in kB (0 where there is none).
 fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    model::alloc::status_kb(field).unwrap_or(0)
 }
 
 fn main() -> Result<()> {

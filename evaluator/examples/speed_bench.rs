@@ -168,14 +168,7 @@ fn workload_docs(name: &str) -> Result<Vec<DocRequests>> {
 }
 
 fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    model::alloc::status_kb("VmHWM:").unwrap_or(0)
 }
 
 /// Child: run one workload in one mode, print one JSON line, write logprobs (f64 bits, hex).

@@ -88,6 +88,19 @@ pub fn release_free_pages() {
     }
 }
 
+/// A field of `/proc/self/status` in kB, e.g. `"VmHWM:"` (peak resident) or `"VmRSS:"`;
+/// None where there is no such file or field (not Linux).
+pub fn status_kb(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// This process's memory now, in bytes: resident set (Linux) and, under glibc, the heap
 /// bytes allocated and not yet freed (all arenas, plus `mmap`ped blocks). Their gap is
 /// freed memory the allocator keeps for reuse. Shown on progress lines.

@@ -395,12 +395,12 @@ pub fn execute(
                     keep_cache: pending[n as usize] > 0,
                 })
                 .collect();
-            let mut pad_cache = empty.clone();
-            if let Some(p) = pad {
+            let mut pad_cache = pad.map(|_| empty.clone());
+            if let (Some(p), Some(cache)) = (pad, pad_cache.as_mut()) {
                 seqs.push(Seq {
                     tokens: &trie.edge(nodes[0])[..1],
                     n_last: p.n_last,
-                    cache: &mut pad_cache,
+                    cache,
                     keep_cache: false,
                 });
             }
