@@ -42,15 +42,17 @@
 //! `/`) never matched a model in v1; they are not turned into flags but kept
 //! as a comment at the end of `flags.toml`.
 
-use crate::results::flags::{Flag, DO_NOT_SUBMIT};
-use crate::schema::{Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType};
+use leaderboard_format::flags::{Flag, DO_NOT_SUBMIT};
+use leaderboard_format::schema::{
+    Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// `tool` of imported runs.
-pub const TOOL: &str = "open-llm-leaderboard-v1";
+pub const TOOL: &str = leaderboard_format::schema::V1_ARCHIVE_TOOL;
 /// `tool_version` of imported runs.
 pub const TOOL_VERSION: &str =
     "lm-evaluation-harness b281b0921b636bc36ad05c0b0b0763bd6dd43463 (as ported by HF lighteval)";
@@ -379,7 +381,7 @@ pub fn build_flags(
             auto_link = f.discussion_url.clone();
             continue;
         }
-        if !crate::schema::is_valid_model_id(&f.model) {
+        if !leaderboard_format::ids::is_valid_model_id(&f.model) {
             ignored.push((*line, f.clone()));
             continue;
         }
@@ -503,7 +505,7 @@ pub struct FlagsImport {
 impl FlagsImport {
     /// The text of `flags.toml`: header, entries, then the ignored v1 keys as comments.
     pub fn render(&self) -> String {
-        let mut out = crate::results::flags::render_flags(FLAGS_HEADER, &self.flags);
+        let mut out = leaderboard_format::flags::render_flags(FLAGS_HEADER, &self.flags);
         if !self.ignored.is_empty() {
             out.push_str(
                 "\n# v1's list also had these keys, which are not valid model ids (typos), so v1\n\

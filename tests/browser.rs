@@ -30,7 +30,7 @@ fn index_in_headless_chromium() {
         "results/ holds only {total} runs; the browser test needs the v1 archive (run `leaderboard import`)"
     );
     let flagged: BTreeSet<&str> = src.flags.iter().map(|f| f.model.as_str()).collect();
-    let unflagged: Vec<&leaderboard::schema::Run> = src
+    let unflagged: Vec<&leaderboard_format::schema::Run> = src
         .runs
         .iter()
         .filter(|r| !flagged.contains(r.model_id.as_str()))
@@ -159,7 +159,7 @@ fn index_in_headless_chromium() {
         .filter(|r| {
             let m = r.model_id.to_lowercase();
             (m.contains("pythia") || m.contains("gpt2"))
-                && r.precision != leaderboard::schema::Precision::Float16
+                && r.precision != leaderboard_format::schema::Precision::Float16
         })
         .count();
     assert!(n_filtered < n_alt);

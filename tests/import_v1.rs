@@ -3,8 +3,8 @@
 //! reproduces the committed files byte for byte.
 
 use leaderboard::import_v1;
-use leaderboard::results;
-use leaderboard::schema::Benchmark;
+use leaderboard_format as results;
+use leaderboard_format::schema::Benchmark;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -48,7 +48,7 @@ fn committed_archive_matches_the_v1_table() {
     let mut merges = 0;
     let mut moes = 0;
     for (line, row) in &rows {
-        let key = leaderboard::schema::RunKey {
+        let key = leaderboard_format::schema::RunKey {
             model_id: row.model.clone(),
             revision: row.model_sha.clone(),
             precision: row.precision.parse().unwrap(),

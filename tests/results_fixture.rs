@@ -4,7 +4,7 @@
 //! a temporary folder and requires the committed copy to be identical
 //! (run with `LEADERBOARD_UPDATE_FIXTURES=1` to rewrite it), and checks it.
 
-use leaderboard::results::{self, flags, validate};
+use leaderboard_format::{self as results, check as validate, flags};
 use std::path::PathBuf;
 
 /// Models in the fixture (every run of each).

@@ -2,7 +2,9 @@
 //! Parquet writer): escaping of hostile text in every output, link
 //! sanitizing, slug collisions, sorting, downloads and determinism.
 
-use leaderboard::schema::{Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType};
+use leaderboard_format::schema::{
+    Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +97,7 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
         evil,
         formula,
     ];
-    leaderboard::results::write_file(&results.join("fixture.parquet"), &runs).unwrap();
+    leaderboard_format::write_file(&results.join("fixture.parquet"), &runs).unwrap();
     std::fs::write(
         results.join("flags.toml"),
         format!(
@@ -370,4 +372,30 @@ fn a_failed_build_keeps_the_old_site() {
         "{err:#}"
     );
     assert_eq!(all_files(&out), before);
+}
+
+#[test]
+fn build_refuses_a_folder_check_refuses_unless_told() {
+    // The fixture holds hostile runs (`../../etc/passwd` as a model id…):
+    // `check` refuses it, so `build` does too, and keeps any old site.
+    let (dir, results) = fixture();
+    let out = dir.path().join("site");
+    let args = |allow_invalid| leaderboard::cmd::build::Args {
+        results: Some(results.clone()),
+        content: Some(content_dir()),
+        out: Some(out.clone()),
+        allow_invalid,
+        ..Default::default()
+    };
+    let err = leaderboard::cmd::build::run(&args(false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`leaderboard check` refuses it") && err.contains("--allow-invalid"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing was published");
+    // A preview builds anyway (and still escapes everything: see above).
+    leaderboard::cmd::build::run(&args(true)).unwrap();
+    assert!(out.join("index.html").is_file());
 }

@@ -38,7 +38,7 @@ use evaluator::schedule::{self, executor, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use evaluator::tokenizer::Tokenizer;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 
 fn usage() -> &'static str {
     "kv_peak_probe --task TASK [--before BATCHES] [--after BATCHES] [--model PATH]\n\

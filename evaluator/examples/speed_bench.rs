@@ -34,7 +34,7 @@ use evaluator::schedule::{self, AnswerOptions, Backend, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use evaluator::tokenizer::Tokenizer;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 
 const SUITE: Suite = Suite::OpenLlmV1;
 

@@ -8,7 +8,8 @@
 
 pub mod cmd;
 pub mod data;
-pub mod details;
+/// The per-sample details format (defined in the format crate).
+pub use leaderboard_format::details;
 pub mod engine;
 pub mod generate;
 pub mod harness_tok;

@@ -16,11 +16,14 @@ enum Command {
     Prompts(evaluator::cmd::prompts::Args),
     /// Evaluate a model on the leaderboard tasks; write its results and details files.
     Run(Box<evaluator::cmd::run::RunArgs>),
+    /// Validate a results folder, exactly as `leaderboard check` does (same rules, same output).
+    Check(evaluator::cmd::check::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Prompts(a) => evaluator::cmd::prompts::run(a),
         Command::Run(a) => evaluator::cmd::run::run(&a),
+        Command::Check(a) => evaluator::cmd::check::run(&a),
     }
 }

@@ -20,7 +20,7 @@
 //!   `sqrt(Σ stderr_i²) / n_subjects`; its `n_samples` is the total number of
 //!   documents. (The harness reports no stderr for this macro mean.)
 
-use leaderboard::schema::Score;
+use leaderboard_format::schema::Score;
 use regex::Regex;
 use std::sync::OnceLock;
 

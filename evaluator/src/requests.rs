@@ -118,26 +118,6 @@ pub fn sha256_hex(s: &str) -> String {
     out
 }
 
-/// Per-document result, for the details Parquet file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SampleDetail {
-    pub task: String,
-    pub doc_id: usize,
-    /// [`DocRequests::prompt_sha256`].
-    pub prompt_sha256: String,
-    /// Log-likelihood of each request, in request order (empty for GSM8K).
-    pub loglikelihoods: Vec<f64>,
-    /// Predicted choice index (as a string) or extracted GSM8K answer.
-    pub prediction: String,
-    /// Gold choice index (as a string) or extracted GSM8K reference answer.
-    pub gold: String,
-    /// Whether the headline metric counts this document as correct: acc_norm
-    /// for ARC/HellaSwag, acc for MMLU/Winogrande, OLD acc or NEW strict
-    /// exact match for GSM8K; TruthfulQA: mc1 under openllm-v1, and under
-    /// lm-eval-0.4 (no mc1 requests) whether mc2 > 0.5. Values are in `metrics`.
-    pub correct: bool,
-    /// The generated text (GSM8K only).
-    pub generated: Option<String>,
-    /// Every per-document metric value, `(metric, value)` in METRICS order.
-    pub metrics: Vec<(String, f64)>,
-}
+/// Per-document result, for the details Parquet file (its format is the
+/// format crate's).
+pub use leaderboard_format::details::SampleDetail;

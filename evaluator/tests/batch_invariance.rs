@@ -29,7 +29,7 @@ use evaluator::schedule::{execute, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions};
 use evaluator::tokenizer::Tokenizer;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 
 /// One sequence of the test batch.
 struct Spec {

@@ -13,7 +13,7 @@ use evaluator::hub_datasets::{
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use hub_server::{Body, FakeRepo, HubServer};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

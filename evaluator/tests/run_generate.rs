@@ -59,7 +59,7 @@ fn batched_generation_equals_one_by_one() {
     use evaluator::generate::GenRequest;
     use evaluator::requests::Request;
     use evaluator::tasks::{self, BuildOptions};
-    use leaderboard::schema::Benchmark;
+    use leaderboard_format::schema::Benchmark;
 
     let path = test_model();
     let model = evaluator::model::load(&path, &Device::Cpu, None).unwrap();

@@ -223,7 +223,7 @@ fn run_resolves_a_hub_model_records_its_commit_and_reruns_offline() {
     );
 
     // The results file: the Hub id, the full commit sha, the GGUF's sha256.
-    let runs = leaderboard::results::read_file(&results_file).unwrap();
+    let runs = leaderboard_format::read_file(&results_file).unwrap();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert_eq!(run.model_id, REPO);
@@ -250,7 +250,7 @@ fn run_resolves_a_hub_model_records_its_commit_and_reruns_offline() {
         );
     }
     let arc = run
-        .headline(leaderboard::schema::Benchmark::Arc)
+        .headline(leaderboard_format::schema::Benchmark::Arc)
         .expect("an ARC headline score");
     assert_eq!(arc.n_samples, Some(2));
     assert!((0.0..=1.0).contains(&arc.value), "{}", arc.value);

@@ -63,7 +63,7 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
         "exactly the results and details files, no temporary leftovers"
     );
 
-    let runs = leaderboard::results::read_file(&results_file).unwrap();
+    let runs = leaderboard_format::read_file(&results_file).unwrap();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert_eq!(run.model_id, "local/SmolLM2-135M-Instruct.Q4_1");
@@ -91,12 +91,12 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
         run.evaluated_at.unwrap().to_rfc3339(),
         "2026-01-01T00:00:00+00:00"
     );
-    for b in leaderboard::schema::Benchmark::ALL {
+    for b in leaderboard_format::schema::Benchmark::ALL {
         let s = run
             .headline(b)
             .unwrap_or_else(|| panic!("no headline score for {}", b.task()));
         assert!((0.0..=1.0).contains(&s.value));
-        if b != leaderboard::schema::Benchmark::Mmlu {
+        if b != leaderboard_format::schema::Benchmark::Mmlu {
             assert_eq!(s.n_samples, Some(1), "{}", b.task());
         }
         println!("{:<12} {:>7.2}", b.label(), s.value * 100.0);
@@ -110,6 +110,11 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
 
     // Same inputs, same bytes: a second run of one task gives an identical results file.
     let again = |dir: &Path| {
+        // A temporary file a killed earlier write left: the rerun removes it
+        // (it would make `check` refuse the folder: hidden file).
+        let stale = dir.join(rel).join(format!(".{stem}.parquet.tmp-99999"));
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, b"half a file").unwrap();
         let out = evaluator()
             .args(["run", "--model"])
             .arg(&model)
@@ -131,6 +136,8 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        assert!(!stale.exists(), "the stale temporary file is still there");
+        assert_results_check(dir);
         let f = dir.join(rel).join(format!("{stem}.parquet"));
         (
             std::fs::read(&f).unwrap(),
@@ -144,12 +151,22 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
     // reader skips `*.details.parquet`).
     assert_results_check(&results);
 
-    // The site renders it: one run, one model page with its scores.
+    // The site renders it (the `leaderboard` binary: the evaluator does not
+    // link the site crate): one run, one model page with its scores.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = leaderboard::site::load(&results, &root.join("content"), None, None).unwrap();
     let site = tmp.path().join("site");
-    let summary = leaderboard::site::build(&src, &site).unwrap();
-    assert_eq!((summary.runs, summary.models), (1, 1));
+    let out = std::process::Command::new(model_common::leaderboard_bin())
+        .args(["build", "--results"])
+        .arg(&results)
+        .arg("--content")
+        .arg(root.join("content"))
+        .arg("--out")
+        .arg(&site)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 runs, 1 model pages"), "{log}");
     let data_js = std::fs::read_to_string(site.join("data.js")).unwrap();
     assert!(data_js.contains("local/SmolLM2-135M-Instruct.Q4_1"));
     let page = files_under(&site.join("models"))
@@ -159,10 +176,11 @@ fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {
     let html = std::fs::read_to_string(site.join("models").join(&page)).unwrap();
     assert!(html.contains("SmolLM2-135M-Instruct.Q4_1"), "{page:?}");
     let arc = run
-        .headline(leaderboard::schema::Benchmark::Arc)
+        .headline(leaderboard_format::schema::Benchmark::Arc)
         .unwrap()
         .value;
-    let shown = leaderboard::site::model_pages::pct(arc);
+    // As the site prints a percentage (`site::model_pages::pct`).
+    let shown = format!("{:.2}", arc * 100.0);
     assert!(
         html.contains(&shown),
         "model page {page:?} does not show ARC {shown}"
@@ -204,6 +222,42 @@ fn failures_leave_no_results_file() {
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
+
+    // Model ids `check` would refuse, and output folders that cannot hold
+    // the files: refused before the model loads.
+    let long = format!("org/{}", "n".repeat(116));
+    for id in ["org/a--b", "org/.x", long.as_str(), "no-org", "org/<b>"] {
+        let err = run(&model, &["--model-id", id]);
+        assert!(err.contains("--model-id"), "{id}: {err}");
+        assert!(
+            !err.contains("loading model"),
+            "{id}: loaded the model first: {err}"
+        );
+    }
+    let linked = tmp.path().join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(tmp.path(), linked.join("org")).unwrap();
+    let out = evaluator()
+        .args(["run", "--model"])
+        .arg(&model)
+        .args([
+            "--tasks",
+            "truthfulqa_mc",
+            "--limit",
+            "1",
+            "--model-id",
+            "org/name",
+            "--output",
+        ])
+        .arg(&linked)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("symbolic link") && !err.contains("loading model"),
+        "{err}"
+    );
 
     // A missing model file.
     let missing = tmp.path().join("no-such-model.gguf");

@@ -27,7 +27,7 @@ use evaluator::schedule::{execute, execute_unshared, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use evaluator::tokenizer::Tokenizer;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 
 /// Tolerance on each request's summed log-likelihood. The model runs with its
 /// weights dequantized to f32: shared and unshared paths then differ only by

@@ -8,7 +8,7 @@ mod tasks_common;
 
 use evaluator::suite::{DrawMode, Suite};
 use evaluator::tasks::TaskRequests;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use tasks_common::*;
@@ -133,7 +133,7 @@ fn every_doc_order_and_fewshot_matches_cpython() {
 #[test]
 fn mmlu_subject_orders_match_cpython() {
     let tr = build(Benchmark::Mmlu, Suite::OpenLlmV1, None);
-    let subjects: Vec<String> = leaderboard::schema::MMLU_SUBJECTS
+    let subjects: Vec<String> = leaderboard_format::schema::MMLU_SUBJECTS
         .iter()
         .map(|s| format!("mmlu_{s}"))
         .collect();

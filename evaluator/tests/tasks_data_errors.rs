@@ -6,7 +6,7 @@ mod tasks_common;
 use evaluator::data::LocalDir;
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use std::io::Write;
 use tasks_common::*;
 

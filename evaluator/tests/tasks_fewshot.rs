@@ -7,7 +7,7 @@ mod tasks_common;
 
 use evaluator::suite::Suite;
 use evaluator::tasks::TaskRequests;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use tasks_common::*;
 
 const ARC_NEW0: [usize; 25] = [

@@ -6,7 +6,7 @@ use evaluator::pystr;
 use evaluator::requests::{DocRequests, Request, Response, Scoring};
 use evaluator::suite::Suite;
 use evaluator::tasks::{score, TaskRequests};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 
 #[test]
 fn acc_ties_go_to_the_lowest_index() {

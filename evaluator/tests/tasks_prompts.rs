@@ -4,7 +4,7 @@ mod tasks_common;
 
 use evaluator::requests::{Request, Scoring};
 use evaluator::suite::Suite;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use tasks_common::*;
 
 fn ll(r: &Request) -> (&str, &str) {

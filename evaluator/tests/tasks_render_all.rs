@@ -7,7 +7,7 @@ mod tasks_common;
 use evaluator::requests::{Request, Scoring};
 use evaluator::suite::Suite;
 use evaluator::tasks::TaskRequests;
-use leaderboard::schema::{Benchmark, MMLU_SUBJECTS};
+use leaderboard_format::schema::{Benchmark, MMLU_SUBJECTS};
 use std::collections::HashSet;
 use tasks_common::*;
 

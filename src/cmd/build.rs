@@ -24,6 +24,39 @@ pub struct Args {
     /// Public https:// URL of the site (only used for canonical links)
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Build even if `check` refuses the results folder (for a preview; the
+    /// problems are still printed). Without it a refused folder is not built.
+    #[arg(long)]
+    pub allow_invalid: bool,
+}
+
+/// Runs `check` on the results folder: prints every problem and refuses to
+/// build when there is an error, unless `allow_invalid`.
+fn validate(results: &std::path::Path, allow_invalid: bool) -> Result<()> {
+    use leaderboard_format::check::{check_dir, Severity};
+    let problems = check_dir(results);
+    for p in &problems {
+        let mut p = p.clone();
+        p.file = results.join(&p.file);
+        eprintln!("{p}");
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        anyhow::ensure!(
+            allow_invalid,
+            "{errors} problem(s) in {}: `leaderboard check` refuses it, so it is not published \
+             (fix them, or pass --allow-invalid for a preview)",
+            results.display()
+        );
+        eprintln!(
+            "building anyway (--allow-invalid): {errors} problem(s) in {}",
+            results.display()
+        );
+    }
+    Ok(())
 }
 
 fn existing(given: &Option<PathBuf>, default: &str) -> Option<PathBuf> {
@@ -45,6 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     let started = std::time::Instant::now();
+    validate(&results, args.allow_invalid)?;
     let mut src = crate::site::load(&results, &content, templates.as_deref(), assets.as_deref())?;
     src.base_url = args.base_url.clone();
     let s = crate::site::build(&src, &out)?;

@@ -1,7 +1,7 @@
-//! `leaderboard check`: validates a results folder (see [`crate::results::validate`])
-//! and prints every problem, one per line, naming file, row and column.
+//! `leaderboard check`: validates a results folder and prints every problem,
+//! one per line, naming file, row and column. The rules and the printing are
+//! `leaderboard_format::check`'s, shared with `evaluator check` and `build`.
 
-use crate::results::validate;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -11,26 +11,11 @@ pub struct Args {
     pub results: PathBuf,
 }
 
+/// Runs the check; exits the process with status 1 when the folder is refused.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let problems = validate::check_dir(&args.results);
-    for p in &problems {
-        let mut p = p.clone();
-        p.file = args.results.join(&p.file);
-        eprintln!("{p}");
+    let code = leaderboard_format::check::main(&args.results);
+    if code != 0 {
+        std::process::exit(code);
     }
-    if !problems.is_empty() {
-        anyhow::bail!(
-            "{} problem{} in {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            args.results.display()
-        );
-    }
-    let files = crate::results::parquet_files(&args.results)?;
-    println!(
-        "{}: ok ({} results files)",
-        args.results.display(),
-        files.len()
-    );
     Ok(())
 }

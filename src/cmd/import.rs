@@ -3,9 +3,9 @@
 //! (mapping documented in [`crate::import_v1`]).
 
 use crate::import_v1::{self, ImportError};
-use crate::results;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use leaderboard_format as results;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = args.results.join(import_v1::OUTPUT_FILE);
     results::write_file(&out, &runs).with_context(|| format!("writing {}", out.display()))?;
     let flags_out = args.results.join(results::FLAGS_FILE);
-    results::parquet::write_atomic(&flags_out, flags_import.render().as_bytes())
+    results::atomic::write_atomic(&flags_out, flags_import.render().as_bytes())
         .with_context(|| format!("writing {}", flags_out.display()))?;
 
     let models: std::collections::BTreeSet<&str> =

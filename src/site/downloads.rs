@@ -17,8 +17,8 @@
 
 use super::view::{ranked_values, View};
 use super::{is_https_url, Out, Sources};
-use crate::schema::Run;
 use anyhow::{Context, Result};
+use leaderboard_format::schema::Run;
 use serde_json::{json, Value};
 
 /// Column names of both downloads, in order.

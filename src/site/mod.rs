@@ -40,7 +40,7 @@ pub struct Flag {
 /// Everything a build reads.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub runs: Vec<crate::schema::Run>,
+    pub runs: Vec<leaderboard_format::schema::Run>,
     pub flags: Vec<Flag>,
     /// Files offered for download as-is: (path under `data/`, with `/`
     /// separators; source file). The Parquet files and the flags file.
@@ -72,7 +72,7 @@ pub fn load(
     templates: Option<&Path>,
     assets: Option<&Path>,
 ) -> Result<Sources> {
-    let set = crate::results::load_dir(results)
+    let set = leaderboard_format::load_dir(results)
         .with_context(|| format!("loading results from {}", results.display()))?;
     let mut data_files: Vec<(String, PathBuf)> = set
         .files
@@ -85,9 +85,9 @@ pub fn load(
             (name.join("/"), results.join(rel))
         })
         .collect();
-    let flags_path = results.join(crate::results::FLAGS_FILE);
+    let flags_path = results.join(leaderboard_format::FLAGS_FILE);
     if flags_path.is_file() {
-        data_files.push((crate::results::FLAGS_FILE.to_string(), flags_path));
+        data_files.push((leaderboard_format::FLAGS_FILE.to_string(), flags_path));
     }
     let flags = set
         .flags
@@ -251,7 +251,7 @@ pub fn thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -307,26 +307,15 @@ impl PageCtx {
     }
 }
 
-/// Whether `s` is a plain `https://` URL safe to put in an `href`.
+/// Whether `s` is a plain `https://` URL safe to put in an `href` (the rule
+/// `check` holds flag links to: [`leaderboard_format::ids::is_safe_link`]).
 pub fn is_https_url(s: &str) -> bool {
-    s.starts_with("https://")
-        && s.len() > 8
-        && !s.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
-        })
+    leaderboard_format::ids::is_safe_link(s)
 }
 
-/// The Hub page of a model, when its id is a plain `org/name` repo id.
+/// The Hub page of a model, when its id is a valid Hub repo id.
 pub fn hub_url(model_id: &str) -> Option<String> {
-    let ok_part = |p: &str| {
-        !p.is_empty()
-            && p != "."
-            && p != ".."
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    let parts: Vec<&str> = model_id.split('/').collect();
-    (parts.len() <= 2 && parts.iter().all(|p| ok_part(p)))
+    leaderboard_format::ids::is_valid_model_id(model_id)
         .then(|| format!("https://huggingface.co/{model_id}"))
 }
 

@@ -3,8 +3,8 @@
 
 use super::view::{ranked_labels, ranked_values, View, RANKED};
 use super::{hub_url, is_https_url, thousands, Out, PageCtx};
-use crate::schema::{Benchmark, Run};
 use anyhow::{Context, Result};
+use leaderboard_format::schema::{Benchmark, Run};
 use serde::Serialize;
 
 #[derive(Serialize)]

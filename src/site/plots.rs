@@ -72,7 +72,7 @@ pub fn params_scatter(v: &View) -> String {
             let avg = r.average()?;
             let p = r.params_billions?;
             let p = if p <= 0.0 { 0.5 } else { p };
-            let t = crate::schema::ModelType::ALL
+            let t = leaderboard_format::schema::ModelType::ALL
                 .iter()
                 .position(|t| *t == r.model_type)
                 .unwrap_or(5);
@@ -132,7 +132,7 @@ pub fn params_scatter(v: &View) -> String {
 
 /// Running maximum of each ranked column over submission date, as step lines.
 pub fn best_over_time(v: &View) -> String {
-    let mut dated: Vec<(i64, &crate::schema::Run)> = v
+    let mut dated: Vec<(i64, &leaderboard_format::schema::Run)> = v
         .runs
         .iter()
         .filter(|r| r.is_comparable())
@@ -248,7 +248,7 @@ pub fn best_over_time(v: &View) -> String {
 
 /// Legend of the scatter's colours, as (type name, colour).
 fn type_legend() -> Vec<(&'static str, &'static str, &'static str)> {
-    crate::schema::ModelType::ALL
+    leaderboard_format::schema::ModelType::ALL
         .iter()
         .enumerate()
         .map(|(i, t)| (t.as_str(), t.symbol(), TYPE_COLOURS[i]))

@@ -23,7 +23,7 @@
 //! U+2029 are written as `\uXXXX` escapes so no string can end the script.
 
 use super::view::{ranked_values, View};
-use crate::schema::ModelType;
+use leaderboard_format::schema::ModelType;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -114,11 +114,11 @@ pub fn render(v: &View) -> String {
     }
     let archs = Dict::new(runs.iter().map(|r| r.architecture.clone()).collect());
     let lics = Dict::new(runs.iter().map(|r| r.license.clone()).collect());
-    let precs: Vec<&str> = crate::schema::Precision::ALL
+    let precs: Vec<&str> = leaderboard_format::schema::Precision::ALL
         .iter()
         .map(|p| p.as_str())
         .collect();
-    let wts: Vec<&str> = crate::schema::WeightType::ALL
+    let wts: Vec<&str> = leaderboard_format::schema::WeightType::ALL
         .iter()
         .map(|p| p.as_str())
         .collect();
@@ -136,10 +136,10 @@ pub fn render(v: &View) -> String {
     }
 
     let mut c = Map::new();
-    let col = |f: &dyn Fn(&crate::schema::Run) -> Value| -> Value {
+    let col = |f: &dyn Fn(&leaderboard_format::schema::Run) -> Value| -> Value {
         Value::Array(runs.iter().map(|r| f(r)).collect())
     };
-    let bits = |f: &dyn Fn(&crate::schema::Run) -> char| -> Value {
+    let bits = |f: &dyn Fn(&leaderboard_format::schema::Run) -> char| -> Value {
         Value::String(runs.iter().map(|r| f(r)).collect())
     };
     c.insert("m".into(), col(&|r| json!(model_idx[r.model_id.as_str()])));
@@ -161,7 +161,7 @@ pub fn render(v: &View) -> String {
     c.insert(
         "p".into(),
         col(&|r| {
-            json!(crate::schema::Precision::ALL
+            json!(leaderboard_format::schema::Precision::ALL
                 .iter()
                 .position(|p| *p == r.precision))
         }),
@@ -169,7 +169,7 @@ pub fn render(v: &View) -> String {
     c.insert(
         "w".into(),
         col(&|r| {
-            json!(crate::schema::WeightType::ALL
+            json!(leaderboard_format::schema::WeightType::ALL
                 .iter()
                 .position(|p| *p == r.weight_type))
         }),

@@ -2,7 +2,7 @@
 //! page slugs, flags and ranks.
 
 use super::{slug, Flag};
-use crate::schema::{Benchmark, Run};
+use leaderboard_format::schema::{Benchmark, Run};
 use std::collections::BTreeMap;
 
 /// The seven ranked columns: Average, then the six benchmarks.

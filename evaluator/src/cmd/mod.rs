@@ -1,5 +1,6 @@
 //! One module per `evaluator` subcommand, plus the task options they share.
 
+pub mod check;
 pub mod prompts;
 pub mod run;
 

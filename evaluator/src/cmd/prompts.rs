@@ -13,7 +13,7 @@ use super::TaskArgs;
 use crate::requests::Request;
 use crate::tasks;
 use anyhow::Context;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]

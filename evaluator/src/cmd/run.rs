@@ -1,7 +1,7 @@
 //! `evaluator run`: evaluates one model on a suite's tasks and writes its results and details files.
 //!
 //! Output: `<output>/<org>/<name>/<suite>_<precision>_<revision or weights-hash prefix>.parquet`
-//! (one [`Run`], through `leaderboard::results::write_file`) and, beside it,
+//! (one [`Run`], through `leaderboard_format::write_file`) and, beside it,
 //! the per-sample `….details.parquet` ([`crate::details`]). Both are written
 //! only after every task finished: an error or Ctrl-C midway leaves no file.
 //! The details file goes first and is removed again if the results file
@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
-use leaderboard::schema::{Benchmark, ModelType, Provenance, Run, WeightType};
+use leaderboard_format::schema::{Benchmark, ModelType, Provenance, Run, WeightType};
 
 use crate::cmd::TaskArgs;
 use crate::data::LocalDir;
@@ -105,6 +105,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let benchmarks = parse_tasks(&args.tasks)?;
     let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
     let source = resolve_source(args)?;
+    check_output(&args.output, &source.model_id)?;
     let suite = args.task.suite;
     let device = model::device(&args.device)?;
     let dtype = match args.dtype.as_deref() {
@@ -252,32 +253,43 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
 /// Writes the details file, then the results file; on failure neither stays.
 fn write_outputs(path: &Path, run: &Run, rows: &[DetailRow]) -> Result<()> {
-    let dir = path.parent().context("results path has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let details_path = details::details_path(path);
-    let bytes = details::to_bytes(rows)?;
-    write_atomic(&details_path, &bytes)?;
-    if let Err(e) = leaderboard::results::write_file(path, std::slice::from_ref(run)) {
+    details::write_file(&details_path, rows)?;
+    if let Err(e) = leaderboard_format::write_file(path, std::slice::from_ref(run)) {
         let _ = std::fs::remove_file(&details_path);
         return Err(e).with_context(|| format!("writing {}", path.display()));
     }
     Ok(())
 }
 
-/// Writes `bytes` to a temporary file in the same folder, then renames it.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .context("no file name")?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
+/// Before any work: the model id is one `check` accepts, as `org/name`; the
+/// output folder can be created and written; and no symbolic link stands
+/// where the run's folder `<output>/<org>/<name>` goes (it would put the
+/// files outside the results folder).
+pub fn check_output(output: &Path, model_id: &str) -> Result<()> {
+    leaderboard_format::ids::check_model_id(model_id)
+        .map_err(|e| anyhow::anyhow!("--model-id: {e}"))?;
+    let (org, name) = model_id.split_once('/').with_context(|| {
+        format!(
+            "--model-id {model_id:?}: expected org/name (the results go to <output>/<org>/<name>/)"
+        )
+    })?;
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("--output {}: cannot create the folder", output.display()))?;
+    let probe = output.join(format!(".evaluator-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("--output {}: the folder is not writable", output.display()))?;
+    for p in [output.join(org), output.join(org).join(name)] {
+        if let Ok(m) = std::fs::symlink_metadata(&p) {
+            if m.file_type().is_symlink() || !m.is_dir() {
+                bail!(
+                    "{} is a symbolic link or a file; expected a folder inside {} (or nothing)",
+                    p.display(),
+                    output.display()
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -292,22 +304,10 @@ pub fn results_path(
     revision: Option<&str>,
     weights_sha256: &str,
 ) -> Result<PathBuf> {
+    leaderboard_format::ids::check_model_id(model_id).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (org, name) = model_id
         .split_once('/')
         .with_context(|| format!("model id {model_id:?}: expected org/name"))?;
-    for part in [org, name] {
-        if part.is_empty()
-            || part == "."
-            || part == ".."
-            || !part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
-            bail!(
-                "model id {model_id:?}: expected org/name made of letters, digits, '.', '_', '-'"
-            );
-        }
-    }
     let rev: String = revision
         .unwrap_or(weights_sha256)
         .chars()
@@ -349,17 +349,10 @@ fn resolve_source(args: &RunArgs) -> Result<Source> {
                     .or_else(|| as_path.file_name())
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "model".into());
-                let clean: String = stem
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                format!("local/{}", clean.trim_start_matches('.'))
+                format!(
+                    "local/{}",
+                    leaderboard_format::ids::sanitize_name(&stem, "local".len())
+                )
             }
         };
         return Ok(Source {

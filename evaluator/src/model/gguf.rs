@@ -23,7 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor};
-use leaderboard::schema::Precision;
+use leaderboard_format::schema::Precision;
 
 use super::candle_msg;
 use super::llama::{

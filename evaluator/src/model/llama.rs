@@ -200,7 +200,7 @@ impl Llama {
         device: Device,
         info: ModelInfo,
     ) -> Result<Self> {
-        if cfg.n_heads % cfg.n_kv_heads != 0 {
+        if !cfg.n_heads.is_multiple_of(cfg.n_kv_heads) {
             candle_core::bail!(
                 "{} attention heads are not a multiple of {} key/value heads",
                 cfg.n_heads,

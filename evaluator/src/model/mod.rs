@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor};
-use leaderboard::schema::Precision;
+use leaderboard_format::schema::Precision;
 
 pub use kv_cache::KvCache;
 
@@ -62,7 +62,7 @@ pub struct ModelInfo {
     /// Number of parameters (tied embeddings counted once).
     pub params: u64,
     /// sha256 (hex) of the one GGUF file, else of the `sha256  name\n` lines of every
-    /// weight file, sorted by name (see `leaderboard::schema::Run::weights_sha256`).
+    /// weight file, sorted by name (see `leaderboard_format::schema::Run::weights_sha256`).
     pub weights_sha256: String,
     /// The file or folder the model was loaded from.
     pub source_path: PathBuf,

@@ -604,7 +604,7 @@ mod tests {
                     max_length: 64,
                     bos_token_id: None,
                     eos_token_ids: vec![],
-                    precision: leaderboard::schema::Precision::Float32,
+                    precision: leaderboard_format::schema::Precision::Float32,
                     precision_detail: None,
                     params: 0,
                     weights_sha256: "0".repeat(64),

@@ -9,7 +9,7 @@
 //! finished results file is never replaced by a partial one.
 
 use anyhow::{Context, Result};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use sha2::{Digest, Sha256};
 
 use super::answer::{answer_task, AnswerOptions, Backend};

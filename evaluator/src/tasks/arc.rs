@@ -12,7 +12,7 @@ use super::{
 use crate::data::DataSource;
 use crate::requests::{DocRequests, Scoring};
 use crate::suite::Suite;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
 
 pub const TASK: &str = "arc_challenge";

@@ -9,7 +9,7 @@
 use super::{assemble, load, plan_random, BuildOptions, TaskError, TaskRequests, TARGET_DELIM};
 use crate::data::DataSource;
 use crate::requests::{DocRequests, Request, Scoring};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
 
 pub const TASK: &str = "gsm8k";

@@ -18,7 +18,7 @@ use super::{
 use crate::data::{DataError, DataSource};
 use crate::pystr;
 use crate::requests::{DocRequests, Scoring};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use regex::Regex;
 use serde::Deserialize;
 use std::sync::OnceLock;

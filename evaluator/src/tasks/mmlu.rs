@@ -21,7 +21,7 @@ use crate::pystr;
 use crate::random::PyRandom;
 use crate::requests::{DocRequests, Scoring};
 use crate::suite::Suite;
-use leaderboard::schema::{Benchmark, MMLU_SUBJECTS};
+use leaderboard_format::schema::{Benchmark, MMLU_SUBJECTS};
 use serde::Deserialize;
 
 pub const TASK: &str = "mmlu";

@@ -18,7 +18,7 @@ use crate::metrics;
 use crate::random::PyRandom;
 use crate::requests::{DocRequests, Request, Response, SampleDetail, Scoring};
 use crate::suite::{DrawMode, Suite};
-use leaderboard::schema::{Benchmark, Score};
+use leaderboard_format::schema::{Benchmark, Score};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::str::FromStr;

@@ -10,7 +10,7 @@ use super::{choice_requests, load, plan_random, BuildOptions, TaskError, TaskReq
 use crate::data::DataSource;
 use crate::requests::{DocRequests, Request, Scoring};
 use crate::suite::Suite;
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
 
 pub const TASK: &str = "truthfulqa_mc";

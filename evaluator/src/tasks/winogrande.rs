@@ -14,7 +14,7 @@ use crate::data::DataSource;
 use crate::pystr;
 use crate::requests::{DocRequests, Request, Scoring};
 use crate::suite::{DrawMode, Suite};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
 
 pub const TASK: &str = "winogrande";

@@ -52,7 +52,7 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
 
 /// Asserts that `leaderboard check` finds no problem in the results folder `dir`.
 pub fn assert_results_check(dir: &std::path::Path) {
-    let problems = leaderboard::results::validate::check_dir(dir);
+    let problems = leaderboard_format::check::check_dir(dir);
     assert!(
         problems.is_empty(),
         "leaderboard check found problems:\n{}",
@@ -155,4 +155,35 @@ pub fn abs_diff_stats(a: &[f64], b: &[f64]) -> (f64, f64) {
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y).abs()).collect();
     let max = d.iter().cloned().fold(0.0, f64::max);
     (max, d.iter().sum::<f64>() / d.len().max(1) as f64)
+}
+
+/// The site's `leaderboard` binary, built (or brought up to date) in this
+/// test binary's target folder and profile, so tests can run it beside
+/// `evaluator` without the evaluator depending on the site crate.
+pub fn leaderboard_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let evaluator = PathBuf::from(env!("CARGO_BIN_EXE_evaluator"));
+    let profile_dir = evaluator.parent().expect("target/<profile>").to_path_buf();
+    let target_dir = profile_dir.parent().expect("target").to_path_buf();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            "leaderboard",
+            "--bin",
+            "leaderboard",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("CARGO_TARGET_DIR", &target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build -p leaderboard");
+        assert!(status.success(), "cargo build -p leaderboard failed");
+    });
+    profile_dir.join(format!("leaderboard{}", std::env::consts::EXE_SUFFIX))
 }

@@ -6,7 +6,7 @@ use evaluator::data::LocalDir;
 use evaluator::requests::DocRequests;
 use evaluator::suite::{DrawMode, Suite};
 use evaluator::tasks::{self, BuildOptions, FewshotFallback, TaskRequests};
-use leaderboard::schema::Benchmark;
+use leaderboard_format::schema::Benchmark;
 use std::path::PathBuf;
 
 /// `../shared` relative to the workspace root.

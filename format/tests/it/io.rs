@@ -2,11 +2,11 @@
 //! writes, and the reader's errors (path, row, column) on bad files.
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use leaderboard::results::{self, parquet as rp, ResultsError};
-use leaderboard::schema::{
+use leaderboard_format::schema::{
     Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType, FORMAT_VERSION_KEY,
     MMLU_SUBJECTS,
 };
+use leaderboard_format::{self as results, results as rp, ResultsError};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use parquet::format::KeyValue;

@@ -5,19 +5,29 @@
 //! A results folder (`results/` in the repository) holds Apache Parquet files
 //! (`*.parquet`), each with **one or more evaluation runs, one run per row**.
 //! The file-level key-value metadata carries [`FORMAT_VERSION_KEY`] =
-//! [`FORMAT_VERSION`]; a reader refuses a file without it or with a newer
-//! major version.
+//! [`FORMAT_VERSION`], written as plain decimal digits (`1`; not ` 1`, `+1`
+//! or `01`); a reader refuses a file without it or with another version.
+//! Other key-value entries (pyarrow's `ARROW:schema`, pandas' `pandas`) are
+//! ignored, except [`CONTENT_SHA256_KEY`] (see [`crate::read`]).
 //!
 //! A *run* is one model (at one revision, in one precision) evaluated by one
-//! tool on one task suite. Its identity is `(model_id, revision, precision)`:
-//! two runs with the same identity anywhere in `results/` are an error.
+//! tool on one task suite. Its identity is `(model_id, revision, precision)`
+//! with the model id compared case-insensitively, as the Hub does
+//! ([`crate::ids::fold`]): two runs with the same identity anywhere in
+//! `results/` are an error, and so are two spellings of one Hub repo.
+//!
+//! How files are read (accepted encodings, size limits, integrity check) is
+//! documented in [`crate::read`]; the rules `check` adds on top of the types
+//! below (consistency of averages, shots and sample counts; look-alike ids)
+//! in [`crate::check`]; a guide to writing a file with pandas / pyarrow in
+//! [`crate::guide`].
 //!
 //! ## Columns
 //!
 //! | column | Arrow type | null | meaning |
 //! |---|---|---|---|
-//! | `model_id` | Utf8 | no | Hugging Face repo id, `org/name` (or `name` for a few legacy ids); must pass [`is_valid_model_id`] |
-//! | `revision` | Utf8 | yes | commit sha of the evaluated weights (40 lowercase hex digits, [`is_valid_revision`]); null = unknown |
+//! | `model_id` | Utf8 | no | Hugging Face repo id, `org/name` (or `name` for a few legacy ids); must pass [`crate::ids::check_model_id`] |
+//! | `revision` | Utf8 | yes | commit sha of the evaluated weights (40 lowercase hex digits, [`crate::ids::is_valid_revision`]); null = unknown |
 //! | `precision` | Utf8 | no | one of [`Precision`]'s names: `float32`, `float16`, `bfloat16`, `8bit`, `4bit`, `GPTQ` |
 //! | `precision_detail` | Utf8 | yes | exact storage, e.g. GGUF tensor types `Q4_1,Q8_0,F32` |
 //! | `weight_type` | Utf8 | no | [`WeightType`]: `Original`, `Adapter`, `Delta` |
@@ -31,7 +41,7 @@
 //! | `is_moe` | Boolean | no | mixture of experts (plain sense) |
 //! | `available_on_hub` | Boolean | yes | the repo was public on the Hub at the last metadata refresh |
 //! | `hub_likes` | Int64 | yes | Hub likes (hearts) at the last metadata refresh |
-//! | `submitted_at` | Timestamp(s, UTC) | yes | when the evaluation was requested |
+//! | `submitted_at` | Timestamp(s, UTC) | yes | when the evaluation was requested (readers also accept ms, µs and ns, truncated to the second) |
 //! | `evaluated_at` | Timestamp(s, UTC) | yes | when the evaluation finished |
 //! | `weights_sha256` | Utf8 | yes | sha256 over the weight files, as [`weights hash`](Run::weights_sha256) describes |
 //! | `tool` | Utf8 | no | what produced the numbers, e.g. `leaderboard-evaluator` or `open-llm-leaderboard-v1` |
@@ -63,10 +73,19 @@ use std::fmt;
 pub const FORMAT_VERSION_KEY: &str = "leaderboard.format_version";
 /// The version this code writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
+/// `tool` of the runs imported from the v1 archive.
+pub const V1_ARCHIVE_TOOL: &str = "open-llm-leaderboard-v1";
+/// The results file holding the v1 archive, at the top of the results folder.
+pub const V1_ARCHIVE_FILE: &str = "open-llm-leaderboard-v1.parquet";
+
+/// Key of the optional key-value metadata entry holding the sha256 of the
+/// file's decoded content ([`crate::read`]): written by this crate's writers,
+/// verified by its readers where present.
+pub const CONTENT_SHA256_KEY: &str = "leaderboard.content_sha256";
 
 /// File-name suffix of a per-sample details file. `evaluator run` writes
 /// `<name>.details.parquet` beside each results file `<name>.parquet`; its
-/// columns are documented in the evaluator's `details` module. The results
+/// columns are documented in [`crate::details`]. The results
 /// reader skips details files; `check` requires the sibling results file and
 /// the [`DETAILS_FORMAT_VERSION_KEY`] metadata entry.
 pub const DETAILS_SUFFIX: &str = ".details.parquet";
@@ -281,6 +300,19 @@ impl Benchmark {
         }
     }
 
+    /// Documents the benchmark evaluates (its evaluation split): the
+    /// `n_samples` of its scores in a run without deviations.
+    pub fn n_docs(self) -> i64 {
+        match self {
+            Benchmark::Arc => 1172,
+            Benchmark::HellaSwag => 10042,
+            Benchmark::Mmlu => 14042,
+            Benchmark::TruthfulQa => 817,
+            Benchmark::Winogrande => 1267,
+            Benchmark::Gsm8k => 1319,
+        }
+    }
+
     /// Metrics that give the leaderboard column, in order of preference: the
     /// first one a run has is shown. (`mmlu`'s `acc` is the unweighted mean of
     /// the 57 subjects; GSM8K is `acc` under `openllm-v1` and
@@ -299,12 +331,28 @@ impl Benchmark {
     }
 }
 
+/// Test documents of each of the 57 [`MMLU_SUBJECTS`], in the same order
+/// (they sum to [`Benchmark::Mmlu`]'s 14,042).
+pub const MMLU_SUBJECT_DOCS: [i64; 57] = [
+    100, 135, 152, 100, 265, 144, 100, 100, 100, 173, 102, 100, 235, 114, 145, 378, 126, 100, 310,
+    203, 100, 165, 198, 193, 390, 270, 238, 151, 545, 216, 204, 237, 223, 131, 121, 108, 163, 112,
+    103, 234, 100, 783, 346, 895, 306, 311, 324, 282, 1534, 272, 612, 110, 245, 201, 100, 166, 171,
+];
+
 /// Whether `task` is a task id a score may carry: a benchmark or an MMLU subject.
 pub fn is_known_task(task: &str) -> bool {
-    Benchmark::from_task(task).is_some()
-        || task
-            .strip_prefix("mmlu_")
-            .is_some_and(|s| MMLU_SUBJECTS.contains(&s))
+    task_facts(task).is_some()
+}
+
+/// The benchmark a task id belongs to and its document count: a benchmark
+/// task, or `mmlu_<subject>` (benchmark MMLU, the subject's count).
+pub fn task_facts(task: &str) -> Option<(Benchmark, i64)> {
+    if let Some(b) = Benchmark::from_task(task) {
+        return Some((b, b.n_docs()));
+    }
+    let subject = task.strip_prefix("mmlu_")?;
+    let i = MMLU_SUBJECTS.iter().position(|s| *s == subject)?;
+    Some((Benchmark::Mmlu, MMLU_SUBJECT_DOCS[i]))
 }
 
 impl Run {
@@ -425,28 +473,4 @@ impl ModelType {
             ModelType::Unknown => "?",
         }
     }
-}
-
-/// Whether `id` is a valid Hugging Face Hub model id: `org/name` or a legacy
-/// bare `name`, each part made of `[A-Za-z0-9._-]`, not starting or ending
-/// with `-` or `.`, without `--` or `..`, at most 96 characters in all.
-pub fn is_valid_model_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('/').collect();
-    !id.is_empty()
-        && id.len() <= 96
-        && parts.len() <= 2
-        && !id.contains("--")
-        && !id.contains("..")
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                && !p.starts_with(['-', '.'])
-                && !p.ends_with(['-', '.'])
-        })
-}
-
-/// Whether `rev` is a full git commit sha: 40 lowercase hex digits.
-pub fn is_valid_revision(rev: &str) -> bool {
-    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -17,7 +17,7 @@
 //! the site treats it like a flag (shown, marked, hidden by the "hide flagged"
 //! filter), since v1 also listed those among its flagged models.
 
-use super::ResultsError;
+use crate::ResultsError;
 use std::path::Path;
 
 /// Category of entries from v1's do-not-submit list.
@@ -118,5 +118,5 @@ pub fn render_flags(header: &str, flags: &[Flag]) -> String {
 
 /// Writes a flags file atomically (temp file + rename); see [`render_flags`].
 pub fn write_flags(path: &Path, header: &str, flags: &[Flag]) -> Result<(), ResultsError> {
-    super::parquet::write_atomic(path, render_flags(header, flags).as_bytes())
+    crate::atomic::write_atomic(path, render_flags(header, flags).as_bytes())
 }

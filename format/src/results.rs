@@ -1,9 +1,13 @@
-//! Parquet encoding of runs: the column layout documented in [`crate::schema`],
-//! written deterministically (sorted rows, fixed writer properties, zstd) and
-//! read back with every column, type and enum value checked.
+//! Results files: the column layout documented in [`crate::schema`], written
+//! deterministically (sorted rows, fixed writer properties, zstd, the content
+//! checksum) and read back through [`crate::read`] with every column, type,
+//! null and enum value checked.
 
-use super::ResultsError;
-use crate::schema::{self, Provenance, Run, Score, FORMAT_VERSION, FORMAT_VERSION_KEY};
+use crate::read::{self, Kind, Limits};
+use crate::schema::{
+    self, Provenance, Run, Score, CONTENT_SHA256_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY,
+};
+use crate::ResultsError;
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch,
@@ -12,13 +16,11 @@ use arrow_array::{
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use chrono::{DateTime, Utc};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::format::KeyValue;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// `created_by` written into every file (fixed, so bytes do not depend on the
@@ -80,18 +82,29 @@ pub fn arrow_schema() -> Schema {
     ])
 }
 
+/// What [`crate::read`] needs to read a results file.
+pub fn kind() -> Kind {
+    Kind {
+        name: "results file",
+        version_key: FORMAT_VERSION_KEY,
+        version: FORMAT_VERSION,
+        schema: arrow_schema(),
+        limits: Limits::RESULTS,
+    }
+}
+
 /// The writer properties: fixed, so equal inputs give byte-identical files.
-fn writer_properties() -> WriterProperties {
+fn writer_properties(content_sha256: String) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(9).expect("valid zstd level"),
         ))
         .set_created_by(CREATED_BY.to_string())
         .set_max_row_group_size(1 << 20)
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            FORMAT_VERSION_KEY.to_string(),
-            FORMAT_VERSION.to_string(),
-        )]))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(FORMAT_VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(CONTENT_SHA256_KEY.to_string(), content_sha256),
+        ]))
         .build()
 }
 
@@ -218,8 +231,9 @@ pub fn to_record_batch(runs: &[Run]) -> RecordBatch {
 /// Encodes runs as the bytes of a results file (rows sorted, see the module docs).
 pub fn to_bytes(runs: &[Run]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let batch = to_record_batch(&sorted(runs));
+    let sha = read::content_sha256(std::slice::from_ref(&batch));
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))?;
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties(sha)))?;
     w.write(&batch)?;
     w.close()?;
     Ok(buf)
@@ -234,155 +248,22 @@ pub fn write_file(path: &Path, runs: &[Run]) -> Result<(), ResultsError> {
         path: path.to_path_buf(),
         message: format!("cannot encode Parquet: {e}"),
     })?;
-    write_atomic(path, &bytes)
+    crate::atomic::write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ResultsError::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(path)(e));
-    }
-    Ok(())
-}
-
-/// Reads one results file. Checks the format version in the file metadata,
-/// that every column is present with its documented type (and no other
-/// column), no nulls in non-null columns, and enum values; any bad value is
-/// reported with path, 1-based row and column. Score ranges, task and metric
-/// names are checked by [`super::validate`], not here.
+/// Reads one results file through [`crate::read`] (bounded, panic-free,
+/// types normalized, checksum verified where present), then checks nulls in
+/// non-null columns and enum values; any bad value is reported with path,
+/// 1-based row and column. Score ranges, task and metric names and the
+/// consistency rules are checked by [`crate::check`], not here.
 pub fn read_file(path: &Path) -> Result<Vec<Run>, ResultsError> {
-    let p = || path.to_path_buf();
-    let file =
-        std::fs::File::open(path).map_err(|source| ResultsError::Io { path: p(), source })?;
-    let corrupt = |e: parquet::errors::ParquetError| ResultsError::Corrupt {
-        path: p(),
-        message: e.to_string(),
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(corrupt)?;
-    check_version(
-        path,
-        builder.metadata().file_metadata().key_value_metadata(),
-    )?;
-    check_schema(path, builder.schema())?;
-    let reader = builder.build().map_err(corrupt)?;
+    let decoded = read::read(path, &kind())?;
     let mut runs = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| ResultsError::Corrupt {
-            path: p(),
-            message: e.to_string(),
-        })?;
+    for batch in &decoded.batches {
         let first_row = runs.len() + 1;
-        runs.extend(decode_batch(path, &batch, first_row)?);
+        runs.extend(decode_batch(path, batch, first_row)?);
     }
     Ok(runs)
-}
-
-fn check_version(path: &Path, kv: Option<&Vec<KeyValue>>) -> Result<(), ResultsError> {
-    let err = |message: String| ResultsError::File {
-        path: path.to_path_buf(),
-        message,
-    };
-    let value = kv
-        .and_then(|kv| kv.iter().find(|e| e.key == FORMAT_VERSION_KEY))
-        .and_then(|e| e.value.clone())
-        .ok_or_else(|| {
-            err(format!(
-                "file metadata has no `{FORMAT_VERSION_KEY}` entry; expected `{FORMAT_VERSION}` \
-                 (is this a results file written by `leaderboard`/the evaluator?)"
-            ))
-        })?;
-    let version: u32 = value.trim().parse().map_err(|_| {
-        err(format!(
-            "file metadata `{FORMAT_VERSION_KEY}` = {value:?}; expected a whole number such as `{FORMAT_VERSION}`"
-        ))
-    })?;
-    if version == 0 || version > FORMAT_VERSION {
-        return Err(err(format!(
-            "format version {version} is not supported; this reader reads versions 1..={FORMAT_VERSION} \
-             (upgrade `leaderboard`?)"
-        )));
-    }
-    Ok(())
-}
-
-/// Whether `actual` matches `expected`, ignoring list item names and nullability flags.
-fn same_type(actual: &DataType, expected: &DataType) -> bool {
-    match (actual, expected) {
-        (DataType::List(a), DataType::List(e)) => same_type(a.data_type(), e.data_type()),
-        (DataType::Struct(a), DataType::Struct(e)) => {
-            a.len() == e.len()
-                && e.iter().all(|ef| {
-                    a.iter()
-                        .find(|af| af.name() == ef.name())
-                        .is_some_and(|af| same_type(af.data_type(), ef.data_type()))
-                })
-        }
-        (DataType::Timestamp(au, atz), DataType::Timestamp(eu, _)) => {
-            au == eu
-                && atz
-                    .as_deref()
-                    .is_some_and(|tz| tz == "UTC" || tz == "+00:00")
-        }
-        _ => actual == expected,
-    }
-}
-
-fn check_schema(path: &Path, actual: &Schema) -> Result<(), ResultsError> {
-    let expected = arrow_schema();
-    let err = |message: String| ResultsError::File {
-        path: path.to_path_buf(),
-        message,
-    };
-    for f in expected.fields() {
-        match actual.field_with_name(f.name()) {
-            Err(_) => {
-                return Err(err(format!(
-                    "missing column `{}` (expected {})",
-                    f.name(),
-                    f.data_type()
-                )))
-            }
-            Ok(a) if !same_type(a.data_type(), f.data_type()) => {
-                return Err(err(format!(
-                    "column `{}` has type {}; expected {}",
-                    f.name(),
-                    a.data_type(),
-                    f.data_type()
-                )))
-            }
-            Ok(_) => {}
-        }
-    }
-    for a in actual.fields() {
-        if expected.field_with_name(a.name()).is_err() {
-            return Err(err(format!(
-                "unexpected column `{}` (format version {FORMAT_VERSION} has exactly the columns documented in src/schema.rs)",
-                a.name()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Typed access to one batch's columns, with errors naming path, row and column.

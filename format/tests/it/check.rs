@@ -1,16 +1,16 @@
 //! `leaderboard check`: passes on the committed results/, and rejects each
 //! kind of hostile or broken input with a message naming file and row.
 
-use leaderboard::results::{self, parquet as rp, validate};
-use leaderboard::schema::{
+use leaderboard_format::schema::{
     Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType, FORMAT_VERSION_KEY,
 };
+use leaderboard_format::{self as results, check as validate, results as rp};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use parquet::format::KeyValue;
 use std::path::{Path, PathBuf};
 
-fn run(model: &str) -> Run {
+pub fn run(model: &str) -> Run {
     Run {
         model_id: model.into(),
         revision: Some("a".repeat(40)),
@@ -45,7 +45,7 @@ fn run(model: &str) -> Run {
                 metric: b.headline_metrics()[0].into(),
                 value: 0.5,
                 stderr: Some(0.01),
-                n_samples: Some(100),
+                n_samples: Some(b.n_docs()),
                 num_fewshot: Some(b.num_fewshot()),
             })
             .collect(),
@@ -53,7 +53,7 @@ fn run(model: &str) -> Run {
 }
 
 /// A valid results folder with two files; returns its path.
-fn good_dir() -> tempfile::TempDir {
+pub fn good_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     results::write_file(
         &dir.path().join("org/model-a/run.parquet"),
@@ -74,7 +74,7 @@ fn good_dir() -> tempfile::TempDir {
     dir
 }
 
-fn problems(dir: &Path) -> Vec<String> {
+pub fn problems(dir: &Path) -> Vec<String> {
     validate::check_dir(dir)
         .iter()
         .map(|p| p.to_string())
@@ -82,7 +82,7 @@ fn problems(dir: &Path) -> Vec<String> {
 }
 
 /// Asserts exactly one problem, containing every one of `needles`.
-fn assert_one(dir: &Path, needles: &[&str]) {
+pub fn assert_one(dir: &Path, needles: &[&str]) {
     let got = problems(dir);
     assert_eq!(got.len(), 1, "expected one problem, got {got:#?}");
     for n in needles {
@@ -90,8 +90,8 @@ fn assert_one(dir: &Path, needles: &[&str]) {
     }
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[test]
@@ -336,56 +336,40 @@ fn all_problems_are_collected() {
     assert_eq!(problems(dir.path()).len(), 3);
 }
 
-#[test]
-fn cli_check_fails_on_a_bad_folder_and_passes_on_a_good_one() {
-    let dir = good_dir();
-    let bin = env!("CARGO_BIN_EXE_leaderboard");
-    let out = std::process::Command::new(bin)
-        .args(["check", "--results"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (2 results files)"));
-
-    let mut bad = run("org/bad");
-    bad.scores[5].value = f64::NAN;
-    results::write_file(&dir.path().join("org/bad.parquet"), &[bad]).unwrap();
-    std::fs::write(dir.path().join("org/model-a/run.parquet"), "truncated").unwrap();
-    let out = std::process::Command::new(bin)
-        .args(["check", "--results"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("org/bad.parquet: row 1, column `scores[2].value`: NaN"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("org/model-a/run.parquet: not a readable Parquet file"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("2 problems"), "{stderr}");
-}
-
-/// Writes a one-column Parquet file with the given details-version metadata.
-fn write_details(path: &Path, version: Option<&str>) {
-    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-    use std::sync::Arc;
-    let batch = RecordBatch::try_from_iter([(
-        "doc_id",
-        Arc::new(Int64Array::from(vec![0_i64, 1])) as ArrayRef,
-    )])
-    .unwrap();
+/// Writes a details file of the six benchmarks' first documents, with the
+/// given details-version metadata (`Some("1")`: through the format crate's
+/// writer; otherwise the same rows written raw).
+pub fn write_details(path: &Path, version: Option<&str>) {
+    use leaderboard_format::details::{self, DetailRow, SampleDetail};
+    let rows: Vec<DetailRow> = Benchmark::ALL
+        .iter()
+        .map(|b| DetailRow {
+            sample: SampleDetail {
+                task: if *b == Benchmark::Mmlu {
+                    "mmlu_anatomy".into()
+                } else {
+                    b.task().into()
+                },
+                doc_id: 3,
+                prompt_sha256: "ab".repeat(32),
+                loglikelihoods: vec![-1.5, -0.25],
+                prediction: "1".into(),
+                gold: "1".into(),
+                correct: true,
+                generated: None,
+                metrics: vec![("acc".into(), 1.0)],
+            },
+            is_greedy: vec![false, true],
+        })
+        .collect();
+    if version == Some("1") {
+        details::write_file(path, &rows).unwrap();
+        return;
+    }
+    let batch = details::to_batch(&rows);
     let kv = version.map(|v| {
         vec![KeyValue::new(
-            leaderboard::schema::DETAILS_FORMAT_VERSION_KEY.into(),
+            leaderboard_format::schema::DETAILS_FORMAT_VERSION_KEY.into(),
             v.to_string(),
         )]
     });
@@ -401,6 +385,17 @@ fn write_details(path: &Path, version: Option<&str>) {
 #[test]
 fn details_files_beside_their_results_pass_and_are_not_read_as_runs() {
     let dir = good_dir();
+    // One document per task: the run says so (n_samples 1, a `limit:1` deviation).
+    let mut limited = run("org/model-a");
+    limited.provenance.deviations = vec!["limit:1".into()];
+    for s in &mut limited.scores {
+        s.n_samples = Some(1);
+    }
+    results::write_file(
+        &dir.path().join("org/model-a/run.parquet"),
+        &[limited.clone()],
+    )
+    .unwrap();
     write_details(
         &dir.path().join("org/model-a/run.details.parquet"),
         Some("1"),
@@ -416,6 +411,14 @@ fn details_files_beside_their_results_pass_and_are_not_read_as_runs() {
         .files
         .iter()
         .any(|f| f.to_string_lossy().ends_with(".details.parquet")));
+
+    // A run whose n_samples the details do not bear out is refused.
+    limited.scores[0].n_samples = Some(2);
+    results::write_file(&dir.path().join("org/model-a/run.parquet"), &[limited]).unwrap();
+    assert_one(
+        dir.path(),
+        &["run.details.parquet", "1 rows for task", "n_samples = 2"],
+    );
 }
 
 #[test]

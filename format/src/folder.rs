@@ -1,16 +1,10 @@
-//! Reading and writing the results folder: Parquet files of runs ([`parquet`]),
-//! the flags file ([`flags`]) and the checks `leaderboard check` runs ([`validate`]).
-//!
-//! The file format itself is documented once, in [`crate::schema`].
+//! A whole results folder: every results file and the flags file, loaded
+//! into one [`ResultsSet`] (what the site builds from).
 
-pub mod flags;
-pub mod parquet;
-pub mod validate;
-
-use crate::schema::{self, Run};
+use crate::flags::{self, Flag};
+use crate::schema;
+use crate::ResultsError;
 use std::path::{Path, PathBuf};
-
-pub use flags::Flag;
 
 /// A run as loaded, with the results file it came from (path relative to the results dir).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,51 +32,6 @@ impl ResultsSet {
     }
 }
 
-/// A problem reading results; every variant names the file, and where it
-/// applies the row (1-based) and column, and what was expected.
-#[derive(Debug, thiserror::Error)]
-pub enum ResultsError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file is not a readable Parquet file (truncated, corrupt, not Parquet).
-    #[error("{}: not a readable Parquet file: {message}", path.display())]
-    Corrupt { path: PathBuf, message: String },
-    /// A problem with the file as a whole: format version, missing column, wrong type.
-    #[error("{}: {message}", path.display())]
-    File { path: PathBuf, message: String },
-    /// A bad value in one cell.
-    #[error("{}: row {row}, column `{column}`: {message}", path.display())]
-    Value {
-        path: PathBuf,
-        row: usize,
-        column: String,
-        message: String,
-    },
-    /// A problem in the flags file, at a 1-based line (0 = whole file).
-    #[error("{}{}: {message}", path.display(), if *line > 0 { format!(": line {line}") } else { String::new() })]
-    Flags {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-}
-
-impl ResultsError {
-    /// The file the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            ResultsError::Io { path, .. }
-            | ResultsError::Corrupt { path, .. }
-            | ResultsError::File { path, .. }
-            | ResultsError::Value { path, .. }
-            | ResultsError::Flags { path, .. } => path,
-        }
-    }
-}
-
 /// Name of the flags file inside a results folder.
 pub const FLAGS_FILE: &str = "flags.toml";
 
@@ -95,7 +44,7 @@ pub fn load_dir(results_dir: &Path) -> Result<ResultsSet, ResultsError> {
     let mut runs = Vec::new();
     for rel in &files {
         let abs = results_dir.join(rel);
-        for (i, run) in read_file(&abs)?.into_iter().enumerate() {
+        for (i, run) in crate::results::read_file(&abs)?.into_iter().enumerate() {
             runs.push(LoadedRun {
                 file: rel.clone(),
                 row: i + 1,
@@ -112,7 +61,7 @@ pub fn load_dir(results_dir: &Path) -> Result<ResultsSet, ResultsError> {
     });
     let flags_path = results_dir.join(FLAGS_FILE);
     let flags = if flags_path.exists() {
-        load_flags(&flags_path)?
+        flags::load_flags(&flags_path)?
     } else {
         Vec::new()
     };
@@ -139,7 +88,7 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
 /// Visits every entry under `root` (depth first, sorted by name) with its path
 /// relative to `root` and its (not followed) file type; descends into real
 /// directories only.
-pub(crate) fn walk(
+pub fn walk(
     root: &Path,
     rel: &Path,
     f: &mut dyn FnMut(&Path, std::fs::FileType),
@@ -163,19 +112,4 @@ pub(crate) fn walk(
         }
     }
     Ok(())
-}
-
-/// Reads one results file; see [`parquet::read_file`].
-pub fn read_file(path: &Path) -> Result<Vec<Run>, ResultsError> {
-    parquet::read_file(path)
-}
-
-/// Writes runs to one results file, atomically and deterministically; see [`parquet::write_file`].
-pub fn write_file(path: &Path, runs: &[Run]) -> Result<(), ResultsError> {
-    parquet::write_file(path, runs)
-}
-
-/// Reads a flags file; see [`flags::load_flags`].
-pub fn load_flags(path: &Path) -> Result<Vec<Flag>, ResultsError> {
-    flags::load_flags(path)
 }

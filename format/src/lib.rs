@@ -1,0 +1,36 @@
+//! The formats of the open LLM leaderboard, in one small crate that both the
+//! site (`leaderboard`) and the evaluator depend on: what a results file, a
+//! details file and the flags file hold, the one validator of model ids and
+//! names, bounded readers that no file can crash, deterministic writers, and
+//! `check`.
+//!
+//! This crate's documentation is the one place a file format is defined:
+//!
+//! | what | where |
+//! |---|---|
+//! | results files (`results/**/*.parquet`), columns and types | [`schema`] |
+//! | per-sample details files (`*.details.parquet`) | [`details`] |
+//! | the flags file (`results/flags.toml`) | [`flags`] |
+//! | how files are read: encodings accepted, limits, integrity | [`read`] |
+//! | ids: model ids, revisions, look-alikes, links | [`ids`] |
+//! | what `check` enforces beyond the types | [`check`], [`check::runs`] |
+//! | writing a results file with pandas / pyarrow | [`guide`] |
+//!
+//! Atomic writes (temporary file, then rename) live in [`atomic`].
+
+pub mod atomic;
+pub mod check;
+pub mod details;
+mod error;
+pub mod flags;
+pub mod folder;
+pub mod guide;
+pub mod ids;
+pub mod read;
+pub mod results;
+pub mod schema;
+
+pub use error::ResultsError;
+pub use flags::{load_flags, Flag};
+pub use folder::{load_dir, parquet_files, LoadedRun, ResultsSet, FLAGS_FILE};
+pub use results::{read_file, write_file};
