@@ -16,7 +16,7 @@ enum Command {
     /// Build the static site from results/, content/ and templates/ into site/ (the default).
     Build(cmd::build::Args),
     /// Validate every results file and the flags file; exit non-zero on any problem.
-    Check(cmd::check::Args),
+    Check(leaderboard_format::check::Args),
     /// Convert the Open LLM Leaderboard v1 archive into results/ and a flags file.
     Import(cmd::import::Args),
 }
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Build(a)) => cmd::build::run(&a),
-        Some(Command::Check(a)) => cmd::check::run(&a),
+        Some(Command::Check(a)) => std::process::exit(leaderboard_format::check::main(&a.results)),
         Some(Command::Import(a)) => cmd::import::run(&a),
         None => cmd::build::run(&cmd::build::Args::default()),
     }

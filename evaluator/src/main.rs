@@ -17,13 +17,13 @@ enum Command {
     /// Evaluate a model on the leaderboard tasks; write its results and details files.
     Run(Box<evaluator::cmd::run::RunArgs>),
     /// Validate a results folder, exactly as `leaderboard check` does (same rules, same output).
-    Check(evaluator::cmd::check::Args),
+    Check(leaderboard_format::check::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Prompts(a) => evaluator::cmd::prompts::run(a),
         Command::Run(a) => evaluator::cmd::run::run(&a),
-        Command::Check(a) => evaluator::cmd::check::run(&a),
+        Command::Check(a) => std::process::exit(leaderboard_format::check::main(&a.results)),
     }
 }

@@ -16,13 +16,13 @@
 //! | `task` | Utf8 | no | task id: `arc_challenge`, `hellaswag`, `mmlu_<subject>`, `truthfulqa_mc`, `winogrande`, `gsm8k` |
 //! | `doc_id` | Int64 | no | index of the document in its evaluation split, dataset order |
 //! | `prompt_sha256` | Utf8 | no | sha256 (hex) of the UTF-8 prompt (context of the first request) |
-//! | `loglikelihoods` | List<Float64> | no | summed log-probability of each request's continuation, request order (empty for GSM8K) |
-//! | `is_greedy` | List<Boolean> | no | per request: every continuation token was the argmax |
+//! | `loglikelihoods` | `List<Float64>` | no | summed log-probability of each request's continuation, request order (empty for GSM8K) |
+//! | `is_greedy` | `List<Boolean>` | no | per request: every continuation token was the argmax |
 //! | `prediction` | Utf8 | no | predicted choice index, or the extracted GSM8K answer |
 //! | `gold` | Utf8 | no | gold choice index, or the extracted GSM8K reference answer |
 //! | `correct` | Boolean | no | the headline metric counts the document as correct (TruthfulQA: mc1 under `openllm-v1`) |
 //! | `generated` | Utf8 | yes | GSM8K: the generated text cut at the stop strings |
-//! | `metrics` | List<Struct<metric: Utf8, value: Float64>> | no | every per-document metric value |
+//! | `metrics` | `List<Struct<metric: Utf8, value: Float64>>` | no | every per-document metric value |
 //!
 //! Writing is atomic (temporary file in the same folder, then rename) and
 //! deterministic (fixed writer settings, no timestamps).

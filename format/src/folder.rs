@@ -38,7 +38,7 @@ pub const FLAGS_FILE: &str = "flags.toml";
 /// Reads every `*.parquet` file under `results_dir` (recursively, sorted by
 /// path) and `flags.toml` (absent = no flags). Runs come back sorted by
 /// [`schema::RunKey`]. Stops at the first bad file; `leaderboard check`
-/// ([`validate`]) collects every problem instead.
+/// ([`crate::check`]) collects every problem instead.
 pub fn load_dir(results_dir: &Path) -> Result<ResultsSet, ResultsError> {
     let files = parquet_files(results_dir)?;
     let mut runs = Vec::new();

@@ -48,9 +48,9 @@
 //! | `tool_version` | Utf8 | yes | version of that tool (crate version, harness commit, …) |
 //! | `suite` | Utf8 | no | task suite: `openllm-v1` (harness b281b09 semantics) or `lm-eval-0.4` |
 //! | `source_dataset` | Utf8 | yes | for imported runs: the file or dataset the row was taken from |
-//! | `deviations` | List<Utf8> | no | departures from the suite that make the run **not comparable** (e.g. `hellaswag-fewshot-fallback:validation`); empty = faithful |
+//! | `deviations` | `List<Utf8>` | no | departures from the suite that make the run **not comparable** (e.g. `hellaswag-fewshot-fallback:validation`); empty = faithful |
 //! | `reported_average` | Float64 | yes | Average as published by the source, in **percent** (v1 computed it on unrounded scores, so it can differ from the mean of the rounded six by up to 0.0083); null for our own runs, whose Average is [`Run::average`] |
-//! | `scores` | List<Struct> | no | one entry per (task, metric); see below |
+//! | `scores` | `List<Struct>` | no | one entry per (task, metric); see below |
 //!
 //! Each `scores` entry is a struct:
 //!

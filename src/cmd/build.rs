@@ -33,17 +33,8 @@ pub struct Args {
 /// Runs `check` on the results folder: prints every problem and refuses to
 /// build when there is an error, unless `allow_invalid`.
 fn validate(results: &std::path::Path, allow_invalid: bool) -> Result<()> {
-    use leaderboard_format::check::{check_dir, Severity};
-    let problems = check_dir(results);
-    for p in &problems {
-        let mut p = p.clone();
-        p.file = results.join(&p.file);
-        eprintln!("{p}");
-    }
-    let errors = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
+    let problems = leaderboard_format::check::check_dir(results);
+    let errors = leaderboard_format::check::print(results, &problems);
     if errors > 0 {
         anyhow::ensure!(
             allow_invalid,

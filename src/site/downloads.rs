@@ -2,7 +2,7 @@
 //! the results Parquet files and the flags file.
 //!
 //! Both tables hold one record per run, in the site's order (Average
-//! descending), with the columns of the results format (`src/schema.rs`)
+//! descending), with the columns of the results format (`format/src/schema.rs`)
 //! plus `flagged`, `flag_reason`, `flag_link`, `comparable`, and the leaderboard
 //! columns `average`, `arc`, `hellaswag`, `mmlu`, `truthfulqa`, `winogrande`,
 //! `gsm8k` in **percent** (as the table shows them, unrounded). `scores` holds every

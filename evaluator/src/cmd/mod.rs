@@ -1,6 +1,6 @@
-//! One module per `evaluator` subcommand, plus the task options they share.
+//! One module per `evaluator` subcommand, plus the task options they share
+//! (`check` is the format crate's, shared with `leaderboard check`).
 
-pub mod check;
 pub mod prompts;
 pub mod run;
 

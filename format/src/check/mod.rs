@@ -26,9 +26,9 @@
 //! At most [`MAX_MESSAGES_PER_FILE`] problems are listed per file, then a
 //! count of the rest.
 
-mod details;
-mod flags;
-mod paths;
+pub mod details;
+pub mod flags;
+pub mod paths;
 pub mod runs;
 
 use crate::ids;
@@ -327,21 +327,36 @@ fn cap_per_file(problems: Vec<Problem>) -> Vec<Problem> {
     out
 }
 
+/// The arguments of the `check` command of both binaries.
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The results folder to check.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+/// Prints `problems` of `results_dir` to stderr, one per line, with paths
+/// prefixed by `results_dir`; returns how many are errors.
+pub fn print(results_dir: &Path, problems: &[Problem]) -> usize {
+    for p in problems {
+        let mut p = p.clone();
+        p.file = results_dir.join(&p.file);
+        eprintln!("{p}");
+    }
+    problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count()
+}
+
 /// The `check` command of both binaries: prints every problem of
 /// `results_dir` to stderr (paths prefixed with `results_dir`), then a
 /// summary line, and returns the exit code (0: no errors; warnings only are
 /// printed and pass).
 pub fn main(results_dir: &Path) -> i32 {
     let problems = check_dir(results_dir);
-    for p in &problems {
-        let mut p = p.clone();
-        p.file = results_dir.join(&p.file);
-        eprintln!("{p}");
-    }
-    let errors = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
+    let errors = print(results_dir, &problems);
     let warnings = problems.len() - errors;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     if errors > 0 {

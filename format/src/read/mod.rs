@@ -46,8 +46,8 @@
 //! [`Limits::RESULTS`] and [`Limits::DETAILS`] give the numbers; each
 //! refusal names the limit it hit.
 
-mod normalize;
-mod prescan;
+pub mod normalize;
+pub mod prescan;
 pub mod thrift;
 
 use crate::ResultsError;
