@@ -54,6 +54,8 @@ struct Tally {
     refused: usize,
     identical: usize,
     contained_panics: usize,
+    /// Distinct places the contained panics came from.
+    panic_sites: std::collections::BTreeSet<String>,
 }
 
 fn fuzz<T: PartialEq + std::fmt::Debug>(
@@ -86,8 +88,11 @@ fn fuzz<T: PartialEq + std::fmt::Debug>(
                     text.contains(&path.display().to_string()),
                     "{label} #{i} ({what}): the error does not name the file: {text}"
                 );
-                if text.contains("the Parquet reader failed on it") {
+                if let Some(at) = text.split("the Parquet reader failed on it (").nth(1) {
                     t.contained_panics += 1;
+                    let site = at.rsplit(" at ").next().unwrap_or(at);
+                    let site = site.rsplit("/src/").next().unwrap_or(site);
+                    t.panic_sites.insert(site.trim_end_matches(')').to_string());
                 }
                 t.refused += 1;
             }
@@ -156,6 +161,10 @@ fn corrupted_files_are_refused_or_read_identically() {
         d.refused,
         d.contained_panics,
         d.identical
+    );
+    println!(
+        "fuzz: contained panics came from: {:?}",
+        r.panic_sites.union(&d.panic_sites).collect::<Vec<_>>()
     );
     assert_eq!(r.refused + r.identical + d.refused + d.identical, 2500);
 }
