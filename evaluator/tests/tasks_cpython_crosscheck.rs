@@ -157,3 +157,60 @@ fn mmlu_subject_orders_match_cpython() {
         assert_eq!(ours, theirs, "{s}");
     }
 }
+
+/// `--hellaswag-fewshot-fallback validation-split` (a harness config with
+/// `fewshot_split: validation`): k draws per document from one
+/// `random.Random(1234)`, in document order, the evaluated doc kept. The CLI's
+/// `--json` indices against CPython's `sample(range(10042), 10)`.
+#[test]
+fn hellaswag_validation_split_fallback_draws_k_like_cpython() {
+    let out = Command::new(env!("CARGO_BIN_EXE_evaluator"))
+        .args([
+            "prompts",
+            "--suite",
+            "lm-eval-0.4",
+            "--task",
+            "hellaswag",
+            "--hellaswag-fewshot-fallback",
+            "validation-split",
+            "--limit",
+            "50",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: Vec<(usize, Vec<usize>)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["doc_id"].as_u64().unwrap() as usize,
+                serde_json::from_value(v["fewshot"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import json, random\nr = random.Random(1234)\n\
+             print(json.dumps([r.sample(range(10042), 10) for _ in range(50)]))",
+        ])
+        .output()
+        .expect("python3 is needed for the CPython cross-check");
+    assert!(py.status.success());
+    let want: Vec<Vec<usize>> = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!(ours.len(), 50);
+    for (i, ((doc, few), w)) in ours.iter().zip(&want).enumerate() {
+        assert_eq!(*doc, i, "lm-eval-0.4 keeps dataset order");
+        assert_eq!(few, w, "doc {doc}");
+    }
+    // Nothing is dropped: a document that draws itself keeps itself (none of these 50 do).
+    let kept = ours.iter().filter(|(d, f)| f.contains(d)).count();
+    println!("validation-split: 50 documents match CPython; {kept} draw their own document");
+}

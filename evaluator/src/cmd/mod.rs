@@ -25,8 +25,11 @@ pub struct TaskArgs {
     /// (honours HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE). Default: ../shared/data/benchmarks.
     #[arg(long, value_name = "DIR|hub")]
     pub data: Option<PathBuf>,
-    /// Use another pool when HellaSwag's train split is missing: `validation`
-    /// (draws k+1 from validation, drops the evaluated doc). Marks the run not comparable.
+    /// Use another pool when HellaSwag's train split is missing. `validation`:
+    /// draw k+1 from validation and drop the evaluated doc (lm-eval with
+    /// `training_split` null and no `fewshot_split`). `validation-split`: draw k
+    /// and keep it (a config with `fewshot_split: validation`, `test_split`
+    /// null). Recorded as a deviation: the run is not comparable.
     #[arg(long, value_name = "POOL")]
     pub hellaswag_fewshot_fallback: Option<FewshotFallback>,
     /// lm-eval-0.4 only: hellaswag/winogrande few-shot draws as a `standalone`

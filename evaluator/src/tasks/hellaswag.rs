@@ -5,8 +5,9 @@
 //! "endings": [4], "label"}` (label an integer, or a string as on the Hub);
 //! other fields are ignored. Eval split `validation`, few-shot pool `train`
 //! (random). The train split (39,905 records) is not in `../shared`: without
-//! it, k > 0 fails unless [`FewshotFallback::Validation`] is chosen, which
-//! draws k+1 from validation, drops the evaluated doc and records a deviation.
+//! it, k > 0 fails unless a [`FewshotFallback`] is chosen: `Validation`
+//! draws k+1 from validation and drops the evaluated doc, `ValidationSplit`
+//! draws k and keeps it; either records a deviation naming it.
 //!
 //! `query = P(activity_label + ": " + ctx_a + " " + capitalize(ctx_b))`,
 //! `choices = [P(e)]`, with the preprocessing `P` of [`preprocess`].
@@ -97,19 +98,20 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
     let (erecs, erows) = load::<Record>(src, TASK, "validation", "")?;
     let eval = process_all(&erecs, &erows)?;
     let mut deviations = Vec::new();
-    // (pool, draws k+1 and drops the eval doc?)
-    let (pool, from_eval) = if k == 0 {
-        (Vec::new(), false)
+    // (pool, draws k+1 and drops the eval doc?, draws exactly k?)
+    let (pool, from_eval, k_draws) = if k == 0 {
+        (Vec::new(), false, false)
     } else {
         match src.records(TASK, "train")? {
             Some(_) => {
                 let (precs, prows) = load::<Record>(src, TASK, "train", "")?;
-                (process_all(&precs, &prows)?, false)
+                (process_all(&precs, &prows)?, false, false)
             }
             None => match opts.hellaswag_fallback {
-                Some(FewshotFallback::Validation) => {
-                    deviations.push(FewshotFallback::Validation.deviation().to_string());
-                    (eval.clone(), true)
+                Some(f) => {
+                    deviations.push(f.deviation().to_string());
+                    let split = f == FewshotFallback::ValidationSplit;
+                    (eval.clone(), !split, split)
                 }
                 None => {
                     return Err(DataError::Missing {
@@ -125,7 +127,9 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
     };
     let standalone_new = opts.suite == crate::suite::Suite::LmEval04
         && opts.draw_mode == crate::suite::DrawMode::Standalone;
-    let draw = if from_eval || standalone_new {
+    let draw = if k_draws {
+        k
+    } else if from_eval || standalone_new {
         k + 1
     } else {
         k

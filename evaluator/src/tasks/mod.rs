@@ -28,19 +28,35 @@ pub const FEWSHOT_DELIM: &str = "\n\n";
 /// Separator between an example's text and its target.
 pub const TARGET_DELIM: &str = " ";
 
-/// A replacement few-shot pool for HellaSwag when its train split is absent.
+/// A replacement few-shot pool for HellaSwag when its train split is absent:
+/// the two harness configurations people use in that case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FewshotFallback {
-    /// Draw from the validation split, k+1 then drop the evaluated doc (the
-    /// harness's path for tasks without a train split).
+    /// Draw k+1 from the validation split, then drop the evaluated doc:
+    /// lm-eval's behaviour when `training_split` is null and no
+    /// `fewshot_split` is set (the few-shot docs fall back to the validation
+    /// docs and `fewshot_split == test_split`).
     Validation,
+    /// Draw k from the validation split, keeping the evaluated doc if drawn:
+    /// a harness config with `fewshot_split: validation` (and `test_split`
+    /// null), where `fewshot_split != test_split`.
+    ValidationSplit,
 }
 
 impl FewshotFallback {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FewshotFallback::Validation => "validation",
+            FewshotFallback::ValidationSplit => "validation-split",
+        }
+    }
+
     /// The `Provenance.deviations` entry recording the fallback.
     pub fn deviation(self) -> &'static str {
         match self {
             FewshotFallback::Validation => "hellaswag-fewshot-fallback:validation",
+            FewshotFallback::ValidationSplit => "hellaswag-fewshot-fallback:validation-split",
         }
     }
 }
@@ -50,14 +66,17 @@ impl FromStr for FewshotFallback {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "validation" => Ok(FewshotFallback::Validation),
-            _ => Err(format!("expected `validation`, got {s:?}")),
+            "validation-split" => Ok(FewshotFallback::ValidationSplit),
+            _ => Err(format!(
+                "expected `validation` or `validation-split`, got {s:?}"
+            )),
         }
     }
 }
 
 impl fmt::Display for FewshotFallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("validation")
+        f.write_str(self.name())
     }
 }
 
