@@ -6,7 +6,7 @@
 //! per evaluated document, sorted by (`task`, `doc_id`), each (`task`,
 //! `doc_id`) once. File key-value metadata: [`DETAILS_VERSION_KEY`] =
 //! [`DETAILS_VERSION`] (plain digits) and, as for results,
-//! [`CONTENT_SHA256_KEY`]. A details file is not a results file: the results
+//! [`CONTENT_SHA256_KEY`](crate::schema::CONTENT_SHA256_KEY). A details file is not a results file: the results
 //! reader skips names ending in [`DETAILS_SUFFIX`]; `check` reads them with
 //! [`read_rows`] (through [`crate::read`], [`Limits::DETAILS`]) and requires
 //! the sibling results file.
@@ -38,13 +38,10 @@ use arrow_array::{
     StructArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::format::KeyValue;
 
 use crate::read::{self, Kind, Limits};
-use crate::schema::CONTENT_SHA256_KEY;
 use crate::ResultsError;
 
 /// Key of the file metadata entry holding the details format version.
@@ -211,33 +208,18 @@ pub fn to_batch(rows: &[DetailRow]) -> RecordBatch {
 
 /// Encodes `rows` as the bytes of a details Parquet file.
 pub fn to_bytes(rows: &[DetailRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    let batch = to_batch(rows);
-    let sha = read::content_sha256(std::slice::from_ref(&batch));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
         .set_created_by("leaderboard-evaluator".to_string())
-        .set_statistics_enabled(EnabledStatistics::None)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(DETAILS_VERSION_KEY.to_string(), DETAILS_VERSION.to_string()),
-            KeyValue::new(CONTENT_SHA256_KEY.to_string(), sha),
-        ]))
-        .build();
-    let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
-    w.write(&batch)?;
-    w.close()?;
-    Ok(buf)
+        .set_statistics_enabled(EnabledStatistics::None);
+    crate::write::encode(&to_batch(rows), props, DETAILS_VERSION_KEY, DETAILS_VERSION)
 }
 
 /// Writes a details file atomically and deterministically.
 pub fn write_file(path: &Path, rows: &[DetailRow]) -> Result<(), ResultsError> {
-    let bytes = to_bytes(rows).map_err(|e| ResultsError::File {
-        path: path.to_path_buf(),
-        message: format!("cannot encode Parquet: {e}"),
-    })?;
-    crate::atomic::write_atomic(path, &bytes)
+    crate::write::write_file(path, to_bytes(rows))
 }
 
 /// Reads a details file as record batches of [`schema`]'s types (every

@@ -40,32 +40,49 @@ pub const FLAGS_FILE: &str = "flags.toml";
 /// [`schema::RunKey`]. Stops at the first bad file; `leaderboard check`
 /// ([`crate::check`]) collects every problem instead.
 pub fn load_dir(results_dir: &Path) -> Result<ResultsSet, ResultsError> {
-    let files = parquet_files(results_dir)?;
-    let mut runs = Vec::new();
-    for rel in &files {
-        let abs = results_dir.join(rel);
-        for (i, run) in crate::results::read_file(&abs)?.into_iter().enumerate() {
-            runs.push(LoadedRun {
-                file: rel.clone(),
-                row: i + 1,
-                run,
-            });
-        }
+    let mut files = Vec::new();
+    for rel in parquet_files(results_dir)? {
+        let runs = crate::results::read_file(&results_dir.join(&rel))?;
+        files.push((rel, runs));
     }
-    runs.sort_by(|a, b| {
-        a.run
-            .key()
-            .cmp(&b.run.key())
-            .then_with(|| a.file.cmp(&b.file))
-            .then(a.row.cmp(&b.row))
-    });
     let flags_path = results_dir.join(FLAGS_FILE);
     let flags = if flags_path.exists() {
         flags::load_flags(&flags_path)?
     } else {
         Vec::new()
     };
-    Ok(ResultsSet { runs, flags, files })
+    Ok(ResultsSet::new(files, flags))
+}
+
+impl ResultsSet {
+    /// The set of the runs read from `files` (relative paths, sorted, with
+    /// their runs in file order), sorted by [`schema::RunKey`], then file and row.
+    pub fn new(files: Vec<(PathBuf, Vec<schema::Run>)>, flags: Vec<Flag>) -> ResultsSet {
+        let mut runs = Vec::new();
+        let mut names = Vec::with_capacity(files.len());
+        for (rel, file_runs) in files {
+            for (i, run) in file_runs.into_iter().enumerate() {
+                runs.push(LoadedRun {
+                    file: rel.clone(),
+                    row: i + 1,
+                    run,
+                });
+            }
+            names.push(rel);
+        }
+        runs.sort_by(|a, b| {
+            a.run
+                .key()
+                .cmp(&b.run.key())
+                .then_with(|| a.file.cmp(&b.file))
+                .then(a.row.cmp(&b.row))
+        });
+        ResultsSet {
+            runs,
+            flags,
+            files: names,
+        }
+    }
 }
 
 /// Relative paths of all results files (`*.parquet`, but not the per-sample

@@ -16,7 +16,8 @@
 //! | what `check` enforces beyond the types | [`check`], [`check::runs`] |
 //! | writing a results file with pandas / pyarrow | [`guide`] |
 //!
-//! Atomic writes (temporary file, then rename) live in [`atomic`].
+//! Atomic writes (temporary file, then rename) live in [`atomic`]; what the
+//! writers share (version and checksum metadata) in [`mod@write`].
 
 pub mod atomic;
 pub mod check;
@@ -29,6 +30,7 @@ pub mod ids;
 pub mod read;
 pub mod results;
 pub mod schema;
+pub mod write;
 
 pub use error::ResultsError;
 pub use flags::{load_flags, Flag};

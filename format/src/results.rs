@@ -4,9 +4,7 @@
 //! null and enum value checked.
 
 use crate::read::{self, Kind, Limits};
-use crate::schema::{
-    self, Provenance, Run, Score, CONTENT_SHA256_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY,
-};
+use crate::schema::{self, Provenance, Run, Score, FORMAT_VERSION, FORMAT_VERSION_KEY};
 use crate::ResultsError;
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
@@ -16,10 +14,8 @@ use arrow_array::{
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use chrono::{DateTime, Utc};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
-use parquet::format::KeyValue;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,18 +90,13 @@ pub fn kind() -> Kind {
 }
 
 /// The writer properties: fixed, so equal inputs give byte-identical files.
-fn writer_properties(content_sha256: String) -> WriterProperties {
+fn writer_properties() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(9).expect("valid zstd level"),
         ))
         .set_created_by(CREATED_BY.to_string())
         .set_max_row_group_size(1 << 20)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(FORMAT_VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
-            KeyValue::new(CONTENT_SHA256_KEY.to_string(), content_sha256),
-        ]))
-        .build()
 }
 
 /// Runs in the order they are written: by identity, then by the remaining
@@ -231,12 +222,12 @@ pub fn to_record_batch(runs: &[Run]) -> RecordBatch {
 /// Encodes runs as the bytes of a results file (rows sorted, see the module docs).
 pub fn to_bytes(runs: &[Run]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let batch = to_record_batch(&sorted(runs));
-    let sha = read::content_sha256(std::slice::from_ref(&batch));
-    let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties(sha)))?;
-    w.write(&batch)?;
-    w.close()?;
-    Ok(buf)
+    crate::write::encode(
+        &batch,
+        writer_properties(),
+        FORMAT_VERSION_KEY,
+        FORMAT_VERSION,
+    )
 }
 
 /// Writes runs to `path` (creating parent folders): sorted by identity, scores
@@ -244,11 +235,7 @@ pub fn to_bytes(runs: &[Run]) -> Result<Vec<u8>, parquet::errors::ParquetError> 
 /// bytes go to a hidden temporary file in the same folder, which is then
 /// renamed over `path`, so a failure never leaves a half-written file.
 pub fn write_file(path: &Path, runs: &[Run]) -> Result<(), ResultsError> {
-    let bytes = to_bytes(runs).map_err(|e| ResultsError::File {
-        path: path.to_path_buf(),
-        message: format!("cannot encode Parquet: {e}"),
-    })?;
-    crate::atomic::write_atomic(path, &bytes)
+    crate::write::write_file(path, to_bytes(runs))
 }
 
 /// Reads one results file through [`crate::read`] (bounded, panic-free,

@@ -31,9 +31,13 @@ pub struct Args {
 }
 
 /// Runs `check` on the results folder: prints every problem and refuses to
-/// build when there is an error, unless `allow_invalid`.
-fn validate(results: &std::path::Path, allow_invalid: bool) -> Result<()> {
-    let problems = leaderboard_format::check::check_dir(results);
+/// build when there is an error, unless `allow_invalid`. Returns what the
+/// check read (each file is read once per build).
+fn validate(
+    results: &std::path::Path,
+    allow_invalid: bool,
+) -> Result<leaderboard_format::ResultsSet> {
+    let (problems, set) = leaderboard_format::check::check_and_load(results);
     let errors = leaderboard_format::check::print(results, &problems);
     if errors > 0 {
         anyhow::ensure!(
@@ -47,7 +51,7 @@ fn validate(results: &std::path::Path, allow_invalid: bool) -> Result<()> {
             results.display()
         );
     }
-    Ok(())
+    Ok(set)
 }
 
 fn existing(given: &Option<PathBuf>, default: &str) -> Option<PathBuf> {
@@ -69,8 +73,14 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    validate(&results, args.allow_invalid)?;
-    let mut src = crate::site::load(&results, &content, templates.as_deref(), assets.as_deref())?;
+    let set = validate(&results, args.allow_invalid)?;
+    let mut src = crate::site::from_set(
+        set,
+        &results,
+        &content,
+        templates.as_deref(),
+        assets.as_deref(),
+    )?;
     src.base_url = args.base_url.clone();
     let s = crate::site::build(&src, &out)?;
     eprintln!(

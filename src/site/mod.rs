@@ -74,6 +74,17 @@ pub fn load(
 ) -> Result<Sources> {
     let set = leaderboard_format::load_dir(results)
         .with_context(|| format!("loading results from {}", results.display()))?;
+    from_set(set, results, content, templates, assets)
+}
+
+/// [`load`] with the results already read (`set`, from the folder `results`).
+pub fn from_set(
+    set: leaderboard_format::ResultsSet,
+    results: &Path,
+    content: &Path,
+    templates: Option<&Path>,
+    assets: Option<&Path>,
+) -> Result<Sources> {
     let mut data_files: Vec<(String, PathBuf)> = set
         .files
         .iter()

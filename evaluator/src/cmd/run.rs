@@ -267,13 +267,7 @@ fn write_outputs(path: &Path, run: &Run, rows: &[DetailRow]) -> Result<()> {
 /// where the run's folder `<output>/<org>/<name>` goes (it would put the
 /// files outside the results folder).
 pub fn check_output(output: &Path, model_id: &str) -> Result<()> {
-    leaderboard_format::ids::check_model_id(model_id)
-        .map_err(|e| anyhow::anyhow!("--model-id: {e}"))?;
-    let (org, name) = model_id.split_once('/').with_context(|| {
-        format!(
-            "--model-id {model_id:?}: expected org/name (the results go to <output>/<org>/<name>/)"
-        )
-    })?;
+    let (org, name) = org_and_name(model_id).context("--model-id")?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("--output {}: cannot create the folder", output.display()))?;
     let probe = output.join(format!(".evaluator-write-probe-{}", std::process::id()));
@@ -294,6 +288,14 @@ pub fn check_output(output: &Path, model_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A model id `check` accepts, split into the two folders its results go to.
+fn org_and_name(model_id: &str) -> Result<(&str, &str)> {
+    leaderboard_format::ids::check_model_id(model_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    model_id.split_once('/').with_context(|| {
+        format!("{model_id:?}: expected org/name (the results go to <output>/<org>/<name>/)")
+    })
+}
+
 /// `<output>/<org>/<name>/<suite>_<precision>_<rev>.parquet`; `<rev>` is the
 /// first 12 hex digits of the commit sha, or of the weights hash for local models.
 pub fn results_path(
@@ -304,10 +306,7 @@ pub fn results_path(
     revision: Option<&str>,
     weights_sha256: &str,
 ) -> Result<PathBuf> {
-    leaderboard_format::ids::check_model_id(model_id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (org, name) = model_id
-        .split_once('/')
-        .with_context(|| format!("model id {model_id:?}: expected org/name"))?;
+    let (org, name) = org_and_name(model_id)?;
     let rev: String = revision
         .unwrap_or(weights_sha256)
         .chars()

@@ -98,20 +98,19 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
     let (erecs, erows) = load::<Record>(src, TASK, "validation", "")?;
     let eval = process_all(&erecs, &erows)?;
     let mut deviations = Vec::new();
-    // (pool, draws k+1 and drops the eval doc?, draws exactly k?)
-    let (pool, from_eval, k_draws) = if k == 0 {
-        (Vec::new(), false, false)
+    // The pool, and the fallback it came from (None: train, or no shots).
+    let (pool, fallback) = if k == 0 {
+        (Vec::new(), None)
     } else {
         match src.records(TASK, "train")? {
             Some(_) => {
                 let (precs, prows) = load::<Record>(src, TASK, "train", "")?;
-                (process_all(&precs, &prows)?, false, false)
+                (process_all(&precs, &prows)?, None)
             }
             None => match opts.hellaswag_fallback {
                 Some(f) => {
-                    deviations.push(f.deviation().to_string());
-                    let split = f == FewshotFallback::ValidationSplit;
-                    (eval.clone(), !split, split)
+                    deviations.push(f.deviation());
+                    (eval.clone(), Some(f))
                 }
                 None => {
                     return Err(DataError::Missing {
@@ -127,12 +126,12 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
     };
     let standalone_new = opts.suite == crate::suite::Suite::LmEval04
         && opts.draw_mode == crate::suite::DrawMode::Standalone;
-    let draw = if k_draws {
-        k
-    } else if from_eval || standalone_new {
-        k + 1
-    } else {
-        k
+    let from_eval = fallback == Some(FewshotFallback::Validation);
+    let draw = match fallback {
+        Some(FewshotFallback::Validation) => k + 1,
+        Some(FewshotFallback::ValidationSplit) => k,
+        None if standalone_new => k + 1,
+        None => k,
     };
     // With the validation pool the eval doc is dropped by identity: all 10042
     // processed validation docs are distinct, so index equality is the

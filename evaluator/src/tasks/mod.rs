@@ -53,11 +53,8 @@ impl FewshotFallback {
     }
 
     /// The `Provenance.deviations` entry recording the fallback.
-    pub fn deviation(self) -> &'static str {
-        match self {
-            FewshotFallback::Validation => "hellaswag-fewshot-fallback:validation",
-            FewshotFallback::ValidationSplit => "hellaswag-fewshot-fallback:validation-split",
-        }
+    pub fn deviation(self) -> String {
+        format!("hellaswag-fewshot-fallback:{}", self.name())
     }
 }
 

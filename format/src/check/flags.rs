@@ -6,14 +6,15 @@ use crate::{flags, ids};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub fn check(root: &Path, rel: &Path, problems: &mut Vec<Problem>) {
+/// Checks the flags file; returns its entries when it could be read.
+pub fn check(root: &Path, rel: &Path, problems: &mut Vec<Problem>) -> Vec<flags::Flag> {
     let entries = match flags::load_flags_with_lines(&root.join(rel)) {
         Ok(e) => e,
         Err(e) => {
             let mut p = Problem::from_error(root, e);
             p.file = rel.to_path_buf();
             problems.push(p);
-            return;
+            return Vec::new();
         }
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -49,4 +50,5 @@ pub fn check(root: &Path, rel: &Path, problems: &mut Vec<Problem>) {
             );
         }
     }
+    entries.into_iter().map(|(_, f)| f).collect()
 }

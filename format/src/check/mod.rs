@@ -165,6 +165,14 @@ impl Problem {
 /// Checks everything in `results_dir`; no [`Severity::Error`] means it is
 /// valid. Problems come in a fixed order (files sorted, rows in order).
 pub fn check_dir(results_dir: &Path) -> Vec<Problem> {
+    check_and_load(results_dir).0
+}
+
+/// [`check_dir`], also returning what the check read: the runs of every
+/// results file that could be read and the flags, as [`crate::load_dir`]
+/// gives them for a valid folder. `leaderboard build` uses it to read each
+/// file once.
+pub fn check_and_load(results_dir: &Path) -> (Vec<Problem>, crate::ResultsSet) {
     let mut problems = Vec::new();
     match std::fs::metadata(results_dir) {
         Ok(m) if m.is_dir() => {}
@@ -173,14 +181,14 @@ pub fn check_dir(results_dir: &Path) -> Vec<Problem> {
                 results_dir,
                 "not a folder; expected the results folder",
             ));
-            return problems;
+            return (problems, Default::default());
         }
         Err(e) => {
             problems.push(Problem::file(
                 results_dir,
                 format!("cannot read the results folder: {e}"),
             ));
-            return problems;
+            return (problems, Default::default());
         }
     }
     let found = paths::walk(results_dir, &mut problems);
@@ -205,10 +213,13 @@ pub fn check_dir(results_dir: &Path) -> Vec<Problem> {
     for rel in &found.details {
         details::check(results_dir, rel, &loaded, &mut problems);
     }
-    if found.flags {
-        flags::check(results_dir, Path::new(FLAGS_FILE), &mut problems);
-    }
-    cap_per_file(problems)
+    let flags = if found.flags {
+        flags::check(results_dir, Path::new(FLAGS_FILE), &mut problems)
+    } else {
+        Vec::new()
+    };
+    let set = crate::ResultsSet::new(loaded.into_iter().collect(), flags);
+    (cap_per_file(problems), set)
 }
 
 /// Where each identity, spelling and look-alike skeleton was first seen
@@ -355,7 +366,7 @@ pub fn print(results_dir: &Path, problems: &[Problem]) -> usize {
 /// summary line, and returns the exit code (0: no errors; warnings only are
 /// printed and pass).
 pub fn main(results_dir: &Path) -> i32 {
-    let problems = check_dir(results_dir);
+    let (problems, set) = check_and_load(results_dir);
     let errors = print(results_dir, &problems);
     let warnings = problems.len() - errors;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -367,9 +378,7 @@ pub fn main(results_dir: &Path) -> i32 {
         );
         return 1;
     }
-    let files = crate::folder::parquet_files(results_dir)
-        .map(|f| f.len())
-        .unwrap_or(0);
+    let files = set.files.len();
     let w = if warnings > 0 {
         format!(", {warnings} warning{} for a maintainer", plural(warnings))
     } else {

@@ -62,8 +62,6 @@ use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 
-pub use normalize::array as normalize_array;
-
 /// Bounds on what a reader accepts from one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

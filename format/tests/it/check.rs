@@ -98,6 +98,12 @@ pub fn root() -> PathBuf {
 fn committed_results_pass() {
     let got = problems(&root().join("results"));
     assert!(got.is_empty(), "{got:#?}");
+    // What the check read is what the site's loader reads (`build` uses it).
+    let (_, checked) = validate::check_and_load(&root().join("results"));
+    let loaded = results::load_dir(&root().join("results")).unwrap();
+    assert_eq!(checked.runs, loaded.runs);
+    assert_eq!(checked.flags, loaded.flags);
+    assert_eq!(checked.files, loaded.files);
 }
 
 #[test]
