@@ -225,7 +225,7 @@ pub fn write_file(path: &Path, rows: &[DetailRow]) -> Result<(), ResultsError> {
 /// Reads a details file as record batches of [`schema`]'s types (every
 /// field nullable), through [`crate::read`].
 pub fn read(path: &Path) -> Result<Vec<RecordBatch>, ResultsError> {
-    Ok(read::read(path, &kind())?.batches)
+    read::read(path, &kind())
 }
 
 /// Reads a details file and checks every row: no nulls outside `generated`,

@@ -244,9 +244,8 @@ pub fn write_file(path: &Path, runs: &[Run]) -> Result<(), ResultsError> {
 /// 1-based row and column. Score ranges, task and metric names and the
 /// consistency rules are checked by [`crate::check`], not here.
 pub fn read_file(path: &Path) -> Result<Vec<Run>, ResultsError> {
-    let decoded = read::read(path, &kind())?;
     let mut runs = Vec::new();
-    for batch in &decoded.batches {
+    for batch in &read::read(path, &kind())? {
         let first_row = runs.len() + 1;
         runs.extend(decode_batch(path, batch, first_row)?);
     }

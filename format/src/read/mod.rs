@@ -124,15 +124,9 @@ pub struct Kind {
     pub limits: Limits,
 }
 
-/// A file as read: batches of the documented types (every field nullable,
-/// see [`normalize`]), and whether a content checksum was verified.
-pub struct Decoded {
-    pub batches: Vec<RecordBatch>,
-    pub checksum_verified: bool,
-}
-
-/// Reads and checks one file (see the module docs).
-pub fn read(path: &Path, kind: &Kind) -> Result<Decoded, ResultsError> {
+/// Reads and checks one file (see the module docs): batches of the
+/// documented types, every field nullable (see [`normalize`]).
+pub fn read(path: &Path, kind: &Kind) -> Result<Vec<RecordBatch>, ResultsError> {
     let p = || path.to_path_buf();
     let corrupt = |message: String| ResultsError::Corrupt { path: p(), message };
     let limit = |message: String| ResultsError::Limit { path: p(), message };
@@ -147,7 +141,7 @@ pub fn read(path: &Path, kind: &Kind) -> Result<Decoded, ResultsError> {
     }
     let bytes =
         Bytes::from(std::fs::read(path).map_err(|source| ResultsError::Io { path: p(), source })?);
-    let outcome = contained(|| -> Result<Decoded, ResultsError> {
+    let outcome = contained(|| -> Result<Vec<RecordBatch>, ResultsError> {
         let checked = prescan::check(&bytes, &kind.limits).map_err(|r| match r {
             prescan::Refusal::Corrupt(m) => corrupt(m),
             prescan::Refusal::Limit(m) => limit(m),
@@ -179,25 +173,16 @@ pub fn read(path: &Path, kind: &Kind) -> Result<Decoded, ResultsError> {
             check_strings(&b, &kind.limits).map_err(limit)?;
             batches.push(b);
         }
-        let recorded = value(crate::schema::CONTENT_SHA256_KEY).flatten();
-        let checksum_verified = match recorded {
-            None => false,
-            Some(want) => {
-                let got = content_sha256(&batches);
-                if got != want {
-                    return Err(corrupt(format!(
-                        "its content does not match the sha256 recorded in its metadata \
-                         (`{}`): the file was changed or damaged after it was written",
-                        crate::schema::CONTENT_SHA256_KEY
-                    )));
-                }
-                true
+        if let Some(want) = value(crate::schema::CONTENT_SHA256_KEY).flatten() {
+            if content_sha256(&batches) != want {
+                return Err(corrupt(format!(
+                    "its content does not match the sha256 recorded in its metadata \
+                     (`{}`): the file was changed or damaged after it was written",
+                    crate::schema::CONTENT_SHA256_KEY
+                )));
             }
-        };
-        Ok(Decoded {
-            batches,
-            checksum_verified,
-        })
+        }
+        Ok(batches)
     });
     match outcome {
         Ok(r) => r,

@@ -329,8 +329,8 @@ fn check_pages(bytes: &[u8], checked: &Checked, limits: &Limits) -> Result<()> {
             let end = end as usize;
             let mut page_values: i64 = 0;
             let mut longest_entry: u64 = 0;
-            let mut first = true;
             while pos < end {
+                let first = pos == start as usize;
                 let mut c = Compact::new(&bytes[pos..end]);
                 let h = read_page_header(&mut c)
                     .map_err(|e| at(format!("page header at byte {pos}: {e}")))?;
@@ -413,7 +413,6 @@ fn check_pages(bytes: &[u8], checked: &Checked, limits: &Limits) -> Result<()> {
                     }
                 }
                 decoded += h.uncompressed as u64;
-                first = false;
                 pos = body_end;
             }
             if page_values != chunk_values {
