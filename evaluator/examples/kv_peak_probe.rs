@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
-use evaluator::harness_tok::{self, Options};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::Request;
 use evaluator::schedule::{self, executor, Done, Trie};
@@ -99,7 +99,7 @@ fn parse_args() -> Result<Args> {
 
 /// A `/proc/self/status` field in kB (0 where there is none).
 fn status_kb(field: &str) -> u64 {
-    model::alloc::status_kb(field).unwrap_or(0)
+    evaluator::alloc::status_kb(field).unwrap_or(0)
 }
 
 fn main() -> Result<()> {
@@ -126,7 +126,7 @@ fn main() -> Result<()> {
         else {
             bail!("{}: a generation request", a.task.task());
         };
-        let ll = harness_tok::loglikelihood_request(&tok, &opts, context, continuation)?;
+        let ll = harness::loglikelihood_request(&tok, &opts, context, continuation)?;
         trie.insert(&ll.ctx, &ll.cont);
     }
     trie.finish();

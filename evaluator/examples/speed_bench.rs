@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
-use evaluator::harness_tok::{self, Options};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::{DocRequests, Request, Response};
 use evaluator::schedule::{self, AnswerOptions, Backend, Trie};
@@ -168,7 +168,7 @@ fn workload_docs(name: &str) -> Result<Vec<DocRequests>> {
 }
 
 fn vm_hwm_kb() -> u64 {
-    model::alloc::status_kb("VmHWM:").unwrap_or(0)
+    evaluator::alloc::status_kb("VmHWM:").unwrap_or(0)
 }
 
 /// Child: run one workload in one mode, print one JSON line, write logprobs (f64 bits, hex).
@@ -300,7 +300,7 @@ fn suite_counts(a: &Args) -> Result<()> {
                                     context,
                                     continuation,
                                 } => {
-                                    let ll = harness_tok::loglikelihood_request(
+                                    let ll = harness::loglikelihood_request(
                                         tok,
                                         opts,
                                         context,
@@ -313,7 +313,7 @@ fn suite_counts(a: &Args) -> Result<()> {
                                     max_gen_toks,
                                     ..
                                 } => Tokens::Gen(
-                                    harness_tok::generation_context(
+                                    harness::generation_context(
                                         tok,
                                         opts,
                                         context,

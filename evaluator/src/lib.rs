@@ -6,16 +6,14 @@
 //! [`suite`], using [`random`] and [`pystr`]) → [`requests`] (what a model
 //! backend answers) → [`metrics`] (scores and standard errors).
 
+pub mod alloc;
 pub mod cmd;
 pub mod data;
 /// The per-sample details format (defined in the format crate).
 pub use leaderboard_format::details;
 pub mod engine;
 pub mod generate;
-pub mod harness_tok;
 pub mod hub;
-pub mod hub_datasets;
-pub mod journal;
 pub mod metrics;
 pub mod model;
 pub mod progress;

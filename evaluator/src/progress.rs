@@ -5,7 +5,7 @@
 //! [`Progress`] writes one line at most every [`plain_interval`] (30 s unless
 //! `LEADERBOARD_PROGRESS_SECS` says otherwise; `0` writes every update) and one when
 //! finished. A line ends with the process's resident memory and, under glibc, the heap
-//! bytes in use ([`crate::model::alloc::memory_now`]):
+//! bytes in use ([`crate::alloc::memory_now`]):
 //!
 //! ```text
 //! hellaswag: 1200/40168 requests, 412,480/13,377,022 tokens (3.1%), 214 tok/s, ETA 17:20:40, memory 1,312 MB (heap in use 1,040 MB)
@@ -156,7 +156,7 @@ impl Progress {
             "unknown".to_string()
         };
         let mb = |b: u64| thousands(b / 1_048_576);
-        let memory = match crate::model::alloc::memory_now() {
+        let memory = match crate::alloc::memory_now() {
             (Some(rss), Some(heap)) => {
                 format!(", memory {} MB (heap in use {} MB)", mb(rss), mb(heap))
             }

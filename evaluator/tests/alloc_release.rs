@@ -4,7 +4,7 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn released_pages_leave_the_resident_set() {
-    use evaluator::model::alloc;
+    use evaluator::alloc;
     alloc::keep_freed_buffers();
     let rss = || alloc::memory_now().0.expect("resident size on Linux");
     // 256 buffers of 1 MiB (heap, below the mmap threshold), every page touched; the last

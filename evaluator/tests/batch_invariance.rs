@@ -21,7 +21,7 @@ use model_common::test_model;
 use candle_core::{DType, Device};
 use evaluator::data::LocalDir;
 use evaluator::engine::Scored;
-use evaluator::harness_tok::{self, Options};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model::{self, CausalLm, KvCache, Seq};
 use evaluator::requests::Request;
 use evaluator::schedule::executor::tokens_to_forward;
@@ -258,7 +258,7 @@ fn a_resumed_run_forwards_only_what_is_left_and_matches() {
             } = r
             {
                 let ll =
-                    harness_tok::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
+                    harness::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
                 trie.insert(&ll.ctx, &ll.cont);
             }
         }

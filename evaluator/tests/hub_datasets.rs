@@ -7,7 +7,7 @@ mod hub_server;
 
 use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
 use evaluator::hub::{Hub, HubConfig};
-use evaluator::hub_datasets::{
+use evaluator::data::hub::{
     cached_path, hub_split, load_split_with, read_parquet_records, HubData, HUB_SPLITS,
 };
 use evaluator::suite::Suite;
@@ -278,7 +278,7 @@ fn bad_parquet_missing_field_and_wrong_count_name_file_and_row() {
     .unwrap();
     let rows = read_parquet_records(&path).unwrap();
     assert_eq!(rows.len(), 3);
-    let e = evaluator::hub_datasets::normalize("hellaswag", rows[2].clone()).unwrap_err();
+    let e = evaluator::data::hub::normalize("hellaswag", rows[2].clone()).unwrap_err();
     assert!(e.to_string().contains("label"), "{e}");
 
     // read_parquet_records on a missing file names it.

@@ -6,7 +6,7 @@ mod hf_parquet;
 mod hub_server;
 
 use evaluator::hub::resolve_model;
-use evaluator::hub_datasets::{data_source, hub_split, load_split};
+use evaluator::data::hub::{data_source, hub_split, load_split};
 use hub_server::{Body, FakeRepo, HubServer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use model_common::test_model;
 
 use candle_core::{DType, Device};
 use evaluator::generate::{self, cut_at_stops};
-use evaluator::harness_tok::{self, Options};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::suite::Suite;
 use evaluator::tokenizer::Tokenizer;
 
@@ -17,7 +17,7 @@ fn generation_stops_and_cuts_like_the_harness() {
     let opts = Options::for_suite(Suite::OpenLlmV1, &tok, model.info().max_length);
     let prompt =
         "Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:";
-    let ctx = harness_tok::generation_context(&tok, &opts, prompt, 48).unwrap();
+    let ctx = harness::generation_context(&tok, &opts, prompt, 48).unwrap();
     assert_eq!(ctx, tok.encode(prompt).unwrap());
 
     // Without stop strings (EOS only): the plain greedy continuation.
@@ -77,7 +77,7 @@ fn batched_generation_equals_one_by_one() {
             panic!("GSM8K requests generate")
         };
         // A short budget keeps the test quick; stops still apply.
-        ctxs.push(harness_tok::generation_context(&tok, &opts, context, 48).unwrap());
+        ctxs.push(harness::generation_context(&tok, &opts, context, 48).unwrap());
         untils.push(until.clone());
     }
     let reqs: Vec<GenRequest> = ctxs

@@ -19,7 +19,7 @@ mod model_common;
 use model_common::test_model;
 
 use evaluator::data::LocalDir;
-use evaluator::harness_tok::{self, Options};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::Request;
 use evaluator::schedule::executor::DEFAULT_BATCH_TOKENS;
@@ -82,7 +82,7 @@ fn shared_prefix_scores_equal_unshared_scores_on_smollm2() {
                 continue;
             };
             let ll =
-                harness_tok::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
+                harness::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
             trie.insert(&ll.ctx, &ll.cont);
             labels.push(format!("{} doc {} request {i}", d.task, d.doc_id));
         }

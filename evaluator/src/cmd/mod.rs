@@ -56,7 +56,7 @@ impl TaskArgs {
 
     /// The data source `--data` names: the Hub for `hub`, else a local folder.
     pub fn data_source(&self) -> anyhow::Result<Box<dyn crate::data::DataSource>> {
-        crate::hub_datasets::data_source(self.data.as_deref(), default_data_dir)
+        crate::data::hub::data_source(self.data.as_deref(), default_data_dir)
     }
 }
 

@@ -20,7 +20,7 @@ use leaderboard_format::schema::{Benchmark, ModelType, Provenance, Run, WeightTy
 use crate::cmd::TaskArgs;
 use crate::data::LocalDir;
 use crate::details::{self, DetailRow};
-use crate::harness_tok::Options;
+use crate::tokenizer::harness::Options;
 use crate::model;
 use crate::suite::Suite;
 use crate::tasks;

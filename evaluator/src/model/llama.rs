@@ -210,7 +210,7 @@ impl Llama {
         if cfg.inv_freq.len() * 2 != cfg.head_dim {
             candle_core::bail!("rotary frequencies do not match head_dim {}", cfg.head_dim);
         }
-        super::alloc::keep_freed_buffers();
+        crate::alloc::keep_freed_buffers();
         w.norm = w.norm.to_dtype(dtype)?;
         for l in w.layers.iter_mut() {
             l.attn_norm = l.attn_norm.to_dtype(dtype)?;

@@ -17,7 +17,6 @@
 //! Threads: candle's CPU kernels run on rayon / gemm thread pools, whose size is
 //! `RAYON_NUM_THREADS` when set, else the number of CPUs.
 
-pub mod alloc;
 pub mod export_hf;
 pub mod gguf;
 pub mod kv_cache;

@@ -21,8 +21,8 @@ use anyhow::{Context, Result};
 use super::executor::{cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats};
 use super::trie::{Counts, Trie};
 use crate::generate::{generate_until_batch, GenRequest};
-use crate::harness_tok::{self, LlTokens, Options};
-use crate::journal::{request_hash, Journal};
+use crate::tokenizer::harness::{self, LlTokens, Options};
+use crate::schedule::journal::{request_hash, Journal};
 use crate::model::CausalLm;
 use crate::progress::Progress;
 use crate::requests::{DocRequests, Request, Response};
@@ -166,13 +166,13 @@ fn tokenize_doc(tok: &Tokenizer, opts: &Options, d: &DocRequests) -> Result<Vec<
             Request::LogLikelihood {
                 context,
                 continuation,
-            } => harness_tok::loglikelihood_request(tok, opts, context, continuation)
+            } => harness::loglikelihood_request(tok, opts, context, continuation)
                 .map(Tokenized::Ll),
             Request::Generate {
                 context,
                 until,
                 max_gen_toks,
-            } => harness_tok::generation_context(tok, opts, context, *max_gen_toks).map(|ctx| {
+            } => harness::generation_context(tok, opts, context, *max_gen_toks).map(|ctx| {
                 Tokenized::Gen(GenTokens {
                     ctx,
                     until: until.clone(),
@@ -358,7 +358,7 @@ pub fn answer_task(
         tokens_before_gen = stats.exec.tokens_forwarded;
     }
     drop(trie);
-    crate::model::alloc::release_free_pages();
+    crate::alloc::release_free_pages();
 
     let mut position = tokens_before_gen;
     let mut real_tokens = tokens_before_gen;
@@ -390,12 +390,12 @@ pub fn answer_task(
             done_requests += 1;
         }
         progress.update(done_requests, position, real_tokens);
-        crate::model::alloc::release_free_pages_if_due();
+        crate::alloc::release_free_pages_if_due();
     }
     if let Some(j) = journal {
         j.sync()?;
     }
-    crate::model::alloc::release_free_pages();
+    crate::alloc::release_free_pages();
     progress.finish();
     stats.seconds = start.elapsed().as_secs_f64();
     let responses = responses

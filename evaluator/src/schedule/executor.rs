@@ -477,7 +477,7 @@ pub fn execute(
                 caches.insert(n, cache);
             }
         }
-        crate::model::alloc::release_free_pages_if_due();
+        crate::alloc::release_free_pages_if_due();
     }
     if let Some(r) = partial.iter().position(Option::is_some) {
         anyhow::bail!("internal error: request {r} was not fully scored");

@@ -7,7 +7,7 @@
 //! edge. An MMLU subject's 5-shot prefix is thus run once for all its questions, one
 //! forward of a question scores all four " A".." D", and the choices of ARC, HellaSwag
 //! and TruthfulQA share their context. [`answer`] ties this to the task layer, the
-//! resumable [`crate::journal`] and a progress bar.
+//! resumable [`crate::schedule::journal`] and a progress bar.
 //!
 //! Numerics: a prefix run in one chunk and its continuation run after the cache give the
 //! same logits as one forward of the whole input up to float rounding (different matmul
@@ -19,6 +19,7 @@
 
 pub mod answer;
 pub mod executor;
+pub mod journal;
 pub mod resume;
 pub mod trie;
 

@@ -2,7 +2,7 @@
 //!
 //! A run is keyed by [`run_key`]: the weights sha256 plus how they are computed (precision,
 //! storage detail, device), so a resumed run never mixes answers of another precision
-//! or device. Journals live under [`crate::journal::default_dir`] and are removed by
+//! or device. Journals live under [`crate::schedule::journal::default_dir`] and are removed by
 //! [`forget_journals`] once the results file is written; a run that stops before that
 //! (error, Ctrl-C, `kill -9`, power loss) leaves them for the next identical run.
 //! `evaluator run` writes its results file only at the very end (atomically), so a
@@ -13,8 +13,8 @@ use leaderboard_format::schema::Benchmark;
 use sha2::{Digest, Sha256};
 
 use super::answer::{answer_task, AnswerOptions, Backend};
-use crate::harness_tok::Options;
-use crate::journal::{self, Journal};
+use crate::tokenizer::harness::Options;
+use crate::schedule::journal::{self, Journal};
 use crate::model::CausalLm;
 use crate::requests::Response;
 use crate::suite::Suite;

@@ -5,9 +5,10 @@
 //! in a Hugging Face folder, or the `tokenizer.ggml.*` metadata of a `.gguf`
 //! file ([`gguf`]). Encoding never adds special tokens by itself: the harness
 //! calls `encode(s, add_special_tokens=False)` and decides BOS per suite
-//! (spec §3), which [`crate::harness_tok`] does.
+//! (spec §3), which [`crate::tokenizer::harness`] does.
 
 pub mod gguf;
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,8 @@
 //! Any other source (e.g. the Hub's Parquet files) implements [`DataSource`]
 //! and hands back the same records as JSON values.
 
+pub mod hub;
+
 use flate2::read::GzDecoder;
 use serde::de::DeserializeOwned;
 use std::fs::File;
