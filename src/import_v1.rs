@@ -313,6 +313,7 @@ pub fn convert_row(row: &V1Row, source: &str) -> Result<Run, String> {
             tool_version: Some(TOOL_VERSION.to_string()),
             suite: SUITE.to_string(),
             source_dataset: Some(source.to_string()),
+            run_config: None,
             deviations: Vec::new(),
         },
         reported_average: Some(row.average),

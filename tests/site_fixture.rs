@@ -44,6 +44,7 @@ fn run(model: &str, scores: [f64; 6], precision: Precision) -> Run {
             tool_version: Some("1".into()),
             suite: "openllm-v1".into(),
             source_dataset: None,
+            run_config: None,
             deviations: vec![],
         },
         reported_average: None,

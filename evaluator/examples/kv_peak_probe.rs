@@ -31,12 +31,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::Request;
 use evaluator::schedule::{self, executor, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 use leaderboard_format::schema::Benchmark;
 

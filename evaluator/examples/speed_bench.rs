@@ -27,12 +27,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::{DocRequests, Request, Response};
 use evaluator::schedule::{self, AnswerOptions, Backend, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 use leaderboard_format::schema::Benchmark;
 
@@ -313,13 +313,8 @@ fn suite_counts(a: &Args) -> Result<()> {
                                     max_gen_toks,
                                     ..
                                 } => Tokens::Gen(
-                                    harness::generation_context(
-                                        tok,
-                                        opts,
-                                        context,
-                                        *max_gen_toks,
-                                    )?
-                                    .len(),
+                                    harness::generation_context(tok, opts, context, *max_gen_toks)?
+                                        .len(),
                                     *max_gen_toks,
                                 ),
                             });

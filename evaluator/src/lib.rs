@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod cmd;
+pub mod config;
 pub mod data;
 /// The per-sample details format (defined in the format crate).
 pub use leaderboard_format::details;

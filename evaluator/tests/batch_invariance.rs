@@ -21,13 +21,13 @@ use model_common::test_model;
 use candle_core::{DType, Device};
 use evaluator::data::LocalDir;
 use evaluator::engine::Scored;
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model::{self, CausalLm, KvCache, Seq};
 use evaluator::requests::Request;
 use evaluator::schedule::executor::tokens_to_forward;
 use evaluator::schedule::{execute, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 use leaderboard_format::schema::Benchmark;
 
@@ -140,7 +140,7 @@ fn each_sequence_of_a_batch_is_computed_independently_of_the_others() {
         m.batch_invariant(),
         "f32 weights on a CPU are batch invariant"
     );
-    let q = model::gguf::load_with(&path, &Device::Cpu, None, true).unwrap();
+    let q = model::gguf::load(&path, &Device::Cpu, None, model::Kernels::Quantized).unwrap();
     assert!(
         !q.batch_invariant(),
         "quantized weights switch kernels on the row count: not claimed"

@@ -5,11 +5,11 @@ mod hf_parquet;
 #[path = "support/hub_server.rs"]
 mod hub_server;
 
-use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
-use evaluator::hub::{Hub, HubConfig};
 use evaluator::data::hub::{
     cached_path, hub_split, load_split_with, read_parquet_records, HubData, HUB_SPLITS,
 };
+use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
+use evaluator::hub::{Hub, HubConfig};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use hub_server::{Body, FakeRepo, HubServer};
@@ -333,4 +333,68 @@ fn evaluator_prompts_with_data_hub_prints_what_the_local_files_give() {
         .is_file());
     drop(server);
     assert_eq!(run("hub", true), from_local, "offline from the cache");
+}
+
+/// `evaluator run --data hub` reads the benchmarks from the Hub (the local Hub here) and
+/// gives the scores and per-sample details a run on the local files gives; the recorded
+/// configuration names the data source.
+#[test]
+fn evaluator_run_with_data_hub_scores_what_the_local_files_give() {
+    let local = benchmarks();
+    let (repos, _) = fake_repos(&local, None);
+    let server = HubServer::start(repos);
+    let tmp = tempfile::tempdir().unwrap();
+    let model = std::env::var_os("LEADERBOARD_TEST_MODEL")
+        .map(PathBuf::from)
+        .expect("LEADERBOARD_TEST_MODEL (scripts/test sets it)");
+    let run = |data: &str, name: &str| {
+        let out_dir = tmp.path().join(name);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_evaluator"))
+            .args(["run", "--model"])
+            .arg(&model)
+            .args(["--tasks", "arc_challenge,winogrande", "--limit", "3"])
+            .args(["--batch-tokens", "512", "--data", data, "--output"])
+            .arg(&out_dir)
+            .args(["--evaluated-at", "2026-01-01T00:00:00Z"])
+            .env("HF_HOME", tmp.path().join("hf"))
+            .env("HF_ENDPOINT", &server.endpoint)
+            .env("LEADERBOARD_CACHE", tmp.path().join("cache"))
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HF_TOKEN")
+            .output()
+            .expect("run evaluator");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "evaluator run --data {data}: {err}");
+        let results: Vec<PathBuf> = leaderboard_format::parquet_files(&out_dir)
+            .unwrap()
+            .into_iter()
+            .map(|p| out_dir.join(p))
+            .collect();
+        assert_eq!(results.len(), 1, "{results:?}");
+        let run = leaderboard_format::read_file(&results[0])
+            .unwrap()
+            .remove(0);
+        let details =
+            std::fs::read(leaderboard_format::details::details_path(&results[0])).unwrap();
+        (run, details, err)
+    };
+    let (hub, hub_details, hub_err) = run("hub", "from-hub");
+    let (loc, loc_details, _) = run(local.root.to_str().unwrap(), "from-local");
+    assert!(
+        hub_err.contains("data       Hugging Face Hub http://127.0.0.1:"),
+        "{hub_err}"
+    );
+    assert_eq!(hub.scores, loc.scores);
+    assert_eq!(hub_details, loc_details, "details files byte-identical");
+    let config: Value =
+        serde_json::from_str(hub.provenance.run_config.as_deref().unwrap()).unwrap();
+    assert_eq!(config["data"]["source"], "hub");
+    let config: Value =
+        serde_json::from_str(loc.provenance.run_config.as_deref().unwrap()).unwrap();
+    assert_eq!(config["data"]["source"], "local");
+    println!(
+        "--data hub: {} scores equal to the local files' (arc_challenge, winogrande, 3 docs each)",
+        hub.scores.len()
+    );
 }

@@ -106,4 +106,29 @@ fn unsupported_gguf_architecture() {
         e.contains("other.gguf") && e.contains("llamx") && e.contains("llama, qwen2"),
         "{e}"
     );
+
+    // `evaluator run` refuses the architecture before it reads the tokenizer: with the
+    // tokenizer model also unknown (`gpt2` -> `gptx`), the message is still the
+    // architecture's.
+    let key = b"tokenizer.ggml.model";
+    let pos = bytes.windows(key.len()).position(|w| w == key).unwrap();
+    let v = pos + key.len() + 4 + 8;
+    assert_eq!(&bytes[v..v + 4], b"gpt2");
+    bytes[v + 3] = b'x';
+    std::fs::write(&p, &bytes).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_evaluator"))
+        .args(["run", "--model"])
+        .arg(&p)
+        .args(["--tasks", "winogrande", "--limit", "1", "--output"])
+        .arg(tmp.path().join("results"))
+        .env("LEADERBOARD_CACHE", tmp.path().join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("GGUF architecture \"llamx\" is not supported (supported: llama, qwen2)")
+            && !stderr.contains("tokenizer"),
+        "{stderr}"
+    );
 }

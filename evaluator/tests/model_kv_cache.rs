@@ -101,7 +101,8 @@ fn check(m: &dyn CausalLm, label: &str, tol: f32, score_tol: f64) {
 
 #[test]
 fn kv_cache_quantized() {
-    let m = model::gguf::load_with(&test_model(), &Device::Cpu, None, true).unwrap();
+    let m =
+        model::gguf::load(&test_model(), &Device::Cpu, None, model::Kernels::Quantized).unwrap();
     let m: &dyn evaluator::model::CausalLm = &m;
     // Quantized products round every activation to 8 bits (Q8_1 / Q8_0 blocks): the f32
     // attention's summation order, which differs with the split (~1e-7 relative, see the

@@ -88,11 +88,12 @@ fn default_cpu_load_is_the_exact_product_with_the_quantized_weights() {
     assert_eq!(max, 0.0, "default CPU load vs --dtype f32");
 }
 
-/// Candle's quantized kernels (kept with `load_with(.., keep_quantized: true)`).
+/// Candle's quantized kernels (`Kernels::Quantized`).
 #[test]
 fn gguf_quantized_matches_llamacpp() {
-    let m: Box<dyn model::CausalLm> =
-        Box::new(model::gguf::load_with(&test_model(), &Device::Cpu, None, true).unwrap());
+    let m: Box<dyn model::CausalLm> = Box::new(
+        model::gguf::load(&test_model(), &Device::Cpu, None, model::Kernels::Quantized).unwrap(),
+    );
     let info = m.info();
     assert_eq!(info.architecture, "llama");
     assert_eq!(info.precision.to_string(), "4bit");

@@ -78,10 +78,11 @@ fn journal_records(cache: &Path) -> usize {
         .sum()
 }
 
-/// Starts a run and SIGKILLs it once its journals hold at least `min_records` records.
-/// Returns the number of complete records at the kill.
-fn run_and_kill(cache: &Path, out: &Path, min_records: usize) -> usize {
+/// Starts a run (`command` plus `extra` arguments) and SIGKILLs it once its journals hold
+/// at least `min_records` records. Returns the number of complete records at the kill.
+fn run_and_kill(cache: &Path, out: &Path, min_records: usize, extra: &[&str]) -> usize {
     let mut child = command(cache, out)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -147,7 +148,7 @@ fn killed_run_resumes_to_identical_results() {
     let planned_whole = planned_tokens(&String::from_utf8_lossy(&o.stderr));
 
     // Killed after a few records, then restarted.
-    let at_kill = run_and_kill(&cache_b, &out_b, 3);
+    let at_kill = run_and_kill(&cache_b, &out_b, 3, &[]);
     assert!(
         files(&out_b).is_empty(),
         "a killed run must leave no results file"
@@ -225,10 +226,106 @@ fn killed_run_resumes_to_identical_results() {
 
     // A killed run never touches a finished results file.
     let cache_c = tmp.path().join("cache-c");
-    run_and_kill(&cache_c, &out_b, 1);
+    run_and_kill(&cache_c, &out_b, 1, &[]);
     assert_eq!(
         files(&out_b),
         uninterrupted,
         "a killed run changed a finished results file"
+    );
+}
+
+/// The journal keys (folders under `<cache>/runs`), sorted.
+fn journal_keys(cache: &Path) -> Vec<String> {
+    let mut keys: Vec<String> = std::fs::read_dir(cache.join("runs"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// The `run_config` recorded in the one results file under `out`.
+fn recorded_config(out: &Path) -> serde_json::Value {
+    let (path, _) = files(out)
+        .into_iter()
+        .find(|(p, _)| !p.to_string_lossy().ends_with(".details.parquet"))
+        .expect("a results file");
+    let runs = leaderboard_format::read_file(&out.join(path)).unwrap();
+    serde_json::from_str(
+        runs[0]
+            .provenance
+            .run_config
+            .as_deref()
+            .expect("run_config"),
+    )
+    .unwrap()
+}
+
+/// The kernel path is part of a run's identity: a run killed under one path and started
+/// again under another starts a fresh journal (another key) and reuses nothing; the
+/// results record the path; started again under the first path, it resumes.
+#[test]
+fn another_kernel_path_starts_a_fresh_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (out_q, out_d) = (tmp.path().join("out-q"), tmp.path().join("out-d"));
+
+    let at_kill = run_and_kill(&cache, &out_d, 3, &["--kernels", "dequantized"]);
+    let killed_keys = journal_keys(&cache);
+    assert_eq!(killed_keys.len(), 1, "{killed_keys:?}");
+
+    let o = command(&cache, &out_q)
+        .args(["--kernels", "quantized"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let key_line = err
+        .lines()
+        .find(|l| l.starts_with("run configuration (journal key "))
+        .expect("the configuration is printed");
+    assert!(
+        !key_line.contains(&killed_keys[0][..16]),
+        "the quantized run took the dequantized run's key: {key_line}"
+    );
+    assert!(!err.contains(" resumed "), "nothing may be resumed:\n{err}");
+    assert!(err.contains("kernels quantized (--kernels)"), "{err}");
+    let q = recorded_config(&out_q);
+    assert_eq!(q["compute"]["kernels"], "quantized");
+    // Its own journals are gone; the killed run's are left.
+    assert_eq!(journal_keys(&cache), killed_keys);
+
+    let o = command(&cache, &out_d)
+        .args(["--kernels", "dequantized"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let resumed: usize = err
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": resumed ")?
+                .1
+                .split_once(" of ")?
+                .0
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        resumed >= at_kill && at_kill >= 3,
+        "resumed {resumed} requests, {at_kill} journal records at the kill:\n{err}"
+    );
+    let d = recorded_config(&out_d);
+    assert_eq!(d["compute"]["kernels"], "dequantized");
+    assert_ne!(q["model"]["weights_sha256"], serde_json::Value::Null);
+    assert_eq!(q["model"]["weights_sha256"], d["model"]["weights_sha256"]);
+    assert!(journal_keys(&cache).is_empty());
+    println!(
+        "killed under dequantized with {at_kill} records (key {}); quantized ran fresh; \
+         dequantized again resumed {resumed} requests",
+        &killed_keys[0][..16]
     );
 }

@@ -5,8 +5,8 @@ use model_common::test_model;
 
 use candle_core::{DType, Device};
 use evaluator::generate::{self, cut_at_stops};
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::suite::Suite;
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 
 #[test]

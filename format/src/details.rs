@@ -137,6 +137,7 @@ pub fn kind() -> Kind {
         version_key: DETAILS_VERSION_KEY,
         version: DETAILS_VERSION,
         schema: schema(),
+        optional_columns: &[],
         limits: Limits::DETAILS,
     }
 }
@@ -214,7 +215,13 @@ pub fn to_bytes(rows: &[DetailRow]) -> Result<Vec<u8>, parquet::errors::ParquetE
         ))
         .set_created_by("leaderboard-evaluator".to_string())
         .set_statistics_enabled(EnabledStatistics::None);
-    crate::write::encode(&to_batch(rows), props, DETAILS_VERSION_KEY, DETAILS_VERSION)
+    crate::write::encode(
+        &to_batch(rows),
+        props,
+        DETAILS_VERSION_KEY,
+        DETAILS_VERSION,
+        &[],
+    )
 }
 
 /// Writes a details file atomically and deterministically.

@@ -46,6 +46,9 @@ fn scores_item() -> Arc<Field> {
     Arc::new(Field::new("item", DataType::Struct(score_fields()), false))
 }
 
+/// Columns a results file may lack (read as null): added after version 1 was published.
+pub const OPTIONAL_COLUMNS: &[&str] = &["run_config"];
+
 /// The Arrow schema of a results file (the table in [`crate::schema`]).
 pub fn arrow_schema() -> Schema {
     let ts = DataType::Timestamp(TimeUnit::Second, utc());
@@ -72,6 +75,7 @@ pub fn arrow_schema() -> Schema {
         Field::new("tool_version", DataType::Utf8, true),
         Field::new("suite", DataType::Utf8, false),
         Field::new("source_dataset", DataType::Utf8, true),
+        Field::new("run_config", DataType::Utf8, true),
         Field::new("deviations", DataType::List(deviations_item()), false),
         Field::new("reported_average", DataType::Float64, true),
         Field::new("scores", DataType::List(scores_item()), false),
@@ -85,6 +89,7 @@ pub fn kind() -> Kind {
         version_key: FORMAT_VERSION_KEY,
         version: FORMAT_VERSION,
         schema: arrow_schema(),
+        optional_columns: OPTIONAL_COLUMNS,
         limits: Limits::RESULTS,
     }
 }
@@ -207,6 +212,7 @@ pub fn to_record_batch(runs: &[Run]) -> RecordBatch {
         s(|r| r.provenance.tool_version.as_deref(), runs),
         s(|r| Some(&r.provenance.suite), runs),
         s(|r| r.provenance.source_dataset.as_deref(), runs),
+        s(|r| r.provenance.run_config.as_deref(), runs),
         Arc::new(deviations.finish()),
         Arc::new(
             runs.iter()
@@ -227,6 +233,7 @@ pub fn to_bytes(runs: &[Run]) -> Result<Vec<u8>, parquet::errors::ParquetError> 
         writer_properties(),
         FORMAT_VERSION_KEY,
         FORMAT_VERSION,
+        OPTIONAL_COLUMNS,
     )
 }
 
@@ -446,6 +453,7 @@ fn decode_batch(
                 tool_version: c.opt_str("tool_version", i),
                 suite: c.str("suite", i)?,
                 source_dataset: c.opt_str("source_dataset", i),
+                run_config: c.opt_str("run_config", i),
                 deviations,
             },
             reported_average: c.opt_f64("reported_average", i),

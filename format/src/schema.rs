@@ -48,6 +48,7 @@
 //! | `tool_version` | Utf8 | yes | version of that tool (crate version, harness commit, …) |
 //! | `suite` | Utf8 | no | task suite: `openllm-v1` (harness b281b09 semantics) or `lm-eval-0.4` |
 //! | `source_dataset` | Utf8 | yes | for imported runs: the file or dataset the row was taken from |
+//! | `run_config` | Utf8 | yes | the tool's resolved run configuration, a JSON object: for `leaderboard-evaluator`, everything that decided the numbers (evaluator build, model files and hashes, device, dtype, kernel path, batch budget, task options, data), as `evaluator run` prints it; null for imported runs. **Optional column**: a file without it reads as all null (files written before it was added) |
 //! | `deviations` | `List<Utf8>` | no | departures from the suite that make the run **not comparable** (e.g. `hellaswag-fewshot-fallback:validation`); empty = faithful |
 //! | `reported_average` | Float64 | yes | Average as published by the source, in **percent** (v1 computed it on unrounded scores, so it can differ from the mean of the rounded six by up to 0.0083); null for our own runs, whose Average is [`Run::average`] |
 //! | `scores` | `List<Struct>` | no | one entry per (task, metric); see below |
@@ -133,6 +134,8 @@ pub struct Provenance {
     pub tool_version: Option<String>,
     pub suite: String,
     pub source_dataset: Option<String>,
+    /// The tool's resolved run configuration (JSON object), see the module docs.
+    pub run_config: Option<String>,
     /// Non-empty: the run departs from its suite and is not comparable.
     pub deviations: Vec<String>,
 }

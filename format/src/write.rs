@@ -12,14 +12,16 @@ use parquet::format::KeyValue;
 use std::path::Path;
 
 /// Encodes `batch` with `props` (compression, created-by, …) plus the
-/// metadata entries `version_key` = `version` and the content checksum.
+/// metadata entries `version_key` = `version` and the content checksum
+/// (`optional`: the format's optional columns, see [`crate::read::Kind`]).
 pub fn encode(
     batch: &RecordBatch,
     props: WriterPropertiesBuilder,
     version_key: &str,
     version: u32,
+    optional: &[&str],
 ) -> Result<Vec<u8>, ParquetError> {
-    let sha = crate::read::content_sha256(std::slice::from_ref(batch));
+    let sha = crate::read::content_sha256(std::slice::from_ref(batch), optional);
     let props = props
         .set_key_value_metadata(Some(vec![
             KeyValue::new(version_key.to_string(), version.to_string()),

@@ -26,6 +26,7 @@ use candle_core::{DType, Device, Tensor};
 use leaderboard_format::schema::Precision;
 
 use super::candle_msg;
+use super::kernels::{Kernels, WeightsShape};
 use super::llama::{
     check_shape, inv_freq, Layer, Linear, Llama, LlamaConfig, RopeScaling, RopeStyle, Weights,
 };
@@ -264,88 +265,94 @@ pub fn hparams(g: &GgufFile) -> Result<GgufHparams> {
     })
 }
 
-/// GGUF tensor types by falling parameter count, e.g. `Q4_1,Q8_0,F32`, and the
-/// leaderboard precision of the type holding most parameters (≤ 4 bits: 4bit; other
-/// quantized types: 8bit; F16/BF16/F32 as such).
+/// The storage of a GGUF file's tensors and the leaderboard precision it is recorded as.
+///
+/// The detail lists the tensor types by falling parameter count and the mean bits per
+/// weight actually stored, e.g. `Q4_1,Q8_0,F32 (4.53 bits/weight)`. **The rule**: a file
+/// whose tensors are all float types is recorded as the type holding most parameters
+/// (`float32`, `float16`, `bfloat16`); any other file by its mean stored bits per weight
+/// (block scales included, over every tensor), as the nearer of v1's two quantized labels:
+/// below 6 bits `4bit`, else `8bit`. So Q2_K…Q5_K_M files are `4bit`, Q6_K and Q8_0 `8bit`,
+/// whichever type holds the most parameters (a Q4_K_M file keeps some matrices in Q5_0 or
+/// Q6_K).
 pub fn precision(g: &GgufFile) -> (Precision, String) {
+    let tensors: Vec<(GgmlDType, u64)> = g
+        .content
+        .tensor_infos
+        .values()
+        .map(|t| (t.ggml_dtype, t.shape.elem_count() as u64))
+        .collect();
+    precision_of(&tensors)
+}
+
+/// [`precision`] of tensors given as (type, parameter count).
+pub fn precision_of(tensors: &[(GgmlDType, u64)]) -> (Precision, String) {
     let mut by_type: HashMap<String, (u64, GgmlDType)> = HashMap::new();
-    for ti in g.content.tensor_infos.values() {
-        let e = by_type
-            .entry(format!("{:?}", ti.ggml_dtype))
-            .or_insert((0, ti.ggml_dtype));
-        e.0 += ti.shape.elem_count() as u64;
+    let (mut elements, mut bits) = (0u64, 0f64);
+    for &(t, n) in tensors {
+        let e = by_type.entry(format!("{t:?}")).or_insert((0, t));
+        e.0 += n;
+        elements += n;
+        bits += n as f64 * bits_per_weight(t);
     }
     let mut types: Vec<(String, u64, GgmlDType)> =
         by_type.into_iter().map(|(k, (n, t))| (k, n, t)).collect();
     types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let detail = types
-        .iter()
-        .map(|t| t.0.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let precision = match types.first().map(|t| t.2) {
-        Some(GgmlDType::F32) | None => Precision::Float32,
-        Some(GgmlDType::F16) => Precision::Float16,
-        Some(GgmlDType::BF16) => Precision::BFloat16,
-        Some(t) => {
-            let bits = t.type_size() as f64 * 8.0 / t.block_size() as f64;
-            if bits <= 5.0 {
-                Precision::Int4
-            } else {
-                Precision::Int8
-            }
+    let mean_bits = bits / elements.max(1) as f64;
+    let detail = format!(
+        "{} ({mean_bits:.2} bits/weight)",
+        types
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let is_float = |t: GgmlDType| matches!(t, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
+    let precision = if types.iter().all(|t| is_float(t.2)) {
+        match types.first().map(|t| t.2) {
+            Some(GgmlDType::F16) => Precision::Float16,
+            Some(GgmlDType::BF16) => Precision::BFloat16,
+            _ => Precision::Float32,
         }
+    } else if mean_bits < 6.0 {
+        Precision::Int4
+    } else {
+        Precision::Int8
     };
     (precision, detail)
 }
 
-/// Environment variable that, set to `1`, keeps quantized weights quantized on a CPU
-/// even when their f32 copy would fit (see [`load`]).
-pub const KEEP_QUANTIZED_ENV: &str = "LEADERBOARD_KEEP_QUANTIZED";
+/// Stored bits per weight of a GGUF tensor type (block scales included).
+fn bits_per_weight(t: GgmlDType) -> f64 {
+    t.type_size() as f64 * 8.0 / t.block_size() as f64
+}
 
-/// True when the f32 copy of every weight of `g` fits a quarter of the available memory.
-fn f32_copy_fits(g: &GgufFile) -> bool {
-    let elems: u64 = g
-        .content
-        .tensor_infos
-        .values()
-        .map(|t| t.shape.elem_count() as u64)
-        .sum();
-    match crate::model::available_memory() {
-        Some(avail) => elems * 4 <= avail / 4,
-        None => false,
+/// What [`super::kernels::resolve`] needs to know of a GGUF file.
+pub fn weights_shape(g: &GgufFile) -> WeightsShape {
+    let infos = g.content.tensor_infos.values();
+    WeightsShape {
+        gguf: true,
+        quantized: infos.clone().any(|t| {
+            !matches!(
+                t.ggml_dtype,
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+            )
+        }),
+        elements: infos.map(|t| t.shape.elem_count() as u64).sum(),
     }
 }
 
-/// Loads a GGUF model. `dtype`: `None` keeps the quantized model (activations f32),
-/// `Some(d)` dequantizes every weight to `d` and records precision `d`.
-///
-/// With `None` on a CPU, the quantized weights are still dequantized once, to f32, when
-/// that copy fits a quarter of the available memory (unless [`KEEP_QUANTIZED_ENV`] is
-/// `1`): candle's CPU kernels for several quantized formats (Q4_1 among them) have no
-/// SIMD path and run many times slower than its f32 GEMM. The numbers are then the exact
-/// products with the stored quantized weights (llama.cpp rounds activations to 8 bits
-/// instead), and the results still record the quantized precision, as the model is the
-/// quantized one. When the copy does not fit, the weights stay quantized and large inputs
-/// dequantize one weight per call ([`Llama::set_dequantize_large`]).
-pub fn load(path: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> {
-    let keep = std::env::var(KEEP_QUANTIZED_ENV).as_deref() == Ok("1");
-    load_with(path, device, dtype, keep)
-}
-
-/// [`load`] with the CPU dequantization decided by the caller: `keep_quantized` true
-/// runs candle's quantized kernels (activations rounded to 8 bits, like llama.cpp).
-pub fn load_with(
-    path: &Path,
-    device: &Device,
-    dtype: Option<DType>,
-    keep_quantized: bool,
-) -> Result<Llama> {
+/// Loads a GGUF model with the given kernel path (see [`super::kernels`]; resolve it with
+/// [`super::kernels::resolve`]). `dtype`: the activation dtype, and with
+/// [`Kernels::Dequantized`] the dtype every weight is dequantized to (default f32); a
+/// `dtype` records precision `dtype`, else the quantized precision is recorded (the model
+/// is the quantized one; only the products are exact in f32).
+pub fn load(path: &Path, device: &Device, dtype: Option<DType>, kernels: Kernels) -> Result<Llama> {
     let mut g = GgufFile::open(path)?;
-    let weights_dtype = match dtype {
-        Some(d) => Some(d),
-        None if device.is_cpu() && !keep_quantized && f32_copy_fits(&g) => Some(DType::F32),
-        None => None,
+    let weights_dtype = match kernels {
+        Kernels::Dequantized => Some(dtype.unwrap_or(DType::F32)),
+        Kernels::Dense => dtype,
+        Kernels::Quantized | Kernels::QuantizedDequantizeLarge => None,
     };
     let hp = hparams(&g)?;
     let mut cfg = hp.cfg.clone();
@@ -489,9 +496,7 @@ pub fn load_with(
     };
     let mut m = Llama::new(cfg, w, act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", path.display(), candle_msg(&e)))?;
-    // Kept quantized on a CPU only because the f32 copy does not fit: large inputs still
-    // go through f32 GEMM, one weight at a time.
-    m.set_dequantize_large(device.is_cpu() && weights_dtype.is_none() && !keep_quantized);
+    m.set_dequantize_large(kernels == Kernels::QuantizedDequantizeLarge);
     Ok(m)
 }
 
@@ -524,5 +529,28 @@ fn to_matmul_arc(
                 .map_err(ctx)?;
             Ok(QMatMul::Tensor(w))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_follows_the_stored_bits_per_weight() {
+        use GgmlDType::*;
+        let p = |t: &[(GgmlDType, u64)]| precision_of(t);
+        // A Q4_K_M-like mix whose largest type is Q5_0 (5.5 bits): 4bit, not 8bit.
+        let (q, d) = p(&[(Q5_0, 170), (Q4K, 100), (Q6K, 30), (F32, 1)]);
+        assert_eq!(
+            (q, d.as_str()),
+            (Precision::Int4, "Q5_0,Q4K,Q6K,F32 (5.36 bits/weight)")
+        );
+        assert_eq!(p(&[(Q4_1, 1000), (Q8_0, 100), (F32, 1)]).0, Precision::Int4);
+        assert_eq!(p(&[(Q6K, 100), (F32, 1)]).0, Precision::Int8);
+        assert_eq!(p(&[(Q8_0, 100), (F32, 1)]).0, Precision::Int8);
+        assert_eq!(p(&[(F16, 100), (F32, 1)]).0, Precision::Float16);
+        assert_eq!(p(&[(BF16, 100), (F32, 1)]).0, Precision::BFloat16);
+        assert_eq!(p(&[(F32, 100)]).0, Precision::Float32);
     }
 }

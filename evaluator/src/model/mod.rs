@@ -1,13 +1,16 @@
 //! Causal language models run with candle: the model interface, loading by architecture, devices.
 //!
 //! A model is loaded from either
-//! - a GGUF file (`general.architecture` `llama` or `qwen2`), weights kept quantized and
-//!   multiplied with [`candle_core::quantized::QMatMul`] (or dequantized to a float dtype when
-//!   `dtype_override` is given), see [`gguf`];
+//! - a GGUF file (`general.architecture` `llama` or `qwen2`), its weights multiplied by the
+//!   kernel path the run resolved ([`kernels`]: dequantized once to a float dtype, or kept
+//!   quantized for [`candle_core::quantized::QMatMul`]), see [`gguf`];
 //! - a Hugging Face folder: `config.json` plus `model.safetensors` or sharded
 //!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
 //!   `Qwen2ForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see
 //!   [`safetensors`].
+//!
+//! [`probe`] reads a model's header or config first (architecture, weight storage), so an
+//! unsupported model is refused before anything else is read.
 //!
 //! Both feed one forward pass, [`llama::Llama`]. It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
@@ -19,6 +22,7 @@
 
 pub mod export_hf;
 pub mod gguf;
+pub mod kernels;
 pub mod kv_cache;
 pub mod llama;
 pub mod safetensors;
@@ -31,6 +35,7 @@ use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor};
 use leaderboard_format::schema::Precision;
 
+pub use kernels::Kernels;
 pub use kv_cache::KvCache;
 
 /// Hugging Face `config.json` architectures this crate can run.
@@ -160,37 +165,91 @@ pub trait CausalLm: Send {
     }
 }
 
-/// Loads `path`: a `.gguf` file or a Hugging Face folder. `dtype_override`: for GGUF,
-/// `None` keeps the quantized weights, `Some(dtype)` dequantizes every weight to `dtype`;
-/// for safetensors, `None` computes in the stored dtype, `Some(dtype)` casts to it.
-pub fn load(
-    path: &Path,
-    device: &Device,
-    dtype_override: Option<DType>,
-) -> anyhow::Result<Box<dyn CausalLm>> {
+/// What the files of a model say before it loads: its architecture (checked against the
+/// supported ones, so an unsupported model is refused before its tokenizer is read) and
+/// the shape of its weights (for [`kernels::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// The folder or file to load (a `config.json` path is turned into its folder).
+    pub path: PathBuf,
+    /// HF `architectures` entry, or GGUF `general.architecture`.
+    pub architecture: String,
+    pub weights: kernels::WeightsShape,
+}
+
+/// Reads `path`'s header or `config.json`: see [`Probe`].
+pub fn probe(path: &Path) -> anyhow::Result<Probe> {
     if !path.exists() {
         bail!(
             "model path {} does not exist (expected a .gguf file or a folder with config.json and *.safetensors)",
             path.display()
         );
     }
-    if path.is_dir() {
-        let m = safetensors::load(path, device, dtype_override)?;
-        return Ok(Box::new(m));
-    }
-    if is_gguf(path)? {
-        let m = gguf::load(path, device, dtype_override)?;
-        return Ok(Box::new(m));
-    }
-    if path.file_name().and_then(|n| n.to_str()) == Some("config.json") {
-        if let Some(dir) = path.parent() {
-            return Ok(Box::new(safetensors::load(dir, device, dtype_override)?));
+    let folder = if path.is_dir() {
+        Some(path)
+    } else if path.file_name().and_then(|n| n.to_str()) == Some("config.json") && !is_gguf(path)? {
+        path.parent()
+    } else {
+        None
+    };
+    if let Some(dir) = folder {
+        let config_path = dir.join("config.json");
+        if !config_path.exists() {
+            bail!("{}: no config.json in the model folder", dir.display());
         }
+        let hf = safetensors::parse_config(&safetensors::read_json(&config_path)?, &config_path)?;
+        return Ok(Probe {
+            path: dir.to_path_buf(),
+            architecture: hf.architecture,
+            weights: kernels::WeightsShape {
+                gguf: false,
+                quantized: false,
+                elements: 0,
+            },
+        });
     }
-    bail!(
-        "{}: not a GGUF file (no 'GGUF' magic) and not a folder; expected a .gguf file or a Hugging Face folder with config.json and *.safetensors",
-        path.display()
-    )
+    if !is_gguf(path)? {
+        bail!(
+            "{}: not a GGUF file (no 'GGUF' magic) and not a folder; expected a .gguf file or a Hugging Face folder with config.json and *.safetensors",
+            path.display()
+        );
+    }
+    let g = gguf::GgufFile::open(path)?;
+    let hp = gguf::hparams(&g)?;
+    Ok(Probe {
+        path: path.to_path_buf(),
+        architecture: hp.arch,
+        weights: gguf::weights_shape(&g),
+    })
+}
+
+/// Loads a probed model with a resolved kernel path. `dtype`: for GGUF, the dtype the
+/// weights are dequantized to (see [`gguf::load`]); for safetensors, `None` computes in the
+/// stored dtype, `Some(dtype)` casts to it.
+pub fn load_probed(
+    p: &Probe,
+    device: &Device,
+    dtype: Option<DType>,
+    kernels: Kernels,
+) -> anyhow::Result<Box<dyn CausalLm>> {
+    Ok(if p.weights.gguf {
+        Box::new(gguf::load(&p.path, device, dtype, kernels)?)
+    } else {
+        Box::new(safetensors::load(&p.path, device, dtype)?)
+    })
+}
+
+/// Loads `path` (a `.gguf` file or a Hugging Face folder) with the kernel path
+/// [`kernels::resolve`] picks by default: the probe, the rule and the load in one call,
+/// for tools and tests. `evaluator run` resolves the path itself and records it.
+pub fn load(
+    path: &Path,
+    device: &Device,
+    dtype: Option<DType>,
+) -> anyhow::Result<Box<dyn CausalLm>> {
+    let p = probe(path)?;
+    let (k, _) = kernels::resolve(&p.weights, device, dtype, None, available_memory(), path)?;
+    load_probed(&p, device, dtype, k)
 }
 
 fn is_gguf(path: &Path) -> anyhow::Result<bool> {

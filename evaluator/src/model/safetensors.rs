@@ -165,7 +165,7 @@ pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
     })
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+pub fn read_json(path: &Path) -> Result<Value> {
     let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&s).with_context(|| format!("{}: invalid JSON", path.display()))
 }

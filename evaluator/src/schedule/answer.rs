@@ -21,12 +21,12 @@ use anyhow::{Context, Result};
 use super::executor::{cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats};
 use super::trie::{Counts, Trie};
 use crate::generate::{generate_until_batch, GenRequest};
-use crate::tokenizer::harness::{self, LlTokens, Options};
-use crate::schedule::journal::{request_hash, Journal};
 use crate::model::CausalLm;
 use crate::progress::Progress;
 use crate::requests::{DocRequests, Request, Response};
+use crate::schedule::journal::{request_hash, Journal};
 use crate::suite::Suite;
+use crate::tokenizer::harness::{self, LlTokens, Options};
 use crate::tokenizer::Tokenizer;
 
 /// A model with its tokenizer, as one suite uses them.
@@ -166,8 +166,9 @@ fn tokenize_doc(tok: &Tokenizer, opts: &Options, d: &DocRequests) -> Result<Vec<
             Request::LogLikelihood {
                 context,
                 continuation,
-            } => harness::loglikelihood_request(tok, opts, context, continuation)
-                .map(Tokenized::Ll),
+            } => {
+                harness::loglikelihood_request(tok, opts, context, continuation).map(Tokenized::Ll)
+            }
             Request::Generate {
                 context,
                 until,

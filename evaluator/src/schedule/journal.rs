@@ -1,7 +1,7 @@
 //! Resumable runs: an append-only journal of answered requests, one file per (model, suite, task).
 //!
 //! # Where
-//! `<cache>/runs/<weights sha256>/<suite>/<task>.journal`, where `<cache>` is
+//! `<cache>/runs/<journal key>/<suite>/<task>.journal` (the key: [`crate::config::RunConfig::journal_key`]), where `<cache>` is
 //! `$LEADERBOARD_CACHE`, else `~/.cache/leaderboard` (the test model's cache, see
 //! `scripts/fetch-test-model.sh`). It lives outside the results folder on purpose:
 //! `leaderboard check` refuses stray files there, and a journal is not a result.
@@ -9,7 +9,7 @@
 //!
 //! # Format (JSON Lines, UTF-8)
 //! Line 1, the header:
-//! `{"journal":"leaderboard-evaluator/1","model_sha256":"<hex>","suite":"openllm-v1","task":"hellaswag"}`.
+//! `{"journal":"leaderboard-evaluator/1","model_sha256":"<journal key>","suite":"openllm-v1","task":"hellaswag"}`.
 //! Every further line is one answered request, keyed by its request hash (64 hex):
 //! - log-likelihood: `{"h":"<hash>","bits":"<16 hex>","logprob":-3.25,"greedy":false}`;
 //!   `bits` is the IEEE-754 bit pattern of the f64 log-probability (big-endian hex), what

@@ -121,6 +121,9 @@ pub struct Kind {
     pub version: u32,
     /// The documented Arrow schema.
     pub schema: Schema,
+    /// Nullable columns added after the format's version was published: a file
+    /// without one reads as if the column were all null.
+    pub optional_columns: &'static [&'static str],
     pub limits: Limits,
 }
 
@@ -168,13 +171,13 @@ pub fn read(path: &Path, kind: &Kind) -> Result<Vec<RecordBatch>, ResultsError> 
         let mut batches = Vec::new();
         for b in reader {
             let b = b.map_err(|e| corrupt(e.to_string()))?;
-            let b = normalize::batch(&b, &kind.schema)
+            let b = normalize::batch(&b, &kind.schema, kind.optional_columns)
                 .map_err(|message| ResultsError::File { path: p(), message })?;
             check_strings(&b, &kind.limits).map_err(limit)?;
             batches.push(b);
         }
         if let Some(want) = value(crate::schema::CONTENT_SHA256_KEY).flatten() {
-            if content_sha256(&batches) != want {
+            if content_sha256(&batches, kind.optional_columns) != want {
                 return Err(corrupt(format!(
                     "its content does not match the sha256 recorded in its metadata \
                      (`{}`): the file was changed or damaged after it was written",
@@ -262,13 +265,20 @@ fn check_strings(b: &RecordBatch, limits: &Limits) -> Result<(), String> {
 /// order, a canonical encoding of the value (null: `0`; else `1` and the
 /// value: strings as u64 length + bytes, integers and timestamps little
 /// endian, floats as their IEEE bits, booleans as one byte, lists as u64
-/// count + items, structs as their fields in order). It depends on the
-/// values only, not on compression, encoding, row groups or writer.
-pub fn content_sha256(batches: &[RecordBatch]) -> String {
+/// count + items, structs as their fields in order); a null in one of the
+/// `optional` columns adds nothing, as if the column were absent. It depends on
+/// the values only, not on compression, encoding, row groups or writer.
+pub fn content_sha256(batches: &[RecordBatch], optional: &[&str]) -> String {
     let mut h = Sha256::new();
     for b in batches {
+        let schema = b.schema();
         for row in 0..b.num_rows() {
-            for c in b.columns() {
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                // A null in an optional column hashes as its absence, so a file written
+                // before the column existed keeps its hash.
+                if c.is_null(row) && optional.contains(&f.name().as_str()) {
+                    continue;
+                }
                 hash_value(&mut h, c.as_ref(), row);
             }
         }

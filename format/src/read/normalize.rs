@@ -13,11 +13,15 @@ use arrow_cast::{cast_with_options, CastOptions};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::sync::Arc;
 
-/// Brings `batch` to `expected`: every expected column present once, no
-/// other column, each of an accepted type. The result has `expected`'s types
+/// Brings `batch` to `expected`: every expected column present once (one of
+/// `optional` may be absent: it becomes a column of nulls), no other column, each of an accepted type. The result has `expected`'s types
 /// with every field nullable: nulls where the format forbids them are
 /// reported by the typed decoders, which know the row.
-pub fn batch(batch: &RecordBatch, expected: &Schema) -> Result<RecordBatch, String> {
+pub fn batch(
+    batch: &RecordBatch,
+    expected: &Schema,
+    optional: &[&str],
+) -> Result<RecordBatch, String> {
     let expected = &Schema::new(
         expected
             .fields()
@@ -45,6 +49,10 @@ pub fn batch(batch: &RecordBatch, expected: &Schema) -> Result<RecordBatch, Stri
     let mut columns = Vec::with_capacity(expected.fields().len());
     for f in expected.fields() {
         let Some(i) = actual.fields().iter().position(|a| a.name() == f.name()) else {
+            if optional.contains(&f.name().as_str()) {
+                columns.push(arrow_array::new_null_array(f.data_type(), batch.num_rows()));
+                continue;
+            }
             return Err(format!(
                 "missing column `{}` (expected {})",
                 f.name(),

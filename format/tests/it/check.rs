@@ -35,6 +35,7 @@ pub fn run(model: &str) -> Run {
             tool_version: Some("0.1.0".into()),
             suite: "openllm-v1".into(),
             source_dataset: None,
+            run_config: None,
             deviations: vec![],
         },
         reported_average: None,

@@ -59,6 +59,7 @@ fn sample(model: &str, precision: Precision) -> Run {
             tool_version: Some("0.1.0".into()),
             suite: "openllm-v1".into(),
             source_dataset: None,
+            run_config: None,
             deviations: vec!["hellaswag-fewshot-fallback:validation".into(), "x".into()],
         },
         reported_average: None,
@@ -92,6 +93,7 @@ fn sparse(model: &str) -> Run {
             tool_version: None,
             suite: "lm-eval-0.4".into(),
             source_dataset: Some("x.jsonl sha256:00".into()),
+            run_config: Some(r#"{"config_version":1}"#.into()),
             deviations: vec![],
         },
         reported_average: Some(12.345),
@@ -433,4 +435,61 @@ fn flags_render_and_read_back() {
     let text = std::fs::read_to_string(&p).unwrap();
     assert!(text.starts_with("# header line\n#\n# second\n"), "{text}");
     assert_eq!(results::load_flags(&p).unwrap(), flags);
+}
+
+/// `run_config` is an optional column: a file written without it (before it was added,
+/// or by a tool that does not know it) reads with `run_config` null, and the content
+/// sha256 such a file carries still verifies, because a null optional value hashes as
+/// its absence. A missing column that is not optional is still refused.
+#[test]
+fn a_file_without_the_optional_run_config_column_reads_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = [sample("org/a", Precision::Float16), sparse("org/b")];
+    for r in &mut runs {
+        r.provenance.run_config = None;
+    }
+    let with = dir.path().join("with.parquet");
+    results::write_file(&with, &runs).unwrap();
+    let batch = rp::to_record_batch(&results::read_file(&with).unwrap());
+    let sha = leaderboard_format::read::content_sha256(
+        std::slice::from_ref(&batch),
+        rp::OPTIONAL_COLUMNS,
+    );
+    let drop = |name: &str| {
+        let i = batch.schema().index_of(name).unwrap();
+        let mut b = batch.clone();
+        b.remove_column(i);
+        b
+    };
+    let without = dir.path().join("without.parquet");
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(FORMAT_VERSION_KEY.to_string(), "1".to_string()),
+            KeyValue::new(
+                leaderboard_format::schema::CONTENT_SHA256_KEY.to_string(),
+                sha,
+            ),
+        ]))
+        .build();
+    let b = drop("run_config");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&without).unwrap(),
+        b.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    assert_eq!(
+        results::read_file(&without).unwrap(),
+        results::read_file(&with).unwrap()
+    );
+
+    let no_tool = dir.path().join("no-tool.parquet");
+    write_raw(&no_tool, &drop("tool"), Some("1"));
+    assert!(
+        err_text(&no_tool).contains("missing column `tool`"),
+        "{}",
+        err_text(&no_tool)
+    );
 }

@@ -8,23 +8,36 @@
 //! cannot be written.
 //!
 //! Model sources: a local `.gguf` file, a local Hugging Face folder, or a Hub
-//! id `org/name` (or `org/name:file.gguf`) resolved through [`crate::hub`].
+//! id `org/name` (or `org/name:file.gguf`) resolved through [`crate::hub`] ([`source`]).
+//!
+//! The steps: the [`RunConfig`] is resolved from the arguments (model files probed and an
+//! unsupported architecture refused, kernel path, device, dtype, tasks, data source), the
+//! tokenizer and the model load, the configuration is completed with what the load
+//! measured (weights hash, precision, batch budget) and printed; then each task is built,
+//! answered (resumable, under the configuration's journal key) and scored; the files are
+//! written last.
+
+pub mod source;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use candle_core::DType;
 use chrono::{DateTime, TimeZone, Utc};
 use leaderboard_format::schema::{Benchmark, ModelType, Provenance, Run, WeightType};
 
 use crate::cmd::TaskArgs;
-use crate::data::LocalDir;
+use crate::config::{
+    Build, Compute, DataConfig, ModelFiles, RunConfig, TaskConfig, CONFIG_VERSION,
+};
+use crate::data::DataSource;
 use crate::details::{self, DetailRow};
-use crate::tokenizer::harness::Options;
-use crate::model;
-use crate::suite::Suite;
+use crate::model::{self, kernels, CausalLm, Kernels};
 use crate::tasks;
+use crate::tokenizer::harness::Options;
 use crate::tokenizer::Tokenizer;
+use source::{check_output, resolve_source, results_path, Source};
 
 /// Tool name recorded in `Provenance.tool`.
 pub const TOOL: &str = "leaderboard-evaluator";
@@ -38,6 +51,7 @@ Environment:
   LEADERBOARD_PROGRESS_SECS  seconds between plain progress lines when stderr is not a
                              terminal (default 30; 0: every update)
   LEADERBOARD_SYSTEM_MALLOC  1: keep glibc's default allocator settings (slower)
+  LEADERBOARD_KERNELS        default of --kernels
   HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, HF_TOKEN
                              Hugging Face Hub access and cache, as huggingface_hub reads them";
 
@@ -67,10 +81,21 @@ pub struct RunArgs {
     /// cpu, cuda[:N] or metal[:N] (cuda/metal need the matching cargo feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Compute dtype: f32, f16 or bf16. GGUF: dequantize every weight to it
-    /// (default: keep the quantized weights). Safetensors: cast (default: as stored).
+    /// Compute dtype: f32, f16 or bf16. GGUF: dequantize every weight to it and record
+    /// that precision (default: record the quantized precision; see --kernels).
+    /// Safetensors: cast (default: as stored).
     #[arg(long)]
     pub dtype: Option<String>,
+    /// Kernel path of a quantized GGUF model (default: auto): `dequantized` (a float copy
+    /// made once at load, exact f32 products; auto on a CPU when the f32 copy fits a
+    /// quarter of the available memory), `quantized` (candle's quantized kernels, which
+    /// round activations to 8 bits like llama.cpp; auto on a GPU),
+    /// `quantized-dequantize-large` (auto on a CPU when the copy does not fit: inputs of
+    /// 32 rows or more dequantize the weight for that product). `dense` for float
+    /// weights. Part of the run's identity: recorded, and a resumed run continues only a
+    /// run with the same path.
+    #[arg(long, value_name = "PATH", env = "LEADERBOARD_KERNELS")]
+    pub kernels: Option<Kernels>,
     /// Tokens per batched forward (several prompts and continuations packed into one
     /// call). Default: 2048, lowered when a batch's activations would take more than an
     /// eighth of the available memory. Part of the resume key.
@@ -91,64 +116,171 @@ pub struct RunArgs {
     pub evaluated_at: Option<String>,
 }
 
-/// The model files and where they came from.
-struct Source {
-    load_path: PathBuf,
-    model_id: String,
-    revision: Option<String>,
-    from_hub: bool,
+/// Everything the arguments decide, resolved before the model loads.
+struct Resolved {
+    source: Source,
+    probe: model::Probe,
+    benchmarks: Vec<Benchmark>,
+    device: candle_core::Device,
+    dtype: Option<DType>,
+    kernels: Kernels,
+    kernels_reason: String,
+    data: Box<dyn DataSource>,
+    data_config: DataConfig,
+    evaluated_at: DateTime<Utc>,
+}
+
+/// Resolves the arguments: cheap checks first (tasks, timestamp, output folder), then
+/// the model's files (an unsupported architecture is refused here, before the
+/// tokenizer), the kernel path and the data source.
+fn resolve(args: &RunArgs) -> Result<Resolved> {
+    let benchmarks = parse_tasks(&args.tasks)?;
+    let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
+    let source = resolve_source(args)?;
+    check_output(&args.output, &source.model_id)?;
+    let device = model::device(&args.device)?;
+    let dtype = args.dtype.as_deref().map(parse_dtype).transpose()?;
+    let probe = model::probe(&source.load_path)?;
+    let (kernels, kernels_reason) = kernels::resolve(
+        &probe.weights,
+        &device,
+        dtype,
+        args.kernels,
+        model::available_memory(),
+        &source.load_path,
+    )?;
+    let names: Vec<&str> = benchmarks.iter().map(|b| b.task()).collect();
+    let data = args.task.data_source()?;
+    let data_config = if args.task.data.as_deref() == Some(Path::new("hub")) {
+        DataConfig::Hub {
+            endpoint: crate::hub::HubConfig::from_env().endpoint,
+        }
+    } else {
+        DataConfig::local(&args.task.data_dir(), &names)?
+    };
+    Ok(Resolved {
+        source,
+        probe,
+        benchmarks,
+        device,
+        dtype,
+        kernels,
+        kernels_reason,
+        data,
+        data_config,
+        evaluated_at,
+    })
+}
+
+/// The run configuration, completed with what the load measured.
+fn run_config(
+    args: &RunArgs,
+    r: &Resolved,
+    m: &dyn CausalLm,
+    tok: &Tokenizer,
+    batch_tokens: usize,
+) -> Result<RunConfig> {
+    let info = m.info();
+    let tokenizer = match (&args.tokenizer, r.probe.weights.gguf) {
+        (None, true) => "gguf metadata".to_string(),
+        _ => format!("tokenizer.json sha256:{}", file_sha256(&tok.source)?),
+    };
+    let build = args.task.build_options();
+    Ok(RunConfig {
+        config_version: CONFIG_VERSION,
+        evaluator: Build::current(),
+        model: ModelFiles {
+            source: args.model.clone(),
+            revision: r.source.revision.clone(),
+            format: if r.probe.weights.gguf {
+                "gguf"
+            } else {
+                "safetensors"
+            }
+            .to_string(),
+            architecture: r.probe.architecture.clone(),
+            weights_sha256: info.weights_sha256.clone(),
+            precision: info.precision.as_str().to_string(),
+            precision_detail: info.precision_detail.clone(),
+            tokenizer,
+        },
+        compute: Compute {
+            device: device_name(&r.device),
+            dtype: match r.dtype {
+                Some(d) => kernels::dtype_name(d).to_string(),
+                None if r.probe.weights.gguf => "f32".to_string(),
+                None => "stored".to_string(),
+            },
+            kernels: r.kernels,
+            kernels_reason: r.kernels_reason.clone(),
+            batch_tokens,
+            batch_tokens_given: args.batch_tokens.is_some(),
+            plan_version: crate::schedule::resume::PLAN_VERSION,
+        },
+        tasks: TaskConfig {
+            suite: build.suite.name().to_string(),
+            tasks: r.benchmarks.iter().map(|b| b.task().to_string()).collect(),
+            num_fewshot: build.num_fewshot,
+            limit: build.limit,
+            fewshot_draws: match build.draw_mode {
+                crate::suite::DrawMode::Standalone => "standalone",
+                crate::suite::DrawMode::Group => "group",
+            }
+            .to_string(),
+            hellaswag_fewshot_fallback: build.hellaswag_fallback.map(|f| f.name().to_string()),
+        },
+        data: r.data_config.clone(),
+    })
 }
 
 /// Runs the command.
 pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
-    let benchmarks = parse_tasks(&args.tasks)?;
-    let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
-    let source = resolve_source(args)?;
-    check_output(&args.output, &source.model_id)?;
+    let r = resolve(args)?;
     let suite = args.task.suite;
-    let device = model::device(&args.device)?;
-    let dtype = match args.dtype.as_deref() {
-        None => None,
-        Some(d) => Some(parse_dtype(d)?),
-    };
 
     // Tokenizer first: cheap, and a mismatch should fail before the weights load.
     let tok = match &args.tokenizer {
         Some(p) => Tokenizer::from_tokenizer_json(p)?,
-        None => Tokenizer::for_model(&source.load_path)?,
+        None => Tokenizer::for_model(&r.source.load_path)?,
     };
-    eprintln!("loading model {}", source.load_path.display());
-    let model = model::load(&source.load_path, &device, dtype)?;
+    eprintln!(
+        "loading model {} (kernels {})",
+        r.source.load_path.display(),
+        r.kernels
+    );
+    let model = model::load_probed(&r.probe, &r.device, r.dtype, r.kernels)?;
     let info = model.info().clone();
-    tok.check_fits_model(info.vocab_size, &source.load_path)?;
+    tok.check_fits_model(info.vocab_size, &r.source.load_path)?;
     let opts = Options::for_suite(suite, &tok, info.max_length);
     let batch_tokens = crate::schedule::executor::batch_tokens_for(
         args.batch_tokens,
         model.activation_bytes_per_token(),
         crate::model::available_memory(),
     );
+    let config = run_config(args, &r, model.as_ref(), &tok, batch_tokens)?;
+    eprintln!("{}", config.describe());
+    let key = config.journal_key();
 
     // Build every task's requests before any model work, so data errors show up at once;
     // then keep one task's requests at a time (rebuilt, identically, when the task runs):
     // all six tasks' prompt strings together take several hundred megabytes.
-    let data = LocalDir::new(args.task.data_dir());
     let build = args.task.build_options();
     let build_task = |b: Benchmark| {
-        tasks::build(b, &data, &build)
+        tasks::build(b, r.data.as_ref(), &build)
             .with_context(|| format!("building the {} requests", b.task()))
     };
-    for b in &benchmarks {
+    for b in &r.benchmarks {
         build_task(*b)?;
     }
 
     let mut scores = Vec::new();
     let mut detail_rows = Vec::new();
     let mut deviations: Vec<String> = Vec::new();
-    for b in &benchmarks {
+    for b in &r.benchmarks {
         let task_started = Instant::now();
         let tr = &build_task(*b)?;
-        // Shared-prefix scheduling + resumable journal (task E: crate::schedule::resume).
+        // Shared-prefix scheduling + resumable journal (crate::schedule::resume).
         let (responses, greedy) = crate::schedule::resume::run_task(
             model.as_ref(),
             &tok,
@@ -156,6 +288,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             suite,
             tr,
             batch_tokens,
+            &key,
         )?;
         let results = tasks::score(tr, &responses)?;
         for (sample, is_greedy) in results.details.into_iter().zip(greedy) {
@@ -183,16 +316,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(k) = build.num_fewshot {
         deviations.push(format!("num_fewshot:{k}"));
     }
-    if benchmarks.len() < Benchmark::ALL.len() {
-        let names: Vec<&str> = benchmarks.iter().map(|b| b.task()).collect();
+    if r.benchmarks.len() < Benchmark::ALL.len() {
+        let names: Vec<&str> = r.benchmarks.iter().map(|b| b.task()).collect();
         deviations.push(format!("tasks:{}", names.join(",")));
     }
     deviations.sort();
     deviations.dedup();
 
     let run = Run {
-        model_id: source.model_id.clone(),
-        revision: source.revision.clone(),
+        model_id: r.source.model_id.clone(),
+        revision: r.source.revision.clone(),
         precision: info.precision,
         precision_detail: info.precision_detail.clone(),
         weight_type: WeightType::Original,
@@ -204,16 +337,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         license: None,
         is_merge: false,
         is_moe: false,
-        available_on_hub: source.from_hub.then_some(true),
+        available_on_hub: r.source.from_hub.then_some(true),
         hub_likes: None,
         submitted_at: None,
-        evaluated_at: Some(evaluated_at),
+        evaluated_at: Some(r.evaluated_at),
         weights_sha256: Some(info.weights_sha256.clone()),
         provenance: Provenance {
             tool: TOOL.to_string(),
-            tool_version: Some(tool_version()),
+            tool_version: Some(config.evaluator.tool_version()),
             suite: suite.name().to_string(),
             source_dataset: None,
+            run_config: Some(config.to_json()),
             deviations,
         },
         reported_average: None,
@@ -229,9 +363,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         &info.weights_sha256,
     )?;
     write_outputs(&path, &run, &detail_rows)?;
-    // The results are written: the run's journals are no longer needed (task E).
-    crate::schedule::resume::forget_journals(model.as_ref(), suite, &benchmarks, batch_tokens)?;
-    for b in &benchmarks {
+    // The results are written: the run's journals are no longer needed.
+    crate::schedule::resume::forget_journals(&key, suite, &r.benchmarks)?;
+    for b in &r.benchmarks {
         if let Some(s) = run.headline(*b) {
             println!(
                 "{:<12} {:>7.2}  ({} {})",
@@ -262,114 +396,20 @@ fn write_outputs(path: &Path, run: &Run, rows: &[DetailRow]) -> Result<()> {
     Ok(())
 }
 
-/// Before any work: the model id is one `check` accepts, as `org/name`; the
-/// output folder can be created and written; and no symbolic link stands
-/// where the run's folder `<output>/<org>/<name>` goes (it would put the
-/// files outside the results folder).
-pub fn check_output(output: &Path, model_id: &str) -> Result<()> {
-    let (org, name) = org_and_name(model_id).context("--model-id")?;
-    std::fs::create_dir_all(output)
-        .with_context(|| format!("--output {}: cannot create the folder", output.display()))?;
-    let probe = output.join(format!(".evaluator-write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .with_context(|| format!("--output {}: the folder is not writable", output.display()))?;
-    for p in [output.join(org), output.join(org).join(name)] {
-        if let Ok(m) = std::fs::symlink_metadata(&p) {
-            if m.file_type().is_symlink() || !m.is_dir() {
-                bail!(
-                    "{} is a symbolic link or a file; expected a folder inside {} (or nothing)",
-                    p.display(),
-                    output.display()
-                );
-            }
-        }
+/// `cpu`, `cuda:N` or `metal:N`.
+fn device_name(d: &candle_core::Device) -> String {
+    match d.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".to_string(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
-    Ok(())
 }
 
-/// A model id `check` accepts, split into the two folders its results go to.
-fn org_and_name(model_id: &str) -> Result<(&str, &str)> {
-    leaderboard_format::ids::check_model_id(model_id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    model_id.split_once('/').with_context(|| {
-        format!("{model_id:?}: expected org/name (the results go to <output>/<org>/<name>/)")
-    })
-}
-
-/// `<output>/<org>/<name>/<suite>_<precision>_<rev>.parquet`; `<rev>` is the
-/// first 12 hex digits of the commit sha, or of the weights hash for local models.
-pub fn results_path(
-    output: &Path,
-    model_id: &str,
-    suite: Suite,
-    precision: &str,
-    revision: Option<&str>,
-    weights_sha256: &str,
-) -> Result<PathBuf> {
-    let (org, name) = org_and_name(model_id)?;
-    let rev: String = revision
-        .unwrap_or(weights_sha256)
-        .chars()
-        .take(12)
-        .collect();
-    Ok(output
-        .join(org)
-        .join(name)
-        .join(format!("{}_{precision}_{rev}.parquet", suite.name())))
-}
-
-fn resolve_source(args: &RunArgs) -> Result<Source> {
-    let as_path = Path::new(&args.model);
-    let looks_local = as_path.exists()
-        || args.model.starts_with('/')
-        || args.model.starts_with('.')
-        || args.model.starts_with('~')
-        || args.model.contains('\\')
-        || (args.model.ends_with(".gguf") && !args.model.contains(':'))
-        || args.model.matches('/').count() != 1;
-    if looks_local {
-        if !as_path.exists() {
-            bail!(
-                "model {} does not exist (expected a .gguf file, a Hugging Face folder, or a Hub id org/name)",
-                as_path.display()
-            );
-        }
-        if args.revision.is_some() {
-            bail!(
-                "--revision applies to Hub models only; {} is a local path",
-                args.model
-            );
-        }
-        let model_id = match &args.model_id {
-            Some(id) => id.clone(),
-            None => {
-                let stem = as_path
-                    .file_stem()
-                    .or_else(|| as_path.file_name())
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "model".into());
-                format!(
-                    "local/{}",
-                    leaderboard_format::ids::sanitize_name(&stem, "local".len())
-                )
-            }
-        };
-        return Ok(Source {
-            load_path: as_path.to_path_buf(),
-            model_id,
-            revision: None,
-            from_hub: false,
-        });
-    }
-    let resolved = crate::hub::resolve_model(&args.model, args.revision.as_deref())
-        .with_context(|| format!("resolving {} on the Hub", args.model))?;
-    let repo = args.model.split(':').next().unwrap_or(&args.model);
-    Ok(Source {
-        load_path: resolved.load_path(),
-        model_id: args.model_id.clone().unwrap_or_else(|| repo.to_string()),
-        revision: Some(resolved.commit_sha),
-        from_hub: true,
-    })
+/// sha256 (hex) of a file.
+fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(crate::config::hex(&Sha256::digest(&bytes)))
 }
 
 fn parse_tasks(s: &str) -> Result<Vec<Benchmark>> {
@@ -430,30 +470,5 @@ fn hf_architecture(arch: &str) -> String {
         "llama" => "LlamaForCausalLM".to_string(),
         "qwen2" => "Qwen2ForCausalLM".to_string(),
         other => other.to_string(),
-    }
-}
-
-/// The crate version, plus `git describe` of the source tree when available.
-pub fn tool_version() -> String {
-    let version = env!("CARGO_PKG_VERSION");
-    let describe = std::process::Command::new("git")
-        .args([
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "describe",
-            "--always",
-            "--dirty",
-            "--tags",
-        ])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    match describe {
-        Some(d) => format!("{version}+{d}"),
-        None => version.to_string(),
     }
 }
