@@ -27,12 +27,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::{DocRequests, Request, Response};
 use evaluator::schedule::{self, AnswerOptions, Backend, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 use leaderboard_format::schema::Benchmark;
 
@@ -260,7 +260,7 @@ fn suite_counts(a: &Args) -> Result<()> {
     let opts = Options::for_suite(SUITE, &tok, m.info().max_length);
     let kv_bytes = m.kv_bytes_per_token();
     // The budget `evaluator run` picks here (free memory permitting, the default).
-    let batch_tokens = schedule::executor::batch_tokens_for(
+    let batch_tokens = schedule::plan::batch_tokens_for(
         None,
         m.activation_bytes_per_token(),
         model::available_memory(),
@@ -313,13 +313,8 @@ fn suite_counts(a: &Args) -> Result<()> {
                                     max_gen_toks,
                                     ..
                                 } => Tokens::Gen(
-                                    harness::generation_context(
-                                        tok,
-                                        opts,
-                                        context,
-                                        *max_gen_toks,
-                                    )?
-                                    .len(),
+                                    harness::generation_context(tok, opts, context, *max_gen_toks)?
+                                        .len(),
                                     *max_gen_toks,
                                 ),
                             });

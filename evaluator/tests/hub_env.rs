@@ -5,8 +5,8 @@ mod hf_parquet;
 #[path = "support/hub_server.rs"]
 mod hub_server;
 
-use evaluator::hub::resolve_model;
 use evaluator::data::hub::{data_source, hub_split, load_split};
+use evaluator::hub::resolve_model;
 use hub_server::{Body, FakeRepo, HubServer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -19,13 +19,13 @@ mod model_common;
 use model_common::test_model;
 
 use evaluator::data::LocalDir;
-use evaluator::tokenizer::harness::{self, Options};
 use evaluator::model;
 use evaluator::requests::Request;
-use evaluator::schedule::executor::DEFAULT_BATCH_TOKENS;
+use evaluator::schedule::plan::DEFAULT_BATCH_TOKENS;
 use evaluator::schedule::{execute, execute_unshared, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
+use evaluator::tokenizer::harness::{self, Options};
 use evaluator::tokenizer::Tokenizer;
 use leaderboard_format::schema::Benchmark;
 
@@ -81,8 +81,7 @@ fn shared_prefix_scores_equal_unshared_scores_on_smollm2() {
             else {
                 continue;
             };
-            let ll =
-                harness::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
+            let ll = harness::loglikelihood_request(&tok, &opts, context, continuation).unwrap();
             trie.insert(&ll.ctx, &ll.cont);
             labels.push(format!("{} doc {} request {i}", d.task, d.doc_id));
         }

@@ -3,8 +3,8 @@
 mod model_common;
 use model_common::test_model;
 
-use evaluator::tokenizer::harness::{self, EmptyContext, HarnessTokError, LlTokens, Options};
 use evaluator::suite::Suite;
+use evaluator::tokenizer::harness::{self, EmptyContext, HarnessTokError, LlTokens, Options};
 use evaluator::tokenizer::Tokenizer;
 
 fn tok() -> Tokenizer {
@@ -27,9 +27,8 @@ fn trailing_whitespace_moves_to_the_continuation() {
     // Python's isspace includes the information separators U+001C..U+001F.
     let (c, k) = harness::move_trailing_whitespace("x\u{1f}\u{a0}", "y");
     assert_eq!((c, k.as_str()), ("x", "\u{1f}\u{a0}y"));
-    let ll =
-        harness::loglikelihood_request(&t, &old(8192), "The capital of France is ", "Paris.")
-            .unwrap();
+    let ll = harness::loglikelihood_request(&t, &old(8192), "The capital of France is ", "Paris.")
+        .unwrap();
     // Same tokens as scoring " Paris." after the unspaced context.
     assert_eq!(ll.ctx, t.encode("The capital of France is").unwrap());
     assert_eq!(ll.ctx, vec![504, 3575, 282, 4649, 314]);

@@ -20,10 +20,10 @@ use leaderboard_format::schema::{Benchmark, ModelType, Provenance, Run, WeightTy
 use crate::cmd::TaskArgs;
 use crate::data::LocalDir;
 use crate::details::{self, DetailRow};
-use crate::tokenizer::harness::Options;
 use crate::model;
 use crate::suite::Suite;
 use crate::tasks;
+use crate::tokenizer::harness::Options;
 use crate::tokenizer::Tokenizer;
 
 /// Tool name recorded in `Provenance.tool`.
@@ -123,7 +123,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let info = model.info().clone();
     tok.check_fits_model(info.vocab_size, &source.load_path)?;
     let opts = Options::for_suite(suite, &tok, info.max_length);
-    let batch_tokens = crate::schedule::executor::batch_tokens_for(
+    let batch_tokens = crate::schedule::plan::batch_tokens_for(
         args.batch_tokens,
         model.activation_bytes_per_token(),
         crate::model::available_memory(),

@@ -13,17 +13,17 @@ use leaderboard_format::schema::Benchmark;
 use sha2::{Digest, Sha256};
 
 use super::answer::{answer_task, AnswerOptions, Backend};
-use crate::tokenizer::harness::Options;
-use crate::schedule::journal::{self, Journal};
 use crate::model::CausalLm;
 use crate::requests::Response;
+use crate::schedule::journal::{self, Journal};
 use crate::suite::Suite;
 use crate::tasks::TaskRequests;
+use crate::tokenizer::harness::Options;
 use crate::tokenizer::Tokenizer;
 
-/// Version of the batching plan ([`super::executor::plan`]); part of [`run_key`], so a
+/// Version of the batching plan ([`super::plan::plan`]); part of [`run_key`], so a
 /// journal written under another plan is never resumed. 2: live KV caches within
-/// [`super::executor::kv_budget_tokens`].
+/// [`super::plan::kv_budget_tokens`].
 pub const PLAN_VERSION: u32 = 2;
 
 /// The journal key of a loaded model: sha256 of its weights hash, precision, storage
