@@ -40,7 +40,7 @@ pub struct ExecStats {
     /// Sequences (trie edges) forwarded, over all batches.
     pub sequences: usize,
     /// Most KV-cache tokens alive at one time: the caches kept for children still to run,
-    /// including those a forward is building (see [`cache_peak`], which computes the
+    /// including those a forward is building (see [`super::cache_peak`], which computes the
     /// same from the plan alone).
     pub peak_cached_tokens: usize,
 }

@@ -5,9 +5,9 @@
 //! radix tree ([`trie`]); [`plan`] groups its nodes into packed batches, depth first;
 //! [`steps`] picks the forwards a (resumed) run needs and [`mod@execute`] runs them,
 //! forwarding each edge once after a clone of its parent's KV cache and scoring every
-//! continuation token on that edge. An MMLU subject's 5-shot prefix is thus run once for all its questions, one
-//! forward of a question scores all four " A".." D", and the choices of ARC, HellaSwag
-//! and TruthfulQA share their context. [`answer`] ties this to the task layer, the
+//! continuation token on that edge. An MMLU subject's 5-shot prefix is thus run once for
+//! all its questions, one forward of a question scores all four " A".." D", and the
+//! choices of ARC, HellaSwag and TruthfulQA share their context. [`answer`] ties this to the task layer, the
 //! resumable [`crate::schedule::journal`] and a progress bar; [`generation`] runs a
 //! task's generation requests in groups.
 //!
