@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use evaluator::data::LocalDir;
 use evaluator::model;
 use evaluator::requests::Request;
-use evaluator::schedule::{self, executor, Done, Trie};
+use evaluator::schedule::{self, plan, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use evaluator::tokenizer::harness::{self, Options};
@@ -108,7 +108,7 @@ fn main() -> Result<()> {
     let tok = Tokenizer::for_model(&a.model)?;
     let m = model::load(&a.model, &candle_core::Device::Cpu, None)?;
     let opts = Options::for_suite(Suite::OpenLlmV1, &tok, m.info().max_length);
-    let batch_tokens = executor::batch_tokens_for(
+    let batch_tokens = plan::batch_tokens_for(
         None,
         m.activation_bytes_per_token(),
         model::available_memory(),
@@ -130,7 +130,7 @@ fn main() -> Result<()> {
         trie.insert(&ll.ctx, &ll.cont);
     }
     trie.finish();
-    let plan = executor::plan(&trie, batch_tokens);
+    let plan = plan::plan(&trie, batch_tokens);
     let peak = schedule::cache_peak(&trie, batch_tokens);
     let p = peak.at_batch;
     // The batch where each request's last target is scored.
@@ -184,7 +184,7 @@ fn main() -> Result<()> {
     let mut last = 0u64;
     let mut reported = 0usize;
     let mut stopped = false;
-    let r = executor::execute(
+    let r = schedule::execute(
         m.as_ref(),
         &trie,
         Some(&needed),

@@ -260,7 +260,7 @@ fn suite_counts(a: &Args) -> Result<()> {
     let opts = Options::for_suite(SUITE, &tok, m.info().max_length);
     let kv_bytes = m.kv_bytes_per_token();
     // The budget `evaluator run` picks here (free memory permitting, the default).
-    let batch_tokens = schedule::executor::batch_tokens_for(
+    let batch_tokens = schedule::plan::batch_tokens_for(
         None,
         m.activation_bytes_per_token(),
         model::available_memory(),

@@ -1,7 +1,7 @@
 //! A sequence's logits and cache do not depend on the other sequences of a batched forward, bit for bit, on the real SmolLM2 GGUF; so a resumed run forwards only what is left and still matches an uninterrupted run exactly.
 //!
 //! `CausalLm::batch_invariant` is what lets a resumed run forward a subset of a planned
-//! batch (`schedule::executor`). Checked here:
+//! batch (`schedule::steps`). Checked here:
 //! - the model (GGUF weights dequantized to f32 on the CPU, what `evaluator run` uses)
 //!   claims it, and the same file kept quantized does not;
 //! - a batch of six sequences (three after a shared prefix's cache, three from an empty
@@ -23,7 +23,7 @@ use evaluator::data::LocalDir;
 use evaluator::engine::Scored;
 use evaluator::model::{self, CausalLm, KvCache, Seq};
 use evaluator::requests::Request;
-use evaluator::schedule::executor::tokens_to_forward;
+use evaluator::schedule::steps::tokens_to_forward;
 use evaluator::schedule::{execute, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions};

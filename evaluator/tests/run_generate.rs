@@ -138,7 +138,7 @@ fn batched_generation_equals_one_by_one() {
         progress: false,
         batch_tokens: 512,
     };
-    assert_eq!(evaluator::schedule::answer::gen_group_size(512), 2);
+    assert_eq!(evaluator::schedule::generation::gen_group_size(512), 2);
     let answered = evaluator::schedule::answer_task(&be, "gsm8k", &docs, None, &ao).unwrap();
     for (i, (r, g)) in answered.responses.iter().zip(&one_by_one).enumerate() {
         match &r[..] {

@@ -21,7 +21,7 @@ use model_common::test_model;
 use evaluator::data::LocalDir;
 use evaluator::model;
 use evaluator::requests::Request;
-use evaluator::schedule::executor::DEFAULT_BATCH_TOKENS;
+use evaluator::schedule::plan::DEFAULT_BATCH_TOKENS;
 use evaluator::schedule::{execute, execute_unshared, Done, Trie};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};

@@ -130,7 +130,7 @@ pub trait CausalLm: Send {
     /// matrix product over the packed rows has either one row in both calls or at least
     /// two in both (one-row products may take another kernel: a vector product instead of
     /// a matrix one). A resumed run then forwards only the sequences it needs out of a
-    /// planned batch ([`crate::schedule::executor`]); otherwise it reruns whole batches.
+    /// planned batch ([`crate::schedule::steps`]); otherwise it reruns whole batches.
     /// The default is false.
     fn batch_invariant(&self) -> bool {
         false

@@ -10,17 +10,25 @@
 //! ```
 //! Log-likelihood requests go through one [`Trie`] per task (all documents together, so
 //! an MMLU subject's 5-shot prefix is forwarded once), generation requests in fixed groups
-//! of [`gen_group_size`] decoded together, longest prompts first. Documents are tokenized
-//! [`TOKENIZE_CHUNK`] at a time straight into the trie, so a task's token ids are never all
-//! held twice (HellaSwag's 40,168 inputs are 36 M tokens; its trie stores 9.5 M).
+//! of [`gen_group_size`] decoded together, longest prompts first ([`super::generation`]).
+//! Documents are tokenized [`TOKENIZE_CHUNK`] at a time straight into the trie, so a
+//! task's token ids are never all held twice (HellaSwag's 40,168 inputs are 36 M tokens;
+//! its trie stores 9.5 M).
+//!
+//! [`answer_task`]'s steps: tokenize and look up journaled answers ([`inventory`]), plan
+//! (and print the plan line, [`print_plan`]), run the log-likelihood requests
+//! ([`run_loglikelihood`]), run the generation groups ([`generation::run`]), and assemble
+//! the responses ([`Responses`]).
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::executor::{cache_peak, execute, execute_unshared, tokens_to_forward, Done, ExecStats};
+use super::execute::{execute, execute_unshared, Done, ExecStats};
+use super::generation::{self, gen_group_size, GenSlot, GenTokens};
+use super::plan::{cache_peak, DEFAULT_BATCH_TOKENS};
+use super::steps::tokens_to_forward;
 use super::trie::{Counts, Trie};
-use crate::generate::{generate_until_batch, GenRequest};
 use crate::model::CausalLm;
 use crate::progress::Progress;
 use crate::requests::{DocRequests, Request, Response};
@@ -59,7 +67,7 @@ pub struct AnswerOptions {
     pub shared: bool,
     /// Show progress on stderr: a bar on a terminal, plain lines otherwise ([`crate::progress`]).
     pub progress: bool,
-    /// Token budget of one batched forward (see [`super::executor::plan`]).
+    /// Token budget of one batched forward (see [`super::plan::plan`]).
     pub batch_tokens: usize,
 }
 
@@ -68,7 +76,7 @@ impl Default for AnswerOptions {
         AnswerOptions {
             shared: true,
             progress: true,
-            batch_tokens: super::executor::DEFAULT_BATCH_TOKENS,
+            batch_tokens: DEFAULT_BATCH_TOKENS,
         }
     }
 }
@@ -105,33 +113,6 @@ const TOKENIZE_CHUNK: usize = 256;
 enum Tokenized {
     Ll(LlTokens),
     Gen(GenTokens),
-}
-
-/// A tokenized generation request.
-struct GenTokens {
-    ctx: Vec<u32>,
-    until: Vec<String>,
-    max_gen_toks: usize,
-}
-
-impl GenTokens {
-    fn as_request(&self) -> GenRequest<'_> {
-        GenRequest {
-            ctx: &self.ctx,
-            until: &self.until,
-            max_gen_toks: self.max_gen_toks,
-        }
-    }
-}
-
-/// A generation request of the task: where its answer goes, its journal hash, whether it
-/// is still to compute, and its tokens.
-struct GenSlot {
-    di: usize,
-    ri: usize,
-    hash: String,
-    needed: bool,
-    req: GenTokens,
 }
 
 /// Tokenizes every request of `docs` (in parallel over the available cores).
@@ -217,24 +198,77 @@ pub fn answer_task(
     be: &Backend,
     task: &str,
     docs: &[DocRequests],
-    mut journal: Option<&mut Journal>,
+    journal: Option<&mut Journal>,
     opts: &AnswerOptions,
 ) -> Result<Answered> {
     let start = Instant::now();
-    let mut responses: Vec<Vec<Option<Response>>> =
-        docs.iter().map(|d| vec![None; d.requests.len()]).collect();
     let mut stats = AnswerStats::default();
-    // Every log-likelihood request goes into the trie, answered or not, so that the
-    // prefixes still to run are cut exactly as in an uninterrupted run (bit-identical
-    // scores); `needed` marks what is left. Generation requests left: `gen_slots`.
-    // Documents are tokenized a chunk at a time and their log-likelihood tokens dropped
-    // once in the trie, which keeps each shared context once.
-    let mut trie = Trie::new();
-    let mut ll_slots: Vec<(usize, usize, String)> = Vec::new();
-    let mut needed: Vec<bool> = Vec::new();
-    // Every generation request, in order, with whether it is still to compute.
-    let mut gen_slots: Vec<GenSlot> = Vec::new();
-    let mut planned_tokens: u64 = 0;
+    let inv = inventory(be, docs, journal.as_deref(), &mut stats)?;
+    let gen_groups = generation::groups(&inv.gen_slots, opts.batch_tokens);
+    let planned_tokens = generation::planned_tokens(&gen_groups)
+        + loglikelihood_tokens(be, &inv.trie, &inv.needed, opts);
+    if opts.progress {
+        print_plan(
+            be,
+            task,
+            &inv,
+            planned_tokens,
+            &stats,
+            journal.as_deref(),
+            opts,
+        );
+    }
+    let progress = Progress::new(task, planned_tokens, stats.requests, opts.progress);
+    let mut out = Responses::new(inv.responses, journal, progress, stats.resumed);
+    stats.exec = run_loglikelihood(be, inv.trie, &inv.ll_slots, &inv.needed, opts, &mut out)?;
+    generation::run(
+        be,
+        docs,
+        &gen_groups,
+        stats.exec.tokens_forwarded,
+        opts.batch_tokens,
+        &mut out,
+        &mut stats,
+    )?;
+    let responses = out.finish()?;
+    stats.seconds = start.elapsed().as_secs_f64();
+    Ok(Answered {
+        responses: complete(responses),
+        stats,
+    })
+}
+
+/// A task's requests after tokenization and the journal lookup.
+struct Inventory {
+    /// Every log-likelihood request, answered or not, so that the prefixes still to run
+    /// are cut exactly as in an uninterrupted run (bit-identical scores).
+    trie: Trie,
+    /// Per trie request: its document, its index there and its journal hash.
+    ll_slots: Vec<(usize, usize, String)>,
+    /// Per trie request: still to compute.
+    needed: Vec<bool>,
+    /// Every generation request, in [`generation::longest_first`] order.
+    gen_slots: Vec<GenSlot>,
+    /// Per document and request: the answer found in the journal.
+    responses: Vec<Vec<Option<Response>>>,
+}
+
+/// Tokenizes the requests of `docs` a chunk of documents at a time, looks each up in
+/// `journal`, and files it (counted in `stats`). A chunk's log-likelihood tokens are
+/// dropped once in the trie, which keeps each shared context once.
+fn inventory(
+    be: &Backend,
+    docs: &[DocRequests],
+    journal: Option<&Journal>,
+    stats: &mut AnswerStats,
+) -> Result<Inventory> {
+    let mut inv = Inventory {
+        trie: Trie::new(),
+        ll_slots: Vec::new(),
+        needed: Vec::new(),
+        gen_slots: Vec::new(),
+        responses: docs.iter().map(|d| vec![None; d.requests.len()]).collect(),
+    };
     for (ci, chunk) in docs.chunks(TOKENIZE_CHUNK).enumerate() {
         let toks = tokenize_all(be, chunk)?;
         for (dj, (d, ts)) in chunk.iter().zip(toks).enumerate() {
@@ -242,25 +276,18 @@ pub fn answer_task(
             for (ri, t) in ts.into_iter().enumerate() {
                 stats.requests += 1;
                 let h = hash_of(be, d, &t);
-                let known = journal.as_ref().and_then(|j| j.get(&h)).filter(|r| {
-                    matches!(
-                        (&t, r),
-                        (Tokenized::Ll(_), Response::LogLikelihood { .. })
-                            | (Tokenized::Gen(_), Response::Generate { .. })
-                    )
-                });
-                if let Some(r) = known {
-                    responses[di][ri] = Some(r.clone());
+                if let Some(r) = journaled(journal, &h, &t) {
+                    inv.responses[di][ri] = Some(r.clone());
                     stats.resumed += 1;
                 }
-                let left = responses[di][ri].is_none();
+                let left = inv.responses[di][ri].is_none();
                 match t {
                     Tokenized::Ll(ll) => {
-                        trie.insert(&ll.ctx, &ll.cont);
-                        ll_slots.push((di, ri, h));
-                        needed.push(left);
+                        inv.trie.insert(&ll.ctx, &ll.cont);
+                        inv.ll_slots.push((di, ri, h));
+                        inv.needed.push(left);
                     }
-                    Tokenized::Gen(req) => gen_slots.push(GenSlot {
+                    Tokenized::Gen(req) => inv.gen_slots.push(GenSlot {
                         di,
                         ri,
                         hash: h,
@@ -271,26 +298,29 @@ pub fn answer_task(
             }
         }
     }
-    trie.finish();
-    stats.counts = trie.counts();
-    // Generation runs in fixed groups (a group is computed whole, as in an uninterrupted
-    // run, when any of its requests is left), longest prompts first: the group holding
-    // the largest KV caches runs first, so running out of memory happens at once.
-    gen_slots.sort_by_key(|s| std::cmp::Reverse(s.req.ctx.len()));
-    let group = gen_group_size(opts.batch_tokens);
-    let gen_groups: Vec<&[GenSlot]> = gen_slots
-        .chunks(group)
-        .filter(|g| g.iter().any(|s| s.needed))
-        .collect();
-    for g in &gen_groups {
-        for s in g.iter() {
-            planned_tokens += (s.req.ctx.len() + s.req.max_gen_toks) as u64;
-        }
-    }
-    planned_tokens += if opts.shared {
+    inv.trie.finish();
+    stats.counts = inv.trie.counts();
+    generation::longest_first(&mut inv.gen_slots);
+    Ok(inv)
+}
+
+/// The answer `journal` holds for the request `t` of hash `h`, when of `t`'s kind.
+fn journaled<'j>(journal: Option<&'j Journal>, h: &str, t: &Tokenized) -> Option<&'j Response> {
+    journal.and_then(|j| j.get(h)).filter(|r| {
+        matches!(
+            (t, r),
+            (Tokenized::Ll(_), Response::LogLikelihood { .. })
+                | (Tokenized::Gen(_), Response::Generate { .. })
+        )
+    })
+}
+
+/// Tokens the log-likelihood requests still to compute (`needed`) take to forward.
+fn loglikelihood_tokens(be: &Backend, trie: &Trie, needed: &[bool], opts: &AnswerOptions) -> u64 {
+    if opts.shared {
         tokens_to_forward(
-            &trie,
-            Some(&needed),
+            trie,
+            Some(needed),
             opts.batch_tokens,
             be.model.batch_invariant(),
         )
@@ -299,115 +329,152 @@ pub fn answer_task(
             .filter(|&r| needed[r as usize])
             .map(|r| trie.input_len(r) as u64)
             .sum()
-    };
-    if opts.progress {
-        let gen: Vec<(usize, usize)> = gen_slots
-            .iter()
-            .map(|s| (s.req.ctx.len(), s.req.max_gen_toks))
-            .collect();
-        let kv = kv_peak(&trie, opts.batch_tokens, &gen);
-        eprintln!(
-            "{task}: {} requests, {planned_tokens} tokens to forward, KV cache at most {:.0} MB",
-            stats.requests,
-            kv.bytes(be.model.kv_bytes_per_token()) as f64 / 1048576.0
-        );
     }
-    if stats.resumed > 0 && opts.progress {
+}
+
+/// Prints the task's plan line (requests, tokens to forward, the KV cache bound) and,
+/// when answers were resumed, how many and from where.
+fn print_plan(
+    be: &Backend,
+    task: &str,
+    inv: &Inventory,
+    planned_tokens: u64,
+    stats: &AnswerStats,
+    journal: Option<&Journal>,
+    opts: &AnswerOptions,
+) {
+    let gen: Vec<(usize, usize)> = inv
+        .gen_slots
+        .iter()
+        .map(|s| (s.req.ctx.len(), s.req.max_gen_toks))
+        .collect();
+    let kv = kv_peak(&inv.trie, opts.batch_tokens, &gen);
+    eprintln!(
+        "{task}: {} requests, {planned_tokens} tokens to forward, KV cache at most {:.0} MB",
+        stats.requests,
+        kv.bytes(be.model.kv_bytes_per_token()) as f64 / 1048576.0
+    );
+    if stats.resumed > 0 {
         eprintln!(
             "{task}: resumed {} of {} requests ({} journal records) from {}",
             stats.resumed,
             stats.requests,
-            journal.as_ref().map(|j| j.resumed()).unwrap_or(0),
+            journal.map(|j| j.resumed()).unwrap_or(0),
             journal
-                .as_ref()
                 .map(|j| j.path().display().to_string())
                 .unwrap_or_default()
         );
     }
+}
 
-    let mut progress = Progress::new(task, planned_tokens, stats.requests, opts.progress);
-    let mut done_requests = stats.resumed;
-    let mut tokens_before_gen: u64 = 0;
-    progress.update(done_requests, 0, 0);
-
+/// Runs the log-likelihood requests still to compute (`needed`), prefix-shared or one at
+/// a time, recording each answer in `out` as it completes; the trie is freed after.
+fn run_loglikelihood(
+    be: &Backend,
+    trie: Trie,
+    ll_slots: &[(usize, usize, String)],
+    needed: &[bool],
+    opts: &AnswerOptions,
+    out: &mut Responses,
+) -> Result<ExecStats> {
     let mut on_done = |d: Done| -> Result<()> {
         let (di, ri, h) = &ll_slots[d.request as usize];
         let resp = Response::LogLikelihood {
             logprob: d.scored.logprob,
             is_greedy: d.scored.is_greedy,
         };
-        if let Some(j) = journal.as_deref_mut() {
-            j.record(h, &resp)?;
-        }
-        responses[*di][*ri] = Some(resp);
-        done_requests += 1;
-        progress.update(done_requests, d.tokens_forwarded, d.tokens_forwarded);
+        out.record(*di, *ri, h, resp)?;
+        out.show(d.tokens_forwarded, d.tokens_forwarded);
         Ok(())
     };
+    let mut exec = ExecStats::default();
     if needed.iter().any(|&n| n) {
-        stats.exec = if opts.shared {
+        exec = if opts.shared {
             execute(
                 be.model,
                 &trie,
-                Some(&needed),
+                Some(needed),
                 opts.batch_tokens,
                 &mut on_done,
             )?
         } else {
-            execute_unshared(be.model, &trie, Some(&needed), &mut on_done)?
+            execute_unshared(be.model, &trie, Some(needed), &mut on_done)?
         };
-        tokens_before_gen = stats.exec.tokens_forwarded;
     }
     drop(trie);
     crate::alloc::release_free_pages();
+    Ok(exec)
+}
 
-    let mut position = tokens_before_gen;
-    let mut real_tokens = tokens_before_gen;
-    for g in &gen_groups {
-        let reqs: Vec<GenRequest> = g.iter().map(|s| s.req.as_request()).collect();
-        let gens = generate_until_batch(be.model, be.tok, be.suite, &reqs, opts.batch_tokens)
-            .with_context(|| {
-                let ids: Vec<String> = g.iter().map(|s| docs[s.di].doc_id.to_string()).collect();
-                format!(
-                    "{} docs {}: generating ({} requests together)",
-                    docs[g[0].di].task,
-                    ids.join(", "),
-                    reqs.len()
-                )
-            })?;
-        for (slot, (req, gen)) in g.iter().zip(reqs.iter().zip(gens)) {
-            position += (req.ctx.len() + req.max_gen_toks) as u64;
-            real_tokens += (req.ctx.len() + gen.tokens.len()) as u64;
-            if !slot.needed {
-                continue;
-            }
-            stats.generation_prompt_tokens += req.ctx.len() as u64;
-            stats.generated_tokens += gen.tokens.len() as u64;
-            let resp = Response::Generate { text: gen.text };
-            if let Some(j) = journal.as_deref_mut() {
-                j.record(&slot.hash, &resp)?;
-            }
-            responses[slot.di][slot.ri] = Some(resp);
-            done_requests += 1;
+/// A task's responses as they come: kept, journaled, and counted on the progress display.
+pub(super) struct Responses<'j> {
+    /// Per document and request.
+    responses: Vec<Vec<Option<Response>>>,
+    journal: Option<&'j mut Journal>,
+    progress: Progress,
+    /// Requests answered, resumed ones included.
+    done: usize,
+}
+
+impl<'j> Responses<'j> {
+    /// Starts from the `resumed` answers already in `responses` (shown at once).
+    fn new(
+        responses: Vec<Vec<Option<Response>>>,
+        journal: Option<&'j mut Journal>,
+        mut progress: Progress,
+        resumed: usize,
+    ) -> Self {
+        progress.update(resumed, 0, 0);
+        Responses {
+            responses,
+            journal,
+            progress,
+            done: resumed,
         }
-        progress.update(done_requests, position, real_tokens);
-        crate::alloc::release_free_pages_if_due();
     }
-    if let Some(j) = journal {
-        j.sync()?;
+
+    /// Journals and keeps the answer of request `ri` of document `di` (journal hash `hash`).
+    pub(super) fn record(
+        &mut self,
+        di: usize,
+        ri: usize,
+        hash: &str,
+        resp: Response,
+    ) -> Result<()> {
+        if let Some(j) = self.journal.as_deref_mut() {
+            j.record(hash, &resp)?;
+        }
+        self.responses[di][ri] = Some(resp);
+        self.done += 1;
+        Ok(())
     }
-    crate::alloc::release_free_pages();
-    progress.finish();
-    stats.seconds = start.elapsed().as_secs_f64();
-    let responses = responses
+
+    /// Shows the progress at `position` tokens of the plan, `real_tokens` of them run.
+    pub(super) fn show(&mut self, position: u64, real_tokens: u64) {
+        self.progress.update(self.done, position, real_tokens);
+    }
+
+    /// Syncs the journal and closes the progress display: the responses.
+    fn finish(self) -> Result<Vec<Vec<Option<Response>>>> {
+        if let Some(j) = self.journal {
+            j.sync()?;
+        }
+        crate::alloc::release_free_pages();
+        self.progress.finish();
+        Ok(self.responses)
+    }
+}
+
+/// One response per request, per document: every request is answered by now.
+fn complete(responses: Vec<Vec<Option<Response>>>) -> Vec<Vec<Response>> {
+    responses
         .into_iter()
         .map(|v| {
             v.into_iter()
                 .map(|r| r.expect("every request answered"))
                 .collect()
         })
-        .collect();
-    Ok(Answered { responses, stats })
+        .collect()
 }
 
 /// The most KV cache a task holds at once: positions, caches and room.
@@ -415,7 +482,7 @@ pub fn answer_task(
 pub struct KvPeak {
     pub tokens: u64,
     pub caches: u64,
-    /// Positions of room allocated after the caches' own ([`super::executor::CachePeak::room`]; 0 for a
+    /// Positions of room allocated after the caches' own ([`super::CachePeak::room`]; 0 for a
     /// generation group, whose caches are allocated for their whole budget).
     pub room: u64,
 }
@@ -453,10 +520,4 @@ pub fn kv_peak(trie: &Trie, batch_tokens: usize, gen: &[(usize, usize)]) -> KvPe
     } else {
         p
     }
-}
-
-/// Generation requests computed together: `batch_tokens / 256` (at least 1), so the
-/// group is part of the batch budget that keys a resumable run.
-pub fn gen_group_size(batch_tokens: usize) -> usize {
-    (batch_tokens / 256).max(1)
 }

@@ -21,10 +21,10 @@ use crate::tasks::TaskRequests;
 use crate::tokenizer::harness::Options;
 use crate::tokenizer::Tokenizer;
 
-/// Version of the batching plan ([`super::executor::plan`]); part of the run
+/// Version of the batching plan ([`super::plan::plan`]); part of the run
 /// configuration and so of the journal key ([`crate::config::RunConfig::journal_key`]):
 /// a journal written under another plan is never resumed. 2: live KV caches within
-/// [`super::executor::kv_budget_tokens`].
+/// [`super::plan::kv_budget_tokens`].
 pub const PLAN_VERSION: u32 = 2;
 
 /// Answers every request of `tr` (prefix-shared, resumable, with progress). Returns the

@@ -253,7 +253,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let info = model.info().clone();
     tok.check_fits_model(info.vocab_size, &r.source.load_path)?;
     let opts = Options::for_suite(suite, &tok, info.max_length);
-    let batch_tokens = crate::schedule::executor::batch_tokens_for(
+    let batch_tokens = crate::schedule::plan::batch_tokens_for(
         args.batch_tokens,
         model.activation_bytes_per_token(),
         crate::model::available_memory(),
