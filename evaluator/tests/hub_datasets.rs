@@ -5,11 +5,11 @@ mod hf_parquet;
 #[path = "support/hub_server.rs"]
 mod hub_server;
 
-use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
-use evaluator::hub::{Hub, HubConfig};
 use evaluator::data::hub::{
     cached_path, hub_split, hub_splits, load_split_with, read_parquet_records, HubData,
 };
+use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
+use evaluator::hub::{Hub, HubConfig};
 use evaluator::suite::Suite;
 use evaluator::tasks::{self, BuildOptions, FewshotFallback};
 use hub_server::{Body, FakeRepo, HubServer};

@@ -11,12 +11,13 @@
 //! `DESCRIPTION + Σ (TEXT(f) + " " + TARGET(f) + "\n\n") + TEXT(doc)`.
 
 use super::spec::{Fewshot, TaskSpec};
+use super::FewshotFallback;
 use super::{BuildOptions, TaskError, TaskRequests};
 use crate::data::{DataError, DataSource, Records};
+use crate::pystr;
 use crate::random::PyRandom;
 use crate::requests::{DocRequests, Request, Scoring};
 use crate::suite::{DrawMode, Suite};
-use crate::{pystr, tasks::FewshotFallback};
 use serde::de::DeserializeOwned;
 
 /// Separator between few-shot examples and before the evaluated doc.
@@ -142,9 +143,7 @@ pub fn build_sampled<R: DeserializeOwned, D: Doc + Example>(
                     deviations.push(f.deviation());
                     (Vec::new(), Some(f))
                 }
-                (hint, _) => {
-                    return Err(missing(src, spec, pool_split, hint.unwrap_or("")).into())
-                }
+                (hint, _) => return Err(missing(src, spec, pool_split, hint.unwrap_or("")).into()),
             },
         }
     };
@@ -167,7 +166,13 @@ pub fn build_sampled<R: DeserializeOwned, D: Doc + Example>(
         pool.len(),
         k,
         draw,
-        |d, p| if from_eval { d == p } else { pool[p].same(&eval[d]) },
+        |d, p| {
+            if from_eval {
+                d == p
+            } else {
+                pool[p].same(&eval[d])
+            }
+        },
     );
     let examples: Vec<String> = pool.iter().map(Example::example).collect();
     let docs = doc_requests(spec.id, "", opts.suite, &eval, &examples, plan);

@@ -5,21 +5,35 @@
 //!
 //! Each benchmark is one file (`arc.rs`, …) declaring its [`spec::TaskSpec`]
 //! (splits, counts, Hub sources, few-shot rule, request builder, metrics),
-//! listed in [`registry::TASKS`]; [`builder`] is the shared request builder,
+//! listed in [`TASKS`] (the registry, one line per task; [`registry`] looks
+//! them up); [`builder`] is the shared request builder,
 //! [`scoring`] the shared scoring. Entry points: [`build`] and [`score`].
 //!
 //! [`Response`]: crate::requests::Response
 
-pub mod arc;
 pub mod builder;
-pub mod gsm8k;
-pub mod hellaswag;
-pub mod mmlu;
 pub mod registry;
 pub mod scoring;
 pub mod spec;
-pub mod truthfulqa;
-pub mod winogrande;
+
+/// Declares each task's module (its file) and lists its spec in [`TASKS`].
+macro_rules! tasks {
+    ($($task:ident),* $(,)?) => {
+        $(pub mod $task;)*
+        /// Every task, in the leaderboard's column order.
+        pub const TASKS: &[&spec::TaskSpec] = &[$(&$task::SPEC),*];
+    };
+}
+
+// The registry: one line per task.
+tasks! {
+    arc,
+    hellaswag,
+    mmlu,
+    truthfulqa,
+    winogrande,
+    gsm8k,
+}
 
 pub use scoring::score;
 
@@ -153,7 +167,7 @@ pub fn build(
 /// Parse a task id (`arc_challenge`, …) into its benchmark.
 pub fn parse_task(s: &str) -> Result<Benchmark, String> {
     registry::find(s).map(|t| t.benchmark).ok_or_else(|| {
-        let all: Vec<&str> = registry::TASKS.iter().map(|t| t.id).collect();
+        let all: Vec<&str> = TASKS.iter().map(|t| t.id).collect();
         format!("expected a task, one of {}; got {s:?}", all.join(", "))
     })
 }

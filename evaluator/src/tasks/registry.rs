@@ -1,20 +1,11 @@
-//! The tasks the evaluator knows: one line per task, pointing at the
-//! [`TaskSpec`] its file declares. Everything else (the data layer's counts and
-//! Hub sources, building, scoring) reads the specs through this list.
+//! Looking tasks up in the registry, [`TASKS`] (declared in `tasks/mod.rs`: one
+//! line per task, naming its file, whose [`TaskSpec`] it lists). Everything else
+//! (the data layer's counts and Hub sources, building, scoring) reads the specs
+//! through these.
 
 use super::spec::TaskSpec;
-use super::{arc, gsm8k, hellaswag, mmlu, truthfulqa, winogrande};
+pub use super::TASKS;
 use leaderboard_format::schema::Benchmark;
-
-/// Every task, in the leaderboard's column order.
-pub const TASKS: &[&TaskSpec] = &[
-    &arc::SPEC,
-    &hellaswag::SPEC,
-    &mmlu::SPEC,
-    &truthfulqa::SPEC,
-    &winogrande::SPEC,
-    &gsm8k::SPEC,
-];
 
 /// The task with id `id`.
 pub fn find(id: &str) -> Option<&'static TaskSpec> {

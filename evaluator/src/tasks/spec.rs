@@ -1,5 +1,5 @@
 //! [`TaskSpec`]: everything the evaluator knows about one benchmark, declared once
-//! in the benchmark's own file (`tasks/<x>.rs`) and listed in [`super::registry`].
+//! in the benchmark's own file (`tasks/<x>.rs`) and listed in [`super::TASKS`].
 //!
 //! A spec is a plain `const` struct of data (splits, counts, Hub sources, few-shot
 //! rule, metric names) and function pointers (Hub row checks, request builder,
@@ -31,7 +31,7 @@ pub struct TaskSpec {
     /// records' (`data::hub::normalize`).
     pub hub_row: fn(&mut Map<String, Value>) -> anyhow::Result<()>,
     /// Documents → requests, in evaluation order (most tasks: a call of the
-    /// shared builder, `super::build`).
+    /// shared builder, [`super::builder`]).
     pub build: fn(&dyn DataSource, &BuildOptions) -> Result<TaskRequests, TaskError>,
     /// The metrics each document gets under a suite, in output order.
     pub metrics: fn(Suite) -> &'static [&'static str],

@@ -92,7 +92,11 @@ impl Doc for Record {
         }
         requests.extend(choice_requests(&prompt, &self.mc2_targets.choices));
         let scoring = Scoring::TruthfulQa {
-            mc1_count: if mc1 { self.mc1_targets.choices.len() } else { 0 },
+            mc1_count: if mc1 {
+                self.mc1_targets.choices.len()
+            } else {
+                0
+            },
             mc2_labels: self.mc2_targets.labels.clone(),
         };
         (requests, scoring)
