@@ -6,7 +6,7 @@ mod hf_parquet;
 mod hub_server;
 
 use evaluator::data::hub::{
-    cached_path, hub_split, load_split_with, read_parquet_records, HubData, HUB_SPLITS,
+    cached_path, hub_split, hub_splits, load_split_with, read_parquet_records, HubData,
 };
 use evaluator::data::{expected_count, read_jsonl, DataSource, LocalDir};
 use evaluator::hub::{Hub, HubConfig};
@@ -51,7 +51,7 @@ fn fake_repos(
 ) -> (Vec<FakeRepo>, Expected) {
     let mut repos: BTreeMap<&str, FakeRepo> = BTreeMap::new();
     let mut expected = BTreeMap::new();
-    for s in HUB_SPLITS {
+    for s in hub_splits() {
         let repo = repos.entry(s.repo).or_insert_with(|| FakeRepo {
             dataset: true,
             id: s.repo.to_string(),
@@ -115,7 +115,7 @@ fn every_split_from_the_hub_equals_the_local_files_and_rereads_offline() {
         total += n;
         // HF cache layout: snapshots/<commit>/<file> -> blobs/<sha256>, refs/<revision>.
         let s = hub_split(task, split).unwrap();
-        let snap = cached_path(hub.config(), s);
+        let snap = cached_path(hub.config(), &s);
         assert!(snap.is_file(), "{} missing", snap.display());
         assert!(snap.symlink_metadata().unwrap().file_type().is_symlink());
         let blob = std::fs::canonicalize(&snap).unwrap();

@@ -2,45 +2,24 @@
 //!
 //! # Where each split comes from
 //!
-//! | task | Hub dataset repo | revision (commit) | file of split `S` | rows |
-//! |---|---|---|---|---|
-//! | `arc_challenge` | `allenai/ai2_arc` | `210d026faf9955653af8916fad021475a3f00453` | `ARC-Challenge/S-00000-of-00001.parquet` (S = train, validation, test) | 1119 / 299 / 1172 |
-//! | `hellaswag` | `Rowan/hellaswag` | `218ec52e09a7e7462a5400043bb9a69a41d06b76` | `data/S-00000-of-00001.parquet` (train, validation) | 39905 / 10042 |
-//! | `mmlu` | `cais/mmlu` | `c30699e8356da336a370243923dbaf21066bb9fe` | `all/S-00000-of-00001.parquet` (dev, validation, test) | 285 / 1531 / 14042 |
-//! | `truthfulqa_mc` | `truthfulqa/truthful_qa` | `741b8276f2d1982aa3d5b832d3ee81ed3b896490` | `multiple_choice/validation-00000-of-00001.parquet` | 817 |
-//! | `winogrande` | `allenai/winogrande` | `01e74176c63542e6b0bcb004dcdea22d94fb67b5` | `winogrande_xl/S-00000-of-00001.parquet` (train, validation) | 40398 / 1267 |
-//! | `gsm8k` | `openai/gsm8k` | `740312add88f781978c0658806c59bc2815b9866` | `main/S-00000-of-00001.parquet` (train, test) | 7473 / 1319 |
+//! Each task's spec (`tasks/<x>.rs`, listed in `tasks::registry`) names, per split, the
+//! Hub dataset repo, the pinned commit and the Parquet file; [`hub_splits`] lists them
+//! all. Today: `allenai/ai2_arc` (`ARC-Challenge/S-…`), `Rowan/hellaswag` (`data/S-…`),
+//! `cais/mmlu` (`all/S-…`), `truthfulqa/truthful_qa` (`multiple_choice/validation-…`),
+//! `allenai/winogrande` (`winogrande_xl/S-…`), `openai/gsm8k` (`main/S-…`), each file
+//! `S-00000-of-00001.parquet`.
 //!
-//! Provenance of the pins (no Hub access was available when this table was written; each
-//! was found in public code that downloads or loads it):
-//! * `allenai/ai2_arc@210d026f…`: pinned with the `ARC-Challenge/{train,validation}-…` URLs.
-//! * `Rowan/hellaswag@218ec52e…`: pinned with `data/validation-…` (sha256 there:
-//!   `899813071e1e95efafec90f856e1987d2150fa4d020fc005df6962c259f660cd`); `data/train-…` seen at `main`.
-//! * `cais/mmlu@c30699e8…`: pinned with `all/{test,validation}-…`; `all/dev-…` seen at `main`.
-//! * `truthfulqa/truthful_qa@741b8276…`: pinned as a `load_dataset` revision in several projects;
-//!   `multiple_choice/validation-…` seen at `main` (sha256 there, 2026-08:
-//!   `23f08e230ca4ed66babf3a72419af7cbde1f3d734dd396ac4cf6d088bd162afd`).
-//! * `allenai/winogrande@01e74176…`: pinned under the repo's older id `winogrande` with
-//!   `winogrande_debiased/…` URLs; the commit `../shared/data/benchmarks/SOURCES.md` names for
-//!   its train split; `winogrande_xl/…` seen at `main`.
-//! * `openai/gsm8k@740312ad…`: pinned as a `load_dataset` revision in several projects;
-//!   `main/{train,test}-…` seen at `main`.
-//!
-//! So every pair (commit, path) is **UNVERIFIED against the live Hub**: the first real
-//! download checks it, and a wrong one fails with the Hub's 404 naming repo, revision and file.
-//!
-//! MMLU: the harness reads the 57 per-subject configs (`<subject>/S-…parquet`); the `all`
-//! config holds the same rows with their `subject` column, in one file per split, which is the
-//! local loader's layout. The dev split's `dev` name is the Hub's own.
+//! No Hub access was available when those pins were written: each was found in public
+//! code that downloads or loads it (the task's module docs say where). So every pair
+//! (commit, path) is **UNVERIFIED against the live Hub**: the first real download checks
+//! it, and a wrong one fails with the Hub's 404 naming repo, revision and file.
 //!
 //! # Record shape
 //!
 //! Each Parquet row becomes a JSON object with one member per column (lists → arrays,
-//! structs → objects, integers → numbers). Then, per task, the fields the local files have
-//! are checked (a missing or mistyped field is an error naming file, row and field), and
-//! the Hub's encodings are turned into the local ones:
-//! * `hellaswag.label`: the Hub stores a string (`"3"`); the local files an integer (`3`).
-//! * `winogrande`: the Hub has no `qID` (the local validation file has; train has not).
+//! structs → objects, integers → numbers). Then the task spec's `hub_row` checks the
+//! fields the local files have (a missing or mistyped field is an error naming file, row
+//! and field) and turns the Hub's encodings into the local ones (HellaSwag's `label`).
 //!
 //! Rows keep the file's order. Row numbers in errors are 1-based.
 //!
@@ -52,6 +31,8 @@
 
 use crate::data::{expected_count, DataError, DataSource, LocalDir, Records};
 use crate::hub::{Hub, HubConfig, RepoKind};
+use crate::tasks::registry;
+use crate::tasks::spec::{Split, TaskSpec};
 use anyhow::{anyhow, bail, Context};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -74,118 +55,29 @@ pub struct HubSplit {
     pub file: &'static str,
 }
 
-macro_rules! split {
-    ($task:literal, $split:literal, $repo:literal, $rev:literal, $file:literal) => {
+impl HubSplit {
+    fn new(task: &'static TaskSpec, split: &'static Split) -> HubSplit {
         HubSplit {
-            task: $task,
-            split: $split,
-            repo: $repo,
-            revision: $rev,
-            file: $file,
+            task: task.id,
+            split: split.name,
+            repo: split.hub.repo,
+            revision: split.hub.revision,
+            file: split.hub.file,
         }
-    };
+    }
 }
 
-/// The table of the module docs.
-pub const HUB_SPLITS: &[HubSplit] = &[
-    split!(
-        "arc_challenge",
-        "train",
-        "allenai/ai2_arc",
-        "210d026faf9955653af8916fad021475a3f00453",
-        "ARC-Challenge/train-00000-of-00001.parquet"
-    ),
-    split!(
-        "arc_challenge",
-        "validation",
-        "allenai/ai2_arc",
-        "210d026faf9955653af8916fad021475a3f00453",
-        "ARC-Challenge/validation-00000-of-00001.parquet"
-    ),
-    split!(
-        "arc_challenge",
-        "test",
-        "allenai/ai2_arc",
-        "210d026faf9955653af8916fad021475a3f00453",
-        "ARC-Challenge/test-00000-of-00001.parquet"
-    ),
-    split!(
-        "hellaswag",
-        "train",
-        "Rowan/hellaswag",
-        "218ec52e09a7e7462a5400043bb9a69a41d06b76",
-        "data/train-00000-of-00001.parquet"
-    ),
-    split!(
-        "hellaswag",
-        "validation",
-        "Rowan/hellaswag",
-        "218ec52e09a7e7462a5400043bb9a69a41d06b76",
-        "data/validation-00000-of-00001.parquet"
-    ),
-    split!(
-        "mmlu",
-        "dev",
-        "cais/mmlu",
-        "c30699e8356da336a370243923dbaf21066bb9fe",
-        "all/dev-00000-of-00001.parquet"
-    ),
-    split!(
-        "mmlu",
-        "validation",
-        "cais/mmlu",
-        "c30699e8356da336a370243923dbaf21066bb9fe",
-        "all/validation-00000-of-00001.parquet"
-    ),
-    split!(
-        "mmlu",
-        "test",
-        "cais/mmlu",
-        "c30699e8356da336a370243923dbaf21066bb9fe",
-        "all/test-00000-of-00001.parquet"
-    ),
-    split!(
-        "truthfulqa_mc",
-        "validation",
-        "truthfulqa/truthful_qa",
-        "741b8276f2d1982aa3d5b832d3ee81ed3b896490",
-        "multiple_choice/validation-00000-of-00001.parquet"
-    ),
-    split!(
-        "winogrande",
-        "train",
-        "allenai/winogrande",
-        "01e74176c63542e6b0bcb004dcdea22d94fb67b5",
-        "winogrande_xl/train-00000-of-00001.parquet"
-    ),
-    split!(
-        "winogrande",
-        "validation",
-        "allenai/winogrande",
-        "01e74176c63542e6b0bcb004dcdea22d94fb67b5",
-        "winogrande_xl/validation-00000-of-00001.parquet"
-    ),
-    split!(
-        "gsm8k",
-        "train",
-        "openai/gsm8k",
-        "740312add88f781978c0658806c59bc2815b9866",
-        "main/train-00000-of-00001.parquet"
-    ),
-    split!(
-        "gsm8k",
-        "test",
-        "openai/gsm8k",
-        "740312add88f781978c0658806c59bc2815b9866",
-        "main/test-00000-of-00001.parquet"
-    ),
-];
+/// Every task's splits on the Hub, task after task (registry order).
+pub fn hub_splits() -> impl Iterator<Item = HubSplit> {
+    registry::TASKS
+        .iter()
+        .flat_map(|t| t.splits.iter().map(move |s| HubSplit::new(t, s)))
+}
 
 /// The Hub location of a task's split, if there is one.
-pub fn hub_split(task: &str, split: &str) -> Option<&'static HubSplit> {
-    HUB_SPLITS
-        .iter()
-        .find(|s| s.task == task && s.split == split)
+pub fn hub_split(task: &str, split: &str) -> Option<HubSplit> {
+    let t = registry::find(task)?;
+    Some(HubSplit::new(t, t.split(split)?))
 }
 
 /// The records of `task`'s `split` from the Hub, with the configuration from the environment
@@ -202,8 +94,7 @@ pub fn load_split(task: &str, split: &str) -> anyhow::Result<Vec<Value>> {
 /// [`load_split`] with an explicit client; the records carry their origin and row numbers.
 pub fn load_split_with(hub: &Hub, task: &str, split: &str) -> anyhow::Result<Records> {
     let s = hub_split(task, split).ok_or_else(|| {
-        let known: Vec<String> = HUB_SPLITS
-            .iter()
+        let known: Vec<String> = hub_splits()
             .map(|s| format!("{}/{}", s.task, s.split))
             .collect();
         anyhow!(
@@ -287,88 +178,14 @@ pub fn data_source(
     })
 }
 
-/// Turn a Hub row into the local record shape of `task` (see the module docs).
+/// Turn a Hub row into the local record shape of `task` (its spec's `hub_row`; see the
+/// module docs).
 pub fn normalize(task: &str, rec: Value) -> anyhow::Result<Value> {
     let Value::Object(mut m) = rec else {
         bail!("expected a row object");
     };
-    let need = |m: &Map<String, Value>, field: &str, ok: fn(&Value) -> bool, what: &str| match m
-        .get(field)
-    {
-        None => Err(anyhow!("missing field `{field}`")),
-        Some(v) if !ok(v) => Err(anyhow!("field `{field}`: expected {what}, got {v}")),
-        Some(_) => Ok(()),
-    };
-    let s = |v: &Value| v.is_string();
-    let int = |v: &Value| v.is_i64() || v.is_u64();
-    let strs = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
-    let ints = |v: &Value| {
-        v.as_array()
-            .is_some_and(|a| a.iter().all(|x| x.is_i64() || x.is_u64()))
-    };
-    match task {
-        "arc_challenge" => {
-            for f in ["id", "question", "answerKey"] {
-                need(&m, f, s, "a string")?;
-            }
-            need(&m, "choices", Value::is_object, "an object {text, label}")?;
-            let c = m["choices"].as_object().unwrap();
-            for f in ["text", "label"] {
-                need(c, f, strs, "a list of strings").context("in `choices`")?;
-            }
-        }
-        "hellaswag" => {
-            for f in [
-                "activity_label",
-                "ctx_a",
-                "ctx_b",
-                "ctx",
-                "split",
-                "split_type",
-                "source_id",
-            ] {
-                need(&m, f, s, "a string")?;
-            }
-            need(&m, "ind", int, "an integer")?;
-            need(&m, "endings", strs, "a list of strings")?;
-            let label = match m.get("label") {
-                None => bail!("missing field `label`"),
-                Some(Value::String(t)) => t.trim().parse::<i64>().map_err(|_| {
-                    anyhow!("field `label`: expected an integer as text, got {t:?}")
-                })?,
-                Some(v) if int(v) => v.as_i64().unwrap_or(-1),
-                Some(v) => bail!("field `label`: expected an integer, got {v}"),
-            };
-            m.insert("label".into(), Value::from(label));
-        }
-        "mmlu" => {
-            need(&m, "question", s, "a string")?;
-            need(&m, "subject", s, "a string")?;
-            need(&m, "choices", strs, "a list of strings")?;
-            need(&m, "answer", int, "an integer")?;
-        }
-        "truthfulqa_mc" => {
-            need(&m, "question", s, "a string")?;
-            for t in ["mc1_targets", "mc2_targets"] {
-                need(&m, t, Value::is_object, "an object {choices, labels}")?;
-                let o = m[t].as_object().unwrap();
-                need(o, "choices", strs, "a list of strings")
-                    .with_context(|| format!("in `{t}`"))?;
-                need(o, "labels", ints, "a list of integers")
-                    .with_context(|| format!("in `{t}`"))?;
-            }
-        }
-        "winogrande" => {
-            for f in ["sentence", "option1", "option2", "answer"] {
-                need(&m, f, s, "a string")?;
-            }
-        }
-        "gsm8k" => {
-            need(&m, "question", s, "a string")?;
-            need(&m, "answer", s, "a string")?;
-        }
-        other => bail!("unknown task '{other}'"),
-    }
+    let spec = registry::find(task).ok_or_else(|| anyhow!("unknown task '{task}'"))?;
+    (spec.hub_row)(&mut m)?;
     Ok(Value::Object(m))
 }
 
@@ -492,7 +309,7 @@ mod tests {
             "winogrande",
             "gsm8k",
         ];
-        for s in HUB_SPLITS {
+        for s in hub_splits() {
             assert!(tasks.contains(&s.task));
             assert!(crate::hub::is_commit_sha(s.revision), "{s:?}");
             assert!(
@@ -501,7 +318,7 @@ mod tests {
             );
             assert!(expected_count(s.task, s.split).is_some(), "{s:?}");
         }
-        assert_eq!(HUB_SPLITS.len(), 13);
+        assert_eq!(hub_splits().count(), 13);
         assert!(hub_split("hellaswag", "test").is_none());
     }
 

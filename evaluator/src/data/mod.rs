@@ -5,15 +5,16 @@
 //!
 //! `<dir>/<task>/<split>.jsonl` or `<dir>/<task>/<split>.jsonl.gz`: JSON Lines,
 //! one record (a JSON object) per line, UTF-8, in dataset order. `<task>` is a
-//! schema task id (`arc_challenge`, `hellaswag`, `mmlu`, `truthfulqa_mc`,
-//! `winogrande`, `gsm8k`); MMLU keeps all 57 subjects in one file per split,
-//! each record carrying its `subject`. Record fields follow the Hugging Face
-//! datasets the harness reads (see each task module). Expected record counts
-//! are in [`expected_count`].
+//! task id of `tasks::registry` (`arc_challenge`, `hellaswag`, `mmlu`,
+//! `truthfulqa_mc`, `winogrande`, `gsm8k`); MMLU keeps all 57 subjects in one
+//! file per split, each record carrying its `subject`. Record fields follow the
+//! Hugging Face datasets the harness reads, and the expected record counts are
+//! in each task's spec (see each task module; [`expected_count`] reads them).
 //!
 //! Any other source (e.g. the Hub's Parquet files) implements [`DataSource`]
 //! and hands back the same records as JSON values.
 
+pub mod fields;
 pub mod hub;
 
 use flate2::read::GzDecoder;
@@ -103,24 +104,12 @@ pub trait DataSource {
     fn describe(&self) -> String;
 }
 
-/// Number of records each split must have (None: not checked).
+/// Number of records `task`'s `split` must have, from the task's spec (None:
+/// no such task or split).
 pub fn expected_count(task: &str, split: &str) -> Option<usize> {
-    Some(match (task, split) {
-        ("arc_challenge", "train") => 1119,
-        ("arc_challenge", "validation") => 299,
-        ("arc_challenge", "test") => 1172,
-        ("hellaswag", "train") => 39905,
-        ("hellaswag", "validation") => 10042,
-        ("mmlu", "dev") => 285,
-        ("mmlu", "validation") => 1531,
-        ("mmlu", "test") => 14042,
-        ("truthfulqa_mc", "validation") => 817,
-        ("winogrande", "train") => 40398,
-        ("winogrande", "validation") => 1267,
-        ("gsm8k", "train") => 7473,
-        ("gsm8k", "test") => 1319,
-        _ => return None,
-    })
+    crate::tasks::registry::find(task)?
+        .split(split)
+        .map(|s| s.count)
 }
 
 /// A local folder laid out like `../shared/data/benchmarks/`.

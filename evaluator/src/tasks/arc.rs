@@ -4,18 +4,62 @@
 //! `{"id", "question", "choices": {"text": [...], "label": [...]}, "answerKey"}`.
 //! Eval split `test`, few-shot pool `train` (random).
 //! `TEXT = "Question: " + question + "\nAnswer:"`, target = the gold choice text.
+//!
+//! Hub: `allenai/ai2_arc@210d026f…`, `ARC-Challenge/S-00000-of-00001.parquet`;
+//! the pin was found in public code together with the `ARC-Challenge/{train,validation}-…`
+//! URLs (unverified against the live Hub, see `data::hub`).
 
-use super::{
-    assemble, choice_requests, load, plan_random, BuildOptions, TaskError, TaskRequests,
-    TARGET_DELIM,
-};
-use crate::data::DataSource;
-use crate::requests::{DocRequests, Scoring};
+use super::builder::{build_sampled, McDoc};
+use super::spec::{Fewshot, HubFile, Split, TaskSpec};
+use super::{BuildOptions, TaskError, TaskRequests};
+use crate::data::fields::{need_all, object, Kind};
+use crate::data::{DataSource, Records};
 use crate::suite::Suite;
 use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-pub const TASK: &str = "arc_challenge";
+const fn hub(file: &'static str) -> HubFile {
+    HubFile {
+        repo: "allenai/ai2_arc",
+        revision: "210d026faf9955653af8916fad021475a3f00453",
+        file,
+    }
+}
+
+pub const SPEC: TaskSpec = TaskSpec {
+    id: "arc_challenge",
+    benchmark: Benchmark::Arc,
+    splits: &[
+        Split {
+            name: "train",
+            count: 1119,
+            hub: hub("ARC-Challenge/train-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "validation",
+            count: 299,
+            hub: hub("ARC-Challenge/validation-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "test",
+            count: 1172,
+            hub: hub("ARC-Challenge/test-00000-of-00001.parquet"),
+        },
+    ],
+    eval_split: "test",
+    fewshot: Fewshot::Random {
+        pool: "train",
+        shots: 25,
+        plus_one_standalone: false,
+        fallback_hint: None,
+    },
+    hub_row,
+    build,
+    metrics: |_| &["acc", "acc_norm"],
+    headline: |_| "acc_norm",
+    aggregate: None,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Record {
@@ -29,14 +73,6 @@ pub struct Record {
 pub struct Choices {
     pub text: Vec<String>,
     pub label: Vec<String>,
-}
-
-/// A processed document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Doc {
-    pub query: String,
-    pub choices: Vec<String>,
-    pub gold: usize,
 }
 
 /// The gold index: OLD maps "1".."5" to "A".."E" and indexes [A..E]; NEW takes
@@ -63,11 +99,7 @@ pub fn text(question: &str) -> String {
     format!("Question: {question}\nAnswer:")
 }
 
-fn process(
-    suite: Suite,
-    recs: &crate::data::Records,
-    rows: Vec<Record>,
-) -> Result<Vec<Doc>, TaskError> {
+fn process(suite: Suite, recs: &Records, rows: Vec<Record>) -> Result<Vec<McDoc>, TaskError> {
     rows.into_iter()
         .enumerate()
         .map(|(i, r)| {
@@ -82,7 +114,7 @@ fn process(
                         ),
                     )
                 })?;
-            Ok(Doc {
+            Ok(McDoc {
                 query: text(&r.question),
                 choices: r.choices.text,
                 gold: g,
@@ -91,58 +123,12 @@ fn process(
         .collect()
 }
 
-pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
-    let k = opts
-        .num_fewshot
-        .unwrap_or(Benchmark::Arc.num_fewshot() as usize);
-    let (erecs, eval) = load::<Record>(src, TASK, "test", "")?;
-    let eval = process(opts.suite, &erecs, eval)?;
-    let pool = if k > 0 {
-        let (precs, pool) = load::<Record>(src, TASK, "train", "")?;
-        process(opts.suite, &precs, pool)?
-    } else {
-        Vec::new()
-    };
-    let plan = plan_random(
-        opts.suite,
-        eval.len(),
-        opts.limit,
-        pool.len(),
-        k,
-        k,
-        |_, _| false,
-    );
-    let docs = plan
-        .into_iter()
-        .map(|(i, few)| {
-            let d = &eval[i];
-            let examples: Vec<String> = few
-                .iter()
-                .map(|&p| {
-                    format!(
-                        "{}{TARGET_DELIM}{}",
-                        pool[p].query, pool[p].choices[pool[p].gold]
-                    )
-                })
-                .collect();
-            let prompt = assemble("", &examples, &d.query);
-            DocRequests {
-                task: TASK.to_string(),
-                doc_id: i,
-                fewshot: few,
-                requests: choice_requests(&prompt, &d.choices),
-                scoring: Scoring::MultipleChoice {
-                    gold: d.gold,
-                    choice_lens: d.choices.iter().map(|c| crate::pystr::len(c)).collect(),
-                },
-            }
-        })
-        .collect();
-    Ok(TaskRequests {
-        benchmark: Benchmark::Arc,
-        suite: opts.suite,
-        num_fewshot: k,
-        docs,
-        deviations: Vec::new(),
-    })
+fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
+    build_sampled(&SPEC, src, opts, process)
+}
+
+fn hub_row(m: &mut Map<String, Value>) -> anyhow::Result<()> {
+    need_all(m, &["id", "question", "answerKey"], Kind::Str)?;
+    let c = object(m, "choices", "{text, label}")?;
+    need_all(c, &["text", "label"], Kind::Strs).map_err(|e| e.context("in `choices`"))
 }

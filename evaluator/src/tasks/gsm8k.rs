@@ -5,14 +5,63 @@
 //! Eval split `test`, few-shot pool `train` (random).
 //! `TEXT = "Question: " + question + "\nAnswer:"`, target = the full answer.
 //! One generation request per doc with the suite's stop strings, ≤ 256 tokens.
+//!
+//! Hub: `openai/gsm8k@740312ad…`, pinned as a `load_dataset` revision in several
+//! public projects; `main/{train,test}-…` was seen at `main`.
 
-use super::{assemble, load, plan_random, BuildOptions, TaskError, TaskRequests, TARGET_DELIM};
-use crate::data::DataSource;
-use crate::requests::{DocRequests, Request, Scoring};
+use super::builder::{build_sampled, Doc, Example, TARGET_DELIM};
+use super::spec::{Fewshot, HubFile, Split, TaskSpec};
+use super::{BuildOptions, TaskError, TaskRequests};
+use crate::data::fields::{need_all, Kind};
+use crate::data::{DataSource, Records};
+use crate::requests::{Request, Scoring};
+use crate::suite::Suite;
 use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-pub const TASK: &str = "gsm8k";
+const fn hub(file: &'static str) -> HubFile {
+    HubFile {
+        repo: "openai/gsm8k",
+        revision: "740312add88f781978c0658806c59bc2815b9866",
+        file,
+    }
+}
+
+pub const SPEC: TaskSpec = TaskSpec {
+    id: "gsm8k",
+    benchmark: Benchmark::Gsm8k,
+    splits: &[
+        Split {
+            name: "train",
+            count: 7473,
+            hub: hub("main/train-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "test",
+            count: 1319,
+            hub: hub("main/test-00000-of-00001.parquet"),
+        },
+    ],
+    eval_split: "test",
+    fewshot: Fewshot::Random {
+        pool: "train",
+        shots: 5,
+        plus_one_standalone: false,
+        fallback_hint: None,
+    },
+    hub_row,
+    build,
+    metrics: |suite| match suite {
+        Suite::OpenLlmV1 => &["acc"],
+        Suite::LmEval04 => &["exact_match_strict", "exact_match_flexible"],
+    },
+    headline: |suite| match suite {
+        Suite::OpenLlmV1 => "acc",
+        Suite::LmEval04 => "exact_match_strict",
+    },
+    aggregate: None,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Record {
@@ -25,60 +74,34 @@ pub fn text(question: &str) -> String {
     format!("Question: {question}\nAnswer:")
 }
 
-pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
-    let k = opts
-        .num_fewshot
-        .unwrap_or(Benchmark::Gsm8k.num_fewshot() as usize);
-    let (_, eval) = load::<Record>(src, TASK, "test", "")?;
-    let pool = if k > 0 {
-        load::<Record>(src, TASK, "train", "")?.1
-    } else {
-        Vec::new()
-    };
-    let plan = plan_random(
-        opts.suite,
-        eval.len(),
-        opts.limit,
-        pool.len(),
-        k,
-        k,
-        |_, _| false,
-    );
-    let docs = plan
-        .into_iter()
-        .map(|(i, few)| {
-            let d = &eval[i];
-            let examples: Vec<String> = few
-                .iter()
-                .map(|&p| {
-                    format!(
-                        "{}{TARGET_DELIM}{}",
-                        text(&pool[p].question),
-                        pool[p].answer
-                    )
-                })
-                .collect();
-            let prompt = assemble("", &examples, &text(&d.question));
-            DocRequests {
-                task: TASK.to_string(),
-                doc_id: i,
-                fewshot: few,
-                requests: vec![Request::Generate {
-                    context: prompt.into(),
-                    until: opts.suite.gsm8k_until(),
-                    max_gen_toks: opts.suite.gsm8k_max_gen_toks(),
-                }],
-                scoring: Scoring::Gsm8k {
-                    answer: d.answer.clone(),
-                },
-            }
-        })
-        .collect();
-    Ok(TaskRequests {
-        benchmark: Benchmark::Gsm8k,
-        suite: opts.suite,
-        num_fewshot: k,
-        docs,
-        deviations: Vec::new(),
-    })
+impl Example for Record {
+    fn example(&self) -> String {
+        format!("{}{TARGET_DELIM}{}", text(&self.question), self.answer)
+    }
+}
+
+impl Doc for Record {
+    fn requests(&self, prefix: &str, suite: Suite) -> (Vec<Request>, Scoring) {
+        let request = Request::Generate {
+            context: format!("{prefix}{}", text(&self.question)).into(),
+            until: suite.gsm8k_until(),
+            max_gen_toks: suite.gsm8k_max_gen_toks(),
+        };
+        let scoring = Scoring::Gsm8k {
+            answer: self.answer.clone(),
+        };
+        (vec![request], scoring)
+    }
+}
+
+fn process(_: Suite, _: &Records, rows: Vec<Record>) -> Result<Vec<Record>, TaskError> {
+    Ok(rows)
+}
+
+fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
+    build_sampled(&SPEC, src, opts, process)
+}
+
+fn hub_row(m: &mut Map<String, Value>) -> anyhow::Result<()> {
+    need_all(m, &["question", "answer"], Kind::Str)
 }

@@ -11,20 +11,74 @@
 //!
 //! `query = P(activity_label + ": " + ctx_a + " " + capitalize(ctx_b))`,
 //! `choices = [P(e)]`, with the preprocessing `P` of [`preprocess`].
+//!
+//! Hub: `Rowan/hellaswag@218ec52e…`, `data/S-00000-of-00001.parquet`; the pin was
+//! found in public code with `data/validation-…` (sha256 there:
+//! `899813071e1e95efafec90f856e1987d2150fa4d020fc005df6962c259f660cd`); `data/train-…`
+//! was seen at `main`. The Hub stores `label` as a string (`"3"`), the local
+//! files as an integer (`3`): [`SPEC`]'s `hub_row` converts it.
+//!
+//! [`FewshotFallback`]: super::FewshotFallback
 
-use super::{
-    assemble, choice_requests, de_int_or_string, load, plan_random, BuildOptions, FewshotFallback,
-    TaskError, TaskRequests, TARGET_DELIM,
-};
-use crate::data::{DataError, DataSource};
+use super::builder::{build_sampled, McDoc};
+use super::spec::{Fewshot, HubFile, Split, TaskSpec};
+use super::{de_int_or_string, BuildOptions, TaskError, TaskRequests};
+use crate::data::fields::{need, need_all, Kind};
+use crate::data::{DataSource, Records};
 use crate::pystr;
-use crate::requests::{DocRequests, Scoring};
+use crate::suite::Suite;
+use anyhow::{anyhow, bail};
 use leaderboard_format::schema::Benchmark;
 use regex::Regex;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
-pub const TASK: &str = "hellaswag";
+const fn hub(file: &'static str) -> HubFile {
+    HubFile {
+        repo: "Rowan/hellaswag",
+        revision: "218ec52e09a7e7462a5400043bb9a69a41d06b76",
+        file,
+    }
+}
+
+pub const SPEC: TaskSpec = TaskSpec {
+    id: "hellaswag",
+    benchmark: Benchmark::HellaSwag,
+    splits: &[
+        Split {
+            name: "train",
+            count: 39905,
+            hub: hub("data/train-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "validation",
+            count: 10042,
+            hub: hub("data/validation-00000-of-00001.parquet"),
+        },
+    ],
+    eval_split: "validation",
+    fewshot: Fewshot::Random {
+        pool: "train",
+        shots: 10,
+        plus_one_standalone: true,
+        fallback_hint: Some(MISSING_TRAIN_HINT),
+    },
+    hub_row,
+    build,
+    metrics: |_| &["acc", "acc_norm"],
+    headline: |_| "acc_norm",
+    aggregate: None,
+};
+
+/// How to get the missing train split.
+const MISSING_TRAIN_HINT: &str = "\nHellaSwag's few-shot pool is its train split (39,905 records), which ../shared does not ship. \
+     Get it as `hellaswag_train.jsonl` from github.com/rowanz/hellaswag (data/hellaswag_train.jsonl) \
+     or as the train split of the Hub dataset `Rowan/hellaswag`, and save it gzip-compressed as \
+     `hellaswag/train.jsonl.gz` in the data folder (one JSON record per line), \
+     or read every split from the Hub with `--data hub`. Or run 0-shot (--num-fewshot 0), or opt into a non-comparable substitute pool with \
+     `--hellaswag-fewshot-fallback validation` (recorded as the deviation \
+     `hellaswag-fewshot-fallback:validation`).";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Record {
@@ -34,14 +88,6 @@ pub struct Record {
     pub endings: Vec<String>,
     #[serde(deserialize_with = "de_int_or_string")]
     pub label: i64,
-}
-
-/// A processed document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Doc {
-    pub query: String,
-    pub choices: Vec<String>,
-    pub gold: usize,
 }
 
 /// The harness's `preprocess`: strip; `" [title]"` → `". "`; delete
@@ -56,127 +102,58 @@ pub fn preprocess(text: &str) -> String {
 }
 
 /// Process one record into the doc the prompts are built from.
-pub fn process(r: &Record) -> Doc {
+pub fn process(r: &Record) -> McDoc {
     let ctx = format!("{} {}", r.ctx_a, pystr::capitalize(&r.ctx_b));
-    Doc {
+    McDoc {
         query: preprocess(&format!("{}: {}", r.activity_label, ctx)),
         choices: r.endings.iter().map(|e| preprocess(e)).collect(),
         gold: r.label as usize,
     }
 }
 
-fn process_all(recs: &crate::data::Records, rows: &[Record]) -> Result<Vec<Doc>, DataError> {
+fn process_all(_: Suite, recs: &Records, rows: Vec<Record>) -> Result<Vec<McDoc>, TaskError> {
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
             if r.label < 0 || r.label as usize >= r.endings.len() {
-                return Err(
-                    recs.error_at(i, format!("label {} is not an index into endings", r.label))
-                );
+                return Err(recs
+                    .error_at(i, format!("label {} is not an index into endings", r.label))
+                    .into());
             }
             Ok(process(r))
         })
         .collect()
 }
 
-/// How to get the missing train split.
-pub fn missing_train_hint() -> String {
-    "\nHellaSwag's few-shot pool is its train split (39,905 records), which ../shared does not ship. \
-     Get it as `hellaswag_train.jsonl` from github.com/rowanz/hellaswag (data/hellaswag_train.jsonl) \
-     or as the train split of the Hub dataset `Rowan/hellaswag`, and save it gzip-compressed as \
-     `hellaswag/train.jsonl.gz` in the data folder (one JSON record per line), \
-     or read every split from the Hub with `--data hub`. Or run 0-shot (--num-fewshot 0), or opt into a non-comparable substitute pool with \
-     `--hellaswag-fewshot-fallback validation` (recorded as the deviation \
-     `hellaswag-fewshot-fallback:validation`)."
-        .to_string()
+fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
+    build_sampled(&SPEC, src, opts, process_all)
 }
 
-pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
-    let k = opts
-        .num_fewshot
-        .unwrap_or(Benchmark::HellaSwag.num_fewshot() as usize);
-    let (erecs, erows) = load::<Record>(src, TASK, "validation", "")?;
-    let eval = process_all(&erecs, &erows)?;
-    let mut deviations = Vec::new();
-    // The pool, and the fallback it came from (None: train, or no shots).
-    let (pool, fallback) = if k == 0 {
-        (Vec::new(), None)
-    } else {
-        match src.records(TASK, "train")? {
-            Some(_) => {
-                let (precs, prows) = load::<Record>(src, TASK, "train", "")?;
-                (process_all(&precs, &prows)?, None)
-            }
-            None => match opts.hellaswag_fallback {
-                Some(f) => {
-                    deviations.push(f.deviation());
-                    (eval.clone(), Some(f))
-                }
-                None => {
-                    return Err(DataError::Missing {
-                        task: TASK.to_string(),
-                        split: "train".to_string(),
-                        looked_for: format!("{TASK}/train.jsonl[.gz] in {}", src.describe()),
-                        hint: missing_train_hint(),
-                    }
-                    .into())
-                }
-            },
-        }
+fn hub_row(m: &mut Map<String, Value>) -> anyhow::Result<()> {
+    need_all(
+        m,
+        &[
+            "activity_label",
+            "ctx_a",
+            "ctx_b",
+            "ctx",
+            "split",
+            "split_type",
+            "source_id",
+        ],
+        Kind::Str,
+    )?;
+    need(m, "ind", Kind::Int)?;
+    need(m, "endings", Kind::Strs)?;
+    let label = match m.get("label") {
+        None => bail!("missing field `label`"),
+        Some(Value::String(t)) => t
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| anyhow!("field `label`: expected an integer as text, got {t:?}"))?,
+        Some(v) if v.is_i64() || v.is_u64() => v.as_i64().unwrap_or(-1),
+        Some(v) => bail!("field `label`: expected an integer, got {v}"),
     };
-    let standalone_new = opts.suite == crate::suite::Suite::LmEval04
-        && opts.draw_mode == crate::suite::DrawMode::Standalone;
-    let from_eval = fallback == Some(FewshotFallback::Validation);
-    let draw = match fallback {
-        Some(FewshotFallback::Validation) => k + 1,
-        Some(FewshotFallback::ValidationSplit) => k,
-        None if standalone_new => k + 1,
-        None => k,
-    };
-    // With the validation pool the eval doc is dropped by identity: all 10042
-    // processed validation docs are distinct, so index equality is the
-    // harness's dict equality. A train doc never equals a validation doc (their
-    // `split` fields differ), so NEW's standalone k+1 draw drops nothing.
-    let plan = plan_random(
-        opts.suite,
-        eval.len(),
-        opts.limit,
-        pool.len(),
-        k,
-        draw,
-        |d, p| from_eval && d == p,
-    );
-    let docs = plan
-        .into_iter()
-        .map(|(i, few)| {
-            let d = &eval[i];
-            let examples: Vec<String> = few
-                .iter()
-                .map(|&p| {
-                    format!(
-                        "{}{TARGET_DELIM}{}",
-                        pool[p].query, pool[p].choices[pool[p].gold]
-                    )
-                })
-                .collect();
-            let prompt = assemble("", &examples, &d.query);
-            DocRequests {
-                task: TASK.to_string(),
-                doc_id: i,
-                fewshot: few,
-                requests: choice_requests(&prompt, &d.choices),
-                scoring: Scoring::MultipleChoice {
-                    gold: d.gold,
-                    choice_lens: d.choices.iter().map(|c| pystr::len(c)).collect(),
-                },
-            }
-        })
-        .collect();
-    Ok(TaskRequests {
-        benchmark: Benchmark::HellaSwag,
-        suite: opts.suite,
-        num_fewshot: k,
-        docs,
-        deviations,
-    })
+    m.insert("label".into(), Value::from(label));
+    Ok(())
 }

@@ -11,21 +11,69 @@
 //! DESCRIPTION = `"The following are multiple choice questions (with answers) about "
 //! + subject.replace("_", " ") + ".\n\n"`; TEXT = `question.strip() + "\nA. " + c0
 //! + "\nB. " + c1 + "\nC. " + c2 + "\nD. " + c3 + "\nAnswer:"`; target = the letter.
+//!
+//! Hub: `cais/mmlu@c30699e8…`, `all/S-00000-of-00001.parquet`; the pin was found in
+//! public code with `all/{test,validation}-…`; `all/dev-…` was seen at `main`. The
+//! harness reads the 57 per-subject configs (`<subject>/S-…parquet`); the `all` config
+//! holds the same rows with their `subject` column, in one file per split, which is the
+//! local loader's layout. The dev split's `dev` name is the Hub's own.
 
-use super::{
-    assemble, choice_requests, de_int_or_string, eval_order, load, BuildOptions, TaskError,
-    TaskRequests, TARGET_DELIM,
-};
-use crate::data::DataSource;
+use super::builder::{doc_requests, eval_order, load, Example, McDoc};
+use super::spec::{Fewshot, HubFile, Split, TaskSpec};
+use super::{de_int_or_string, BuildOptions, TaskError, TaskRequests};
+use crate::data::fields::{need, Kind};
+use crate::data::{DataSource, Records};
+use crate::metrics;
 use crate::pystr;
 use crate::random::PyRandom;
-use crate::requests::{DocRequests, Scoring};
 use crate::suite::Suite;
-use leaderboard_format::schema::{Benchmark, MMLU_SUBJECTS};
+use leaderboard_format::schema::{Benchmark, Score, MMLU_SUBJECTS};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-pub const TASK: &str = "mmlu";
 pub const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
+/// The few-shot pool split.
+const POOL: &str = "dev";
+
+const fn hub(file: &'static str) -> HubFile {
+    HubFile {
+        repo: "cais/mmlu",
+        revision: "c30699e8356da336a370243923dbaf21066bb9fe",
+        file,
+    }
+}
+
+pub const SPEC: TaskSpec = TaskSpec {
+    id: "mmlu",
+    benchmark: Benchmark::Mmlu,
+    splits: &[
+        Split {
+            name: "dev",
+            count: 285,
+            hub: hub("all/dev-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "validation",
+            count: 1531,
+            hub: hub("all/validation-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "test",
+            count: 14042,
+            hub: hub("all/test-00000-of-00001.parquet"),
+        },
+    ],
+    eval_split: "test",
+    fewshot: Fewshot::FirstN {
+        pool: POOL,
+        shots: 5,
+    },
+    hub_row,
+    build,
+    metrics: |_| &["acc"],
+    headline: |_| "acc",
+    aggregate: Some(macro_mean),
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Record {
@@ -55,12 +103,10 @@ pub fn text(r: &Record) -> String {
     s
 }
 
-/// Group rows by subject (file order within each), checking each record.
-fn by_subject(
-    recs: &crate::data::Records,
-    rows: Vec<Record>,
-) -> Result<Vec<Vec<Record>>, TaskError> {
-    let mut out: Vec<Vec<Record>> = vec![Vec::new(); MMLU_SUBJECTS.len()];
+/// Group rows by subject (file order within each), checking each record, as
+/// documents whose choices are the letters.
+fn by_subject(recs: &Records, rows: Vec<Record>) -> Result<Vec<Vec<McDoc>>, TaskError> {
+    let mut out: Vec<Vec<McDoc>> = vec![Vec::new(); MMLU_SUBJECTS.len()];
     for (i, r) in rows.into_iter().enumerate() {
         let s = MMLU_SUBJECTS
             .iter()
@@ -93,19 +139,21 @@ fn by_subject(
                 )
                 .into());
         }
-        out[s].push(r);
+        out[s].push(McDoc {
+            query: text(&r),
+            choices: LETTERS.iter().map(|l| l.to_string()).collect(),
+            gold: r.answer as usize,
+        });
     }
     Ok(out)
 }
 
-pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
-    let k = opts
-        .num_fewshot
-        .unwrap_or(Benchmark::Mmlu.num_fewshot() as usize);
-    let (trecs, trows) = load::<Record>(src, TASK, "test", "")?;
+fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
+    let k = SPEC.shots(opts)?;
+    let (trecs, trows) = load::<Record>(src, &SPEC, SPEC.eval_split)?;
     let test = by_subject(&trecs, trows)?;
     let dev = if k > 0 {
-        let (drecs, drows) = load::<Record>(src, TASK, "dev", "")?;
+        let (drecs, drows) = load::<Record>(src, &SPEC, POOL)?;
         by_subject(&drecs, drows)?
     } else {
         vec![Vec::new(); MMLU_SUBJECTS.len()]
@@ -136,33 +184,37 @@ pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, 
                 k
             }
         };
-        let examples: Vec<String> = dev[si][..shots]
-            .iter()
-            .map(|r| format!("{}{TARGET_DELIM}{}", text(r), LETTERS[r.answer as usize]))
-            .collect();
-        let desc = description(subject);
+        let examples: Vec<String> = dev[si][..shots].iter().map(Example::example).collect();
         let mut rnd = PyRandom::new(opts.suite.seed());
-        for i in eval_order(opts.suite, test[si].len(), opts.limit, &mut rnd) {
-            let r = &test[si][i];
-            let prompt = assemble(&desc, &examples, &text(r));
-            let letters: Vec<String> = LETTERS.iter().map(|l| l.to_string()).collect();
-            docs.push(DocRequests {
-                task: task.clone(),
-                doc_id: i,
-                fewshot: (0..shots).collect(),
-                requests: choice_requests(&prompt, &letters),
-                scoring: Scoring::MultipleChoice {
-                    gold: r.answer as usize,
-                    choice_lens: vec![1; 4],
-                },
-            });
-        }
+        let plan = eval_order(opts.suite, test[si].len(), opts.limit, &mut rnd)
+            .into_iter()
+            .map(|i| (i, (0..shots).collect()))
+            .collect();
+        docs.extend(doc_requests(
+            &task,
+            &description(subject),
+            opts.suite,
+            &test[si],
+            &examples,
+            plan,
+        ));
     }
-    Ok(TaskRequests {
-        benchmark: Benchmark::Mmlu,
-        suite: opts.suite,
-        num_fewshot: k,
-        docs,
-        deviations: Vec::new(),
-    })
+    Ok(SPEC.requests(opts.suite, k, docs, Vec::new()))
+}
+
+/// The `mmlu` score: the macro mean of the subjects' `acc`.
+fn macro_mean(scores: &[Score], num_fewshot: usize) -> Score {
+    let subjects: Vec<Score> = scores
+        .iter()
+        .filter(|s| s.metric == "acc")
+        .cloned()
+        .collect();
+    metrics::mmlu_macro(&subjects, num_fewshot)
+}
+
+fn hub_row(m: &mut Map<String, Value>) -> anyhow::Result<()> {
+    need(m, "question", Kind::Str)?;
+    need(m, "subject", Kind::Str)?;
+    need(m, "choices", Kind::Strs)?;
+    need(m, "answer", Kind::Int)
 }

@@ -1,32 +1,49 @@
-//! The six leaderboard tasks: from dataset records to [`DocRequests`] (exact
+//! The leaderboard tasks: from dataset records to [`DocRequests`] (exact
 //! harness prompts, few-shot draws and evaluation order per [`Suite`]), and from
 //! a backend's [`Response`]s back to metric values, [`Score`]s and
 //! [`SampleDetail`]s. Nothing here depends on a model.
 //!
-//! Entry points: [`build`] and [`score`]. Prompt assembly (spec §1):
-//! `DESCRIPTION + Σ (TEXT(f) + " " + TARGET(f) + "\n\n") + TEXT(doc)`.
+//! Each benchmark is one file (`arc.rs`, …) declaring its [`spec::TaskSpec`]
+//! (splits, counts, Hub sources, few-shot rule, request builder, metrics),
+//! listed in [`TASKS`] (the registry, one line per task; [`registry`] looks
+//! them up); [`builder`] is the shared request builder,
+//! [`scoring`] the shared scoring. Entry points: [`build`] and [`score`].
+//!
+//! [`Response`]: crate::requests::Response
 
-pub mod arc;
-pub mod gsm8k;
-pub mod hellaswag;
-pub mod mmlu;
-pub mod truthfulqa;
-pub mod winogrande;
+pub mod builder;
+pub mod registry;
+pub mod scoring;
+pub mod spec;
 
-use crate::data::{DataError, DataSource, Records};
-use crate::metrics;
-use crate::random::PyRandom;
-use crate::requests::{DocRequests, Request, Response, SampleDetail, Scoring};
+/// Declares each task's module (its file) and lists its spec in [`TASKS`].
+macro_rules! tasks {
+    ($($task:ident),* $(,)?) => {
+        $(pub mod $task;)*
+        /// Every task, in the leaderboard's column order.
+        pub const TASKS: &[&spec::TaskSpec] = &[$(&$task::SPEC),*];
+    };
+}
+
+// The registry: one line per task.
+tasks! {
+    arc,
+    hellaswag,
+    mmlu,
+    truthfulqa,
+    winogrande,
+    gsm8k,
+}
+
+pub use scoring::score;
+
+use crate::data::{DataError, DataSource};
+use crate::requests::{DocRequests, SampleDetail};
 use crate::suite::{DrawMode, Suite};
 use leaderboard_format::schema::{Benchmark, Score};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::str::FromStr;
-
-/// Separator between few-shot examples and before the evaluated doc.
-pub const FEWSHOT_DELIM: &str = "\n\n";
-/// Separator between an example's text and its target.
-pub const TARGET_DELIM: &str = " ";
 
 /// A replacement few-shot pool for HellaSwag when its train split is absent:
 /// the two harness configurations people use in that case.
@@ -144,131 +161,15 @@ pub fn build(
     src: &dyn DataSource,
     opts: &BuildOptions,
 ) -> Result<TaskRequests, TaskError> {
-    match benchmark {
-        Benchmark::Arc => arc::build(src, opts),
-        Benchmark::HellaSwag => hellaswag::build(src, opts),
-        Benchmark::Mmlu => mmlu::build(src, opts),
-        Benchmark::TruthfulQa => truthfulqa::build(src, opts),
-        Benchmark::Winogrande => winogrande::build(src, opts),
-        Benchmark::Gsm8k => gsm8k::build(src, opts),
-    }
+    (registry::of_benchmark(benchmark).build)(src, opts)
 }
 
 /// Parse a task id (`arc_challenge`, …) into its benchmark.
 pub fn parse_task(s: &str) -> Result<Benchmark, String> {
-    Benchmark::from_task(s).ok_or_else(|| {
-        let all: Vec<&str> = Benchmark::ALL.iter().map(|b| b.task()).collect();
+    registry::find(s).map(|t| t.benchmark).ok_or_else(|| {
+        let all: Vec<&str> = TASKS.iter().map(|t| t.id).collect();
         format!("expected a task, one of {}; got {s:?}", all.join(", "))
     })
-}
-
-// ---------------------------------------------------------------- helpers
-
-/// Load a split, check its record count, parse its records.
-pub(crate) fn load<T: serde::de::DeserializeOwned>(
-    src: &dyn DataSource,
-    task: &str,
-    split: &str,
-    hint: &str,
-) -> Result<(Records, Vec<T>), DataError> {
-    let records = src
-        .records(task, split)?
-        .ok_or_else(|| DataError::Missing {
-            task: task.to_string(),
-            split: split.to_string(),
-            looked_for: format!("{task}/{split}.jsonl[.gz] in {}", src.describe()),
-            hint: hint.to_string(),
-        })?;
-    if let Some(n) = crate::data::expected_count(task, split) {
-        records.expect_len(n)?;
-    }
-    let parsed = records.parse()?;
-    Ok((records, parsed))
-}
-
-/// The evaluation order and few-shot pool indices for a task whose few-shot
-/// examples are drawn at random (spec §2.2).
-///
-/// * `n_eval`: size of the evaluation split; `pool_len`: size of the pool.
-/// * `draw`: how many to draw per doc (k, or k+1 when the harness then drops
-///   the evaluated doc); `same(doc, pool_idx)` says whether a pool doc equals
-///   the evaluated doc (only consulted when `draw > k`).
-///
-/// Returns `(doc_id, fewshot pool indices)` in evaluation order.
-pub fn plan_random(
-    suite: Suite,
-    n_eval: usize,
-    limit: Option<usize>,
-    pool_len: usize,
-    k: usize,
-    draw: usize,
-    same: impl Fn(usize, usize) -> bool,
-) -> Vec<(usize, Vec<usize>)> {
-    let mut rnd = PyRandom::new(suite.seed());
-    let order = eval_order(suite, n_eval, limit, &mut rnd);
-    order
-        .into_iter()
-        .map(|doc| {
-            if k == 0 {
-                return (doc, Vec::new());
-            }
-            let drawn = rnd.sample_indices(pool_len, draw);
-            let few: Vec<usize> = if draw > k {
-                drawn
-                    .into_iter()
-                    .filter(|&p| !same(doc, p))
-                    .take(k)
-                    .collect()
-            } else {
-                drawn
-            };
-            (doc, few)
-        })
-        .collect()
-}
-
-/// Evaluation order: OLD shuffles with the task's RNG, then `--limit` keeps the
-/// first N; NEW keeps dataset order.
-pub fn eval_order(
-    suite: Suite,
-    n_eval: usize,
-    limit: Option<usize>,
-    rnd: &mut PyRandom,
-) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n_eval).collect();
-    if suite.shuffles_docs() {
-        rnd.shuffle(&mut order);
-    }
-    if let Some(l) = limit {
-        order.truncate(l);
-    }
-    order
-}
-
-/// `description + Σ(example + "\n\n") + text`.
-pub fn assemble(description: &str, examples: &[String], text: &str) -> String {
-    let mut s = String::with_capacity(
-        description.len() + text.len() + examples.iter().map(|e| e.len() + 2).sum::<usize>(),
-    );
-    s.push_str(description);
-    for e in examples {
-        s.push_str(e);
-        s.push_str(FEWSHOT_DELIM);
-    }
-    s.push_str(text);
-    s
-}
-
-/// Log-likelihood requests `(prompt, " " + choice)` for each choice.
-pub fn choice_requests(prompt: &str, choices: &[String]) -> Vec<Request> {
-    let context: std::sync::Arc<str> = prompt.into();
-    choices
-        .iter()
-        .map(|c| Request::LogLikelihood {
-            context: context.clone(),
-            continuation: format!("{TARGET_DELIM}{c}"),
-        })
-        .collect()
 }
 
 /// Accept an integer or a string holding one (HF stores some labels as strings).
@@ -286,215 +187,4 @@ pub fn de_int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error
             .parse()
             .map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
     }
-}
-
-// ---------------------------------------------------------------- scoring
-
-/// Metric values of one document from its responses, in METRICS order, with
-/// the prediction, the gold and whether it counts as correct.
-struct DocScore {
-    metrics: Vec<(&'static str, f64)>,
-    prediction: String,
-    gold: String,
-    correct: bool,
-    loglikelihoods: Vec<f64>,
-    generated: Option<String>,
-}
-
-fn doc_error(d: &DocRequests, message: impl Into<String>) -> TaskError {
-    TaskError::Responses {
-        task: d.task.clone(),
-        doc_id: d.doc_id,
-        message: message.into(),
-    }
-}
-
-fn loglikelihoods(d: &DocRequests, resp: &[Response]) -> Result<Vec<f64>, TaskError> {
-    resp.iter()
-        .map(|r| match r {
-            Response::LogLikelihood { logprob, .. } => Ok(*logprob),
-            Response::Generate { .. } => Err(doc_error(
-                d,
-                "expected a log-likelihood response, got a generation",
-            )),
-        })
-        .collect()
-}
-
-fn score_doc(suite: Suite, d: &DocRequests, resp: &[Response]) -> Result<DocScore, TaskError> {
-    if resp.len() != d.requests.len() {
-        return Err(doc_error(
-            d,
-            format!("{} requests but {} responses", d.requests.len(), resp.len()),
-        ));
-    }
-    Ok(match &d.scoring {
-        Scoring::MultipleChoice { gold, choice_lens } => {
-            let lls = loglikelihoods(d, resp)?;
-            let acc = metrics::acc(&lls, *gold);
-            let pred_norm = metrics::acc_norm_pred(&lls, choice_lens);
-            let acc_norm = if pred_norm == *gold { 1.0 } else { 0.0 };
-            let headline_norm = d.task == "arc_challenge" || d.task == "hellaswag";
-            DocScore {
-                metrics: if headline_norm {
-                    vec![("acc", acc), ("acc_norm", acc_norm)]
-                } else {
-                    vec![("acc", acc)]
-                },
-                prediction: if headline_norm {
-                    pred_norm.to_string()
-                } else {
-                    metrics::argmax(&lls).to_string()
-                },
-                gold: gold.to_string(),
-                correct: if headline_norm {
-                    acc_norm == 1.0
-                } else {
-                    acc == 1.0
-                },
-                loglikelihoods: lls,
-                generated: None,
-            }
-        }
-        Scoring::Partial { gold } => {
-            let lls = loglikelihoods(d, resp)?;
-            let acc = metrics::acc(&lls, *gold);
-            DocScore {
-                metrics: vec![("acc", acc)],
-                prediction: metrics::argmax(&lls).to_string(),
-                gold: gold.to_string(),
-                correct: acc == 1.0,
-                loglikelihoods: lls,
-                generated: None,
-            }
-        }
-        Scoring::TruthfulQa {
-            mc1_count,
-            mc2_labels,
-        } => {
-            let lls = loglikelihoods(d, resp)?;
-            if lls.len() != mc1_count + mc2_labels.len() {
-                return Err(doc_error(
-                    d,
-                    "response count does not match the mc1/mc2 choices",
-                ));
-            }
-            let (l1, l2) = lls.split_at(*mc1_count);
-            let mc2 = match suite {
-                Suite::OpenLlmV1 => metrics::mc2_old(l2, mc2_labels),
-                Suite::LmEval04 => metrics::mc2_new(l2, mc2_labels),
-            };
-            let mut m = Vec::new();
-            let (prediction, correct) = if *mc1_count > 0 {
-                let mc1 = metrics::mc1(l1);
-                m.push(("mc1", mc1));
-                (metrics::argmax(l1).to_string(), mc1 == 1.0)
-            } else {
-                (metrics::argmax(l2).to_string(), mc2 > 0.5)
-            };
-            m.push(("mc2", mc2));
-            DocScore {
-                metrics: m,
-                prediction,
-                gold: "0".to_string(),
-                correct,
-                loglikelihoods: lls,
-                generated: None,
-            }
-        }
-        Scoring::Gsm8k { answer } => {
-            let text = match &resp[0] {
-                Response::Generate { text } => text.clone(),
-                Response::LogLikelihood { .. } => {
-                    return Err(doc_error(
-                        d,
-                        "expected a generation response, got a log-likelihood",
-                    ))
-                }
-            };
-            match suite {
-                Suite::OpenLlmV1 => {
-                    let acc = metrics::gsm8k_old_acc(&text, answer);
-                    DocScore {
-                        metrics: vec![("acc", acc)],
-                        prediction: metrics::gsm8k_old_extract(&text),
-                        gold: metrics::gsm8k_old_extract(answer),
-                        correct: acc == 1.0,
-                        loglikelihoods: Vec::new(),
-                        generated: Some(text),
-                    }
-                }
-                Suite::LmEval04 => {
-                    let strict = metrics::gsm8k_strict(&text);
-                    let flex = metrics::gsm8k_flexible(&text);
-                    let s = metrics::gsm8k_exact_match(&strict, answer);
-                    let f = metrics::gsm8k_exact_match(&flex, answer);
-                    DocScore {
-                        metrics: vec![("exact_match_strict", s), ("exact_match_flexible", f)],
-                        prediction: strict,
-                        gold: metrics::gsm8k_normalize(answer),
-                        correct: s == 1.0,
-                        loglikelihoods: Vec::new(),
-                        generated: Some(text),
-                    }
-                }
-            }
-        }
-    })
-}
-
-/// Turn the responses (one `Vec<Response>` per doc, in `tr.docs` order) into
-/// scores (per task and metric; MMLU also per subject plus the macro mean
-/// `mmlu`) and per-document details.
-pub fn score(tr: &TaskRequests, responses: &[Vec<Response>]) -> Result<TaskResults, TaskError> {
-    if responses.len() != tr.docs.len() {
-        return Err(TaskError::Config {
-            task: tr.benchmark.task().to_string(),
-            message: format!(
-                "{} documents but {} response lists",
-                tr.docs.len(),
-                responses.len()
-            ),
-        });
-    }
-    // (task, metric) -> values in evaluation order; keep first-seen order.
-    let mut groups: Vec<(String, &'static str, Vec<f64>)> = Vec::new();
-    let mut details = Vec::with_capacity(tr.docs.len());
-    for (d, resp) in tr.docs.iter().zip(responses) {
-        let ds = score_doc(tr.suite, d, resp)?;
-        for (m, v) in &ds.metrics {
-            match groups.iter_mut().find(|g| g.0 == d.task && g.1 == *m) {
-                Some(g) => g.2.push(*v),
-                None => groups.push((d.task.clone(), m, vec![*v])),
-            }
-        }
-        details.push(SampleDetail {
-            task: d.task.clone(),
-            doc_id: d.doc_id,
-            prompt_sha256: d.prompt_sha256(),
-            loglikelihoods: ds.loglikelihoods,
-            prediction: ds.prediction,
-            gold: ds.gold,
-            correct: ds.correct,
-            generated: ds.generated,
-            metrics: ds
-                .metrics
-                .iter()
-                .map(|(m, v)| (m.to_string(), *v))
-                .collect(),
-        });
-    }
-    let mut scores: Vec<Score> = groups
-        .iter()
-        .map(|(t, m, v)| metrics::score(t, m, v, tr.num_fewshot))
-        .collect();
-    if tr.benchmark == Benchmark::Mmlu {
-        let subjects: Vec<Score> = scores
-            .iter()
-            .filter(|s| s.metric == "acc")
-            .cloned()
-            .collect();
-        scores.push(metrics::mmlu_macro(&subjects, tr.num_fewshot));
-    }
-    Ok(TaskResults { scores, details })
 }

@@ -8,16 +8,61 @@
 //! With `b` the first `_`: `partial(opt) = sentence[:b] + opt`,
 //! `rest = sentence[b+1:].strip()`. Example: `partial(correct) + " " + rest`.
 //! Two requests per doc: `(PREFIX + partial(option_i), " " + rest)`.
+//!
+//! Hub: `allenai/winogrande@01e74176…`, `winogrande_xl/S-00000-of-00001.parquet`; the
+//! pin was found in public code under the repo's older id `winogrande` with
+//! `winogrande_debiased/…` URLs, and is the commit `../shared/data/benchmarks/SOURCES.md`
+//! names for its train split; `winogrande_xl/…` was seen at `main`. The Hub rows have
+//! no `qID` (the local validation file has; train has not).
 
-use super::{assemble, load, plan_random, BuildOptions, TaskError, TaskRequests, TARGET_DELIM};
-use crate::data::DataSource;
+use super::builder::{build_sampled, Doc as BuildDoc, Example, TARGET_DELIM};
+use super::spec::{Fewshot, HubFile, Split, TaskSpec};
+use super::{BuildOptions, TaskError, TaskRequests};
+use crate::data::fields::{need_all, Kind};
+use crate::data::{DataSource, Records};
 use crate::pystr;
-use crate::requests::{DocRequests, Request, Scoring};
-use crate::suite::{DrawMode, Suite};
+use crate::requests::{Request, Scoring};
+use crate::suite::Suite;
 use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-pub const TASK: &str = "winogrande";
+const fn hub(file: &'static str) -> HubFile {
+    HubFile {
+        repo: "allenai/winogrande",
+        revision: "01e74176c63542e6b0bcb004dcdea22d94fb67b5",
+        file,
+    }
+}
+
+pub const SPEC: TaskSpec = TaskSpec {
+    id: "winogrande",
+    benchmark: Benchmark::Winogrande,
+    splits: &[
+        Split {
+            name: "train",
+            count: 40398,
+            hub: hub("winogrande_xl/train-00000-of-00001.parquet"),
+        },
+        Split {
+            name: "validation",
+            count: 1267,
+            hub: hub("winogrande_xl/validation-00000-of-00001.parquet"),
+        },
+    ],
+    eval_split: "validation",
+    fewshot: Fewshot::Random {
+        pool: "train",
+        shots: 5,
+        plus_one_standalone: true,
+        fallback_hint: None,
+    },
+    hub_row,
+    build,
+    metrics: |_| &["acc"],
+    headline: |_| "acc",
+    aggregate: None,
+};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Record {
@@ -30,6 +75,8 @@ pub struct Record {
 /// A processed document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Doc {
+    /// The record, for the k+1-then-drop comparison.
+    pub record: Record,
     /// `sentence[:b] + option` for option1, option2.
     pub partials: [String; 2],
     /// `sentence[b+1:].strip()`.
@@ -37,15 +84,35 @@ pub struct Doc {
     pub gold: usize,
 }
 
-impl Doc {
-    /// The few-shot example: the correct option's partial context + " " + rest.
-    pub fn example(&self) -> String {
+impl Example for Doc {
+    /// The correct option's partial context + " " + rest.
+    fn example(&self) -> String {
         format!("{}{TARGET_DELIM}{}", self.partials[self.gold], self.rest)
+    }
+
+    /// The harness compares the records (`qID` aside).
+    fn same(&self, doc: &Self) -> bool {
+        self.record == doc.record
     }
 }
 
-fn process(recs: &crate::data::Records, rows: &[Record]) -> Result<Vec<Doc>, TaskError> {
-    rows.iter()
+impl BuildDoc for Doc {
+    fn requests(&self, prefix: &str, _suite: Suite) -> (Vec<Request>, Scoring) {
+        let continuation = format!("{TARGET_DELIM}{}", self.rest);
+        let requests = self
+            .partials
+            .iter()
+            .map(|p| Request::LogLikelihood {
+                context: format!("{prefix}{p}").into(),
+                continuation: continuation.clone(),
+            })
+            .collect();
+        (requests, Scoring::Partial { gold: self.gold })
+    }
+}
+
+fn process(_: Suite, recs: &Records, rows: Vec<Record>) -> Result<Vec<Doc>, TaskError> {
+    rows.into_iter()
         .enumerate()
         .map(|(i, r)| {
             let b = r
@@ -72,66 +139,16 @@ fn process(recs: &crate::data::Records, rows: &[Record]) -> Result<Vec<Doc>, Tas
                 ],
                 rest: pystr::strip(&r.sentence[b + 1..]).to_string(),
                 gold,
+                record: r,
             })
         })
         .collect()
 }
 
-pub fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
-    let k = opts
-        .num_fewshot
-        .unwrap_or(Benchmark::Winogrande.num_fewshot() as usize);
-    let (erecs, erows) = load::<Record>(src, TASK, "validation", "")?;
-    let eval = process(&erecs, &erows)?;
-    let (prows, pool) = if k > 0 {
-        let (precs, prows) = load::<Record>(src, TASK, "train", "")?;
-        let pool = process(&precs, &prows)?;
-        (prows, pool)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let draw = if opts.suite == Suite::LmEval04 && opts.draw_mode == DrawMode::Standalone {
-        k + 1
-    } else {
-        k
-    };
-    let plan = plan_random(
-        opts.suite,
-        eval.len(),
-        opts.limit,
-        pool.len(),
-        k,
-        draw,
-        |d, p| prows[p] == erows[d],
-    );
-    let docs = plan
-        .into_iter()
-        .map(|(i, few)| {
-            let d = &eval[i];
-            let examples: Vec<String> = few.iter().map(|&p| pool[p].example()).collect();
-            let prefix = assemble("", &examples, "");
-            let continuation = format!("{TARGET_DELIM}{}", d.rest);
-            DocRequests {
-                task: TASK.to_string(),
-                doc_id: i,
-                fewshot: few,
-                requests: d
-                    .partials
-                    .iter()
-                    .map(|p| Request::LogLikelihood {
-                        context: format!("{prefix}{p}").into(),
-                        continuation: continuation.clone(),
-                    })
-                    .collect(),
-                scoring: Scoring::Partial { gold: d.gold },
-            }
-        })
-        .collect();
-    Ok(TaskRequests {
-        benchmark: Benchmark::Winogrande,
-        suite: opts.suite,
-        num_fewshot: k,
-        docs,
-        deviations: Vec::new(),
-    })
+fn build(src: &dyn DataSource, opts: &BuildOptions) -> Result<TaskRequests, TaskError> {
+    build_sampled(&SPEC, src, opts, process)
+}
+
+fn hub_row(m: &mut Map<String, Value>) -> anyhow::Result<()> {
+    need_all(m, &["sentence", "option1", "option2", "answer"], Kind::Str)
 }
