@@ -21,7 +21,7 @@
 //!   `multiple_choice/validation-…` seen at `main` (sha256 there, 2026-08:
 //!   `23f08e230ca4ed66babf3a72419af7cbde1f3d734dd396ac4cf6d088bd162afd`).
 //! * `allenai/winogrande@01e74176…`: pinned under the repo's older id `winogrande` with
-//!   `winogrande_debiased/…` URLs; the commit `../shared/data/benchmarks/SOURCES.md` names for
+//!   `winogrande_debiased/…` URLs; the commit `data/benchmarks/SOURCES.md` names for
 //!   its train split; `winogrande_xl/…` seen at `main`.
 //! * `openai/gsm8k@740312ad…`: pinned as a `load_dataset` revision in several projects;
 //!   `main/{train,test}-…` seen at `main`.
@@ -48,7 +48,7 @@
 //!
 //! [`HubData`] is a [`DataSource`] for the task layer; [`data_source`] maps a `--data` value
 //! (`hub` or a folder) to one. The Hub also has HellaSwag's train split (39,905 rows), the
-//! canonical few-shot pool that `../shared` lacks.
+//! canonical few-shot pool that `data/benchmarks` lacks.
 
 use crate::data::{expected_count, DataError, DataSource, LocalDir, Records};
 use crate::hub::{Hub, HubConfig, RepoKind};

@@ -292,7 +292,7 @@ fn evaluator_prompts_with_data_hub_prints_what_the_local_files_give() {
     let home = tempfile::tempdir().unwrap();
     let endpoint = server.endpoint.clone();
     let run = |data: &str, offline: bool| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_evaluator"))
+        let out = crate::support::evaluator()
             .args([
                 "prompts",
                 "--suite",

@@ -2,13 +2,38 @@
 
 use crate::support::data_dir;
 use crate::support::tasks::*;
-use std::process::Command;
 
 fn evaluator(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_evaluator"))
+    crate::support::evaluator()
         .args(args)
         .output()
         .expect("run evaluator")
+}
+
+/// Without `--data`, the repository's `data/benchmarks` relative to the current folder;
+/// where it is missing, an error naming it and the alternatives.
+#[test]
+fn data_defaults_to_data_benchmarks_in_the_current_folder() {
+    let args = ["prompts", "--task", "gsm8k", "--limit", "1", "--json"];
+    let out = evaluator(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = crate::support::evaluator()
+        .args(args)
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in ["data/benchmarks", "--data DIR", "--data hub"] {
+        assert!(err.contains(part), "{part} missing from: {err}");
+    }
 }
 
 #[test]

@@ -163,7 +163,7 @@ fn mmlu_subject_orders_match_cpython() {
 /// `--json` indices against CPython's `sample(range(10042), 10)`.
 #[test]
 fn hellaswag_validation_split_fallback_draws_k_like_cpython() {
-    let out = Command::new(env!("CARGO_BIN_EXE_evaluator"))
+    let out = crate::support::evaluator()
         .args([
             "prompts",
             "--suite",

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const EVALUATED_AT: &str = "2024-06-01T00:00:00Z";
 
 fn command(cache: &Path, out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_evaluator"));
+    let mut c = crate::support::evaluator();
     c.args(["run", "--model"])
         .arg(test_model())
         .args([

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
 
 const REPO: &str = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF";
@@ -41,7 +41,7 @@ struct Env<'a> {
 }
 
 fn evaluator_run(env: &Env, model: &str, revision: &str, output: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evaluator"));
+    let mut cmd = crate::support::evaluator();
     cmd.args(["run", "--model", model, "--revision", revision])
         .args([
             "--tasks",

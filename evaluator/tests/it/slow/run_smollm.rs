@@ -2,15 +2,11 @@
 
 use crate::support::model::{assert_results_check, files_under, test_model};
 
+use crate::support::evaluator;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use evaluator::details;
-
-fn evaluator() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_evaluator"))
-}
 
 #[test]
 fn run_all_six_tasks_with_limit_writes_a_checked_results_file() {

@@ -18,6 +18,14 @@ pub fn data_dir() -> PathBuf {
     d
 }
 
+/// The `evaluator` binary, to run in the repository root: there the commands' relative
+/// defaults (`--data data/benchmarks`) name the repository's folders, as in the README.
+pub fn evaluator() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_evaluator"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    c
+}
+
 /// A file of `evaluator/tests/fixtures` (reference outputs and the task spec; its
 /// README says where each came from).
 pub fn fixture(name: &str) -> PathBuf {
