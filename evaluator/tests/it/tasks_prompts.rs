@@ -1,4 +1,7 @@
-//! The spec's worked prompts, rendered byte for byte (spec §5–§10, §8.4).
+//! The spec's worked prompts, rendered byte for byte (spec §5–§10, §8.4). The sha256
+//! values, character and byte counts are the spec's own (`tests/fixtures/lm-eval-tasks.md`,
+//! each after "sha256(UTF-8) ="), written here as constants; on a mismatch
+//! [`assert_prompt`] shows where the rendering departs from the spec's text.
 
 use crate::support::data_dir;
 use crate::support::tasks::*;
