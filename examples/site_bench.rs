@@ -7,7 +7,7 @@
 //! Chromium, each against its target. Baselines in the same process: the
 //! time to just read the results, and the time to copy the built site.
 
-#[path = "../tests/support/chrome.rs"]
+#[path = "../tests/it/support/chrome.rs"]
 mod chrome;
 
 use std::path::Path;

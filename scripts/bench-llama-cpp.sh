@@ -54,8 +54,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 "$evaluator" prompts --suite openllm-v1 --task hellaswag --limit "$docs" --num-fewshot 0 --json \
-  --data "$root/../shared/data/benchmarks" > "$out/prompts.jsonl"
-python3 - "$root/../shared/data/benchmarks/hellaswag/validation.jsonl.gz" "$out/prompts.jsonl" "$out/hellaswag.txt" <<'PY'
+  --data "$root/data/benchmarks" > "$out/prompts.jsonl"
+python3 - "$root/data/benchmarks/hellaswag/validation.jsonl.gz" "$out/prompts.jsonl" "$out/hellaswag.txt" <<'PY'
 import gzip, json, sys
 docs = [json.loads(l) for l in gzip.open(sys.argv[1], "rt", encoding="utf-8")]
 lines = []
@@ -87,7 +87,7 @@ run_ours() {  # label, extra args
   local label=$1; shift
   read -r _ wall mb < <(RAYON_NUM_THREADS="$threads" LEADERBOARD_CACHE="$out/cache-$label" measure "$label" \
     "$evaluator" run --model "$model" --tasks hellaswag --limit "$docs" --output "$out/results-$label" \
-    --data "$root/../shared/data/benchmarks" "$@")
+    --data "$root/data/benchmarks" "$@")
   acc=$(grep -E "^hellaswag " "$out/$label.err" | tail -1 | sed 's/^hellaswag *//')
   printf '%-34s wall %8.1f s  peak %6d MB  %s\n' "evaluator ($label)" "$wall" "$mb" "$acc"
   printf '%-34s %.2f\n' "  ratio evaluator / llama.cpp" "$(echo "$wall / $ll_wall" | bc -l)"

@@ -26,7 +26,7 @@ fi
 mkdir -p "$out"
 export RAYON_NUM_THREADS="$threads" SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1700000000}"
 "$exe" run --model "$model" --tasks "${TASKS:-all}" --hellaswag-fewshot-fallback validation \
-  --data "${DATA:-$root/../shared/data/benchmarks}" --output "$out/results" \
+  --data "${DATA:-$root/data/benchmarks}" --output "$out/results" \
   2> >(tee -a "$out/stderr.log" >&2) &
 pid=$!
 start=$(date +%s)

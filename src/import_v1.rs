@@ -1,5 +1,5 @@
 //! Conversion of the Open LLM Leaderboard v1 archive (the final v1 table and
-//! v1's flag lists, see `../shared/data/leaderboard/SOURCES.md`) into runs and
+//! v1's flag lists, see `data/leaderboard/SOURCES.md`) into runs and
 //! flags of the results format.
 //!
 //! # How v1's columns map to a [`Run`]

@@ -1,5 +1,5 @@
 //! The evaluator library: the six Open LLM Leaderboard v1 benchmarks,
-//! prompt-exact with lm-evaluation-harness (`../shared/spec/lm-eval-tasks.md`),
+//! prompt-exact with lm-evaluation-harness (`evaluator/tests/fixtures/lm-eval-tasks.md`),
 //! run on a causal LM. `main.rs` is a thin CLI over [`cmd`].
 //!
 //! Task layer: [`data`] (datasets) → [`tasks`] (prompts, few-shot draws per

@@ -172,7 +172,7 @@ impl fmt::Display for RunKey {
     }
 }
 
-/// Suites the evaluator implements (see `../shared/spec/lm-eval-tasks.md`).
+/// Suites the evaluator implements (see `evaluator/tests/fixtures/lm-eval-tasks.md`).
 pub const SUITES: [&str; 2] = ["openllm-v1", "lm-eval-0.4"];
 
 /// Every metric name a score may carry.

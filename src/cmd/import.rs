@@ -13,14 +13,11 @@ pub struct Args {
     /// The v1 table archive (JSON Lines, optionally gzip-compressed).
     #[arg(
         long,
-        default_value = "../shared/data/leaderboard/open_llm_leaderboard_v1_2024-07-07.jsonl.gz"
+        default_value = "data/leaderboard/open_llm_leaderboard_v1_2024-07-07.jsonl.gz"
     )]
     pub archive: PathBuf,
     /// v1's flag and do-not-submit lists (JSON Lines).
-    #[arg(
-        long,
-        default_value = "../shared/data/leaderboard/flagged_models_v1.jsonl"
-    )]
+    #[arg(long, default_value = "data/leaderboard/flagged_models_v1.jsonl")]
     pub flags: PathBuf,
     /// The results folder to write `open-llm-leaderboard-v1.parquet` and `flags.toml` into.
     #[arg(long, default_value = "results")]

@@ -20,9 +20,10 @@ pub struct TaskArgs {
     /// Evaluate only the first N documents (openllm-v1: of the shuffled order).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Folder laid out like ../shared/data/benchmarks (`<task>/<split>.jsonl[.gz]`),
+    /// Folder laid out like the repository's data/benchmarks (`<task>/<split>.jsonl[.gz]`),
     /// or `hub` to read the harness's datasets from the Hugging Face Hub
-    /// (honours HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE). Default: ../shared/data/benchmarks.
+    /// (honours HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE). Default: data/benchmarks,
+    /// relative to the current folder (the repository root).
     #[arg(long, value_name = "DIR|hub")]
     pub data: Option<PathBuf>,
     /// Use another pool when HellaSwag's train split is missing. `validation`:
@@ -49,18 +50,37 @@ impl TaskArgs {
         }
     }
 
-    /// `--data`, or the repository's `../shared/data/benchmarks`.
+    /// `--data`, or [`default_data_dir`].
     pub fn data_dir(&self) -> PathBuf {
         self.data.clone().unwrap_or_else(default_data_dir)
     }
 
-    /// The data source `--data` names: the Hub for `hub`, else a local folder.
+    /// The data source `--data` names: the Hub for `hub`, else a local folder; without
+    /// `--data`, [`default_data_dir`], which must exist.
     pub fn data_source(&self) -> anyhow::Result<Box<dyn crate::data::DataSource>> {
+        if self.data.is_none() {
+            check_default_data_dir()?;
+        }
         crate::data::hub::data_source(self.data.as_deref(), default_data_dir)
     }
 }
 
-/// `../shared/data/benchmarks` relative to the workspace root.
+/// The benchmark data when `--data` is not given: `data/benchmarks`, relative to the
+/// folder the command runs in (the repository root in the README's commands), like
+/// `--output results`.
 pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/benchmarks")
+    PathBuf::from("data/benchmarks")
+}
+
+/// Fails, naming the folder and the alternatives, when [`default_data_dir`] is missing.
+fn check_default_data_dir() -> anyhow::Result<()> {
+    let dir = default_data_dir();
+    anyhow::ensure!(
+        dir.is_dir(),
+        "the benchmark data folder {} is missing (the default is relative to the current folder: \
+         run from the repository root, or pass --data DIR for a folder laid out like it, or \
+         --data hub to read the datasets from the Hugging Face Hub)",
+        dir.display()
+    );
+    Ok(())
 }

@@ -27,7 +27,7 @@
 //!
 //! [`HubData`] is a [`DataSource`] for the task layer; [`data_source`] maps a `--data` value
 //! (`hub` or a folder) to one. The Hub also has HellaSwag's train split (39,905 rows), the
-//! canonical few-shot pool that `../shared` lacks.
+//! canonical few-shot pool that `data/benchmarks` lacks.
 
 use crate::data::{expected_count, DataError, DataSource, LocalDir, Records};
 use crate::hub::{Hub, HubConfig, RepoKind};

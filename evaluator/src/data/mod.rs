@@ -1,5 +1,5 @@
 //! Benchmark data: loading a task's splits from a local folder laid out like
-//! `../shared/data/benchmarks/`, with record-count and field checks.
+//! the repository's `data/benchmarks/`, with record-count and field checks.
 //!
 //! # Local layout
 //!
@@ -112,7 +112,7 @@ pub fn expected_count(task: &str, split: &str) -> Option<usize> {
         .map(|s| s.count)
 }
 
-/// A local folder laid out like `../shared/data/benchmarks/`.
+/// A local folder laid out like the repository's `data/benchmarks/`.
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     pub root: PathBuf,

@@ -489,7 +489,7 @@ impl CausalLm for Llama {
     /// real model). One row goes to a vector kernel instead, hence the
     /// proviso of [`CausalLm::batch_invariant`]. Quantized weights are not claimed:
     /// [`Llama::set_dequantize_large`] switches kernels on the row count, and on other
-    /// devices the libraries choose algorithms by shape. `tests/batch_invariance.rs`
+    /// devices the libraries choose algorithms by shape. `tests/it/slow/batch_invariance.rs`
     /// checks it on the real model.
     fn batch_invariant(&self) -> bool {
         // (gemm treats products at most 64 wide in both dimensions apart.)

@@ -4,7 +4,7 @@
 //! layout = HF `Rowan/hellaswag`): `{"activity_label", "ctx_a", "ctx_b",
 //! "endings": [4], "label"}` (label an integer, or a string as on the Hub);
 //! other fields are ignored. Eval split `validation`, few-shot pool `train`
-//! (random). The train split (39,905 records) is not in `../shared`: without
+//! (random). The train split (39,905 records) is not in `data/benchmarks`: without
 //! it, k > 0 fails unless a [`FewshotFallback`] is chosen: `Validation`
 //! draws k+1 from validation and drops the evaluated doc, `ValidationSplit`
 //! draws k and keeps it; either records a deviation naming it.
@@ -72,7 +72,7 @@ pub const SPEC: TaskSpec = TaskSpec {
 };
 
 /// How to get the missing train split.
-const MISSING_TRAIN_HINT: &str = "\nHellaSwag's few-shot pool is its train split (39,905 records), which ../shared does not ship. \
+const MISSING_TRAIN_HINT: &str = "\nHellaSwag's few-shot pool is its train split (39,905 records), which data/benchmarks does not ship. \
      Get it as `hellaswag_train.jsonl` from github.com/rowanz/hellaswag (data/hellaswag_train.jsonl) \
      or as the train split of the Hub dataset `Rowan/hellaswag`, and save it gzip-compressed as \
      `hellaswag/train.jsonl.gz` in the data folder (one JSON record per line), \

@@ -11,7 +11,7 @@
 //!
 //! Hub: `allenai/winogrande@01e74176…`, `winogrande_xl/S-00000-of-00001.parquet`; the
 //! pin was found in public code under the repo's older id `winogrande` with
-//! `winogrande_debiased/…` URLs, and is the commit `../shared/data/benchmarks/SOURCES.md`
+//! `winogrande_debiased/…` URLs, and is the commit `data/benchmarks/SOURCES.md`
 //! names for its train split; `winogrande_xl/…` was seen at `main`. The Hub rows have
 //! no `qID` (the local validation file has; train has not).
 

@@ -6,7 +6,7 @@
 //! ids. This module turns those into the `tokenizer.json` document the
 //! model's own Hugging Face tokenizer would have, so that the `tokenizers`
 //! crate encodes exactly like it (checked against llama.cpp's test vectors for
-//! SmolLM in `tests/tokenizer_gguf.rs`).
+//! SmolLM in `tests/it/tokenizer_gguf.rs`).
 //!
 //! Supported: `tokenizer.ggml.model = "gpt2"` (byte-level BPE) with one of the
 //! pre-tokenizer names in [`SUPPORTED_PRE`]. Each name stands for the

@@ -1,0 +1,20 @@
+//! The helpers of the root crate's tests: where the repository and its v1 table are
+//! (here), headless Chromium ([`chrome`]) and a CSV reader ([`csv`]).
+
+pub mod chrome;
+pub mod csv;
+
+use std::path::PathBuf;
+
+/// The repository root (this crate's manifest folder).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file of the repository's `data/leaderboard` (the final v1 table and its flag
+/// list; see its `SOURCES.md`).
+pub fn leaderboard_data(name: &str) -> PathBuf {
+    let p = repo_root().join("data/leaderboard").join(name);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
