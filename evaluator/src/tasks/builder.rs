@@ -108,13 +108,16 @@ pub fn load<T: DeserializeOwned>(
     read(src, spec, split)?.ok_or_else(|| missing(src, spec, split, ""))
 }
 
+/// Turns a split's parsed records into documents (checking what serde does not).
+pub type Process<R, D> = fn(Suite, &Records, Vec<R>) -> Result<Vec<D>, TaskError>;
+
 /// A task with random few-shot draws ([`Fewshot::Random`]), built from its
 /// records of type `R`, processed into documents by `process`.
 pub fn build_sampled<R: DeserializeOwned, D: Doc + Example>(
     spec: &'static TaskSpec,
     src: &dyn DataSource,
     opts: &BuildOptions,
-    process: fn(Suite, &Records, Vec<R>) -> Result<Vec<D>, TaskError>,
+    process: Process<R, D>,
 ) -> Result<TaskRequests, TaskError> {
     let Fewshot::Random {
         pool: pool_split,
