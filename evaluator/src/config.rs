@@ -17,10 +17,11 @@
 //! here and nowhere deeper.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
+use crate::hub::file_sha256;
 use crate::model::Kernels;
+use crate::requests::sha256_hex;
 
 /// Version of the JSON layout of [`RunConfig`].
 pub const CONFIG_VERSION: u32 = 1;
@@ -156,17 +157,15 @@ impl DataConfig {
             for e in rd {
                 let p = e?.path();
                 if p.is_file() {
-                    let bytes = std::fs::read(&p)
-                        .map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
                     let name = p.file_name().unwrap_or_default().to_string_lossy();
-                    lines.push(format!("{}  {t}/{name}\n", hex(&Sha256::digest(&bytes))));
+                    lines.push(format!("{}  {t}/{name}\n", file_sha256(&p)?));
                 }
             }
         }
         lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
         Ok(DataConfig::Local {
             dir: dir.display().to_string(),
-            sha256: hex(&Sha256::digest(lines.concat().as_bytes())),
+            sha256: sha256_hex(&lines.concat()),
         })
     }
 }
@@ -195,7 +194,7 @@ impl RunConfig {
                 m.remove(field);
             }
         }
-        hex(&Sha256::digest(v.to_string().as_bytes()))
+        sha256_hex(&v.to_string())
     }
 
     /// The configuration for people, printed before a run starts.
@@ -249,9 +248,4 @@ impl RunConfig {
                 .unwrap_or_default(),
         )
     }
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -31,7 +31,7 @@ mod model;
 mod weights;
 
 pub use model::{resolve_model, resolve_model_with, select_model_files, ResolvedModel};
-pub use weights::weights_sha256;
+pub use weights::{file_sha256, weights_sha256};
 
 use hf_hub::api::sync::{Api, ApiBuilder, ApiError};
 use hf_hub::{Repo, RepoType};

@@ -183,7 +183,10 @@ fn run_config(
     let info = m.info();
     let tokenizer = match (&args.tokenizer, r.probe.weights.gguf) {
         (None, true) => "gguf metadata".to_string(),
-        _ => format!("tokenizer.json sha256:{}", file_sha256(&tok.source)?),
+        _ => format!(
+            "tokenizer.json sha256:{}",
+            crate::hub::file_sha256(&tok.source)?
+        ),
     };
     let build = args.task.build_options();
     Ok(RunConfig {
@@ -403,13 +406,6 @@ fn device_name(d: &candle_core::Device) -> String {
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
-}
-
-/// sha256 (hex) of a file.
-fn file_sha256(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(crate::config::hex(&Sha256::digest(&bytes)))
 }
 
 fn parse_tasks(s: &str) -> Result<Vec<Benchmark>> {
