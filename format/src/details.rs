@@ -13,7 +13,7 @@
 //!
 //! | column | Arrow type | null | meaning |
 //! |---|---|---|---|
-//! | `task` | Utf8 | no | task id: `arc_challenge`, `hellaswag`, `mmlu_<subject>`, `truthfulqa_mc`, `winogrande`, `gsm8k` |
+//! | `task` | Utf8 | no | task id: `arc_challenge`, `hellaswag`, `mmlu_<subject>`, `truthfulqa_mc`, `winogrande`, `gsm8k`, or an extra task's ([`crate::schema::check_task_id`]) |
 //! | `doc_id` | Int64 | no | index of the document in its evaluation split, dataset order |
 //! | `prompt_sha256` | Utf8 | no | sha256 (hex) of the UTF-8 prompt (context of the first request) |
 //! | `loglikelihoods` | `List<Float64>` | no | summed log-probability of each request's continuation, request order (empty for GSM8K) |
@@ -331,19 +331,19 @@ fn decode(
             }
         }
         let t = task.value(i);
-        let Some((_, n_docs)) = crate::schema::task_facts(t) else {
-            return Err(err(
-                i,
-                "task",
-                format!("unknown task {:?}", crate::ids::shorten(t)),
-            ));
-        };
+        crate::schema::check_task_id(t).map_err(|e| err(i, "task", e))?;
+        // An extra task's document count is unknown: only non-negative ids.
+        let n_docs = crate::schema::task_facts(t).map_or(i64::MAX, |(_, n)| n);
         let d = doc_id.value(i);
         if !(0..n_docs).contains(&d) {
             return Err(err(
                 i,
                 "doc_id",
-                format!("{d}; expected 0..{n_docs} for {t}"),
+                if n_docs == i64::MAX {
+                    format!("{d}; expected a non-negative document index")
+                } else {
+                    format!("{d}; expected 0..{n_docs} for {t}")
+                },
             ));
         }
         if !crate::ids::is_valid_sha256(sha.value(i)) {
@@ -405,13 +405,7 @@ fn decode(
                 ));
             }
             let name = m_name.value(j);
-            if !crate::schema::METRICS.contains(&name) {
-                return Err(err(
-                    i,
-                    "metrics",
-                    format!("unknown metric {:?}", crate::ids::shorten(name)),
-                ));
-            }
+            crate::schema::check_metric(t, name).map_err(|e| err(i, "metrics", e))?;
             ms_out.push((name.to_string(), m_value.value(j)));
         }
         out.push(DetailRow {

@@ -57,8 +57,8 @@
 //!
 //! | field | Arrow type | null | meaning |
 //! |---|---|---|---|
-//! | `task` | Utf8 | no | a [`Benchmark`] task id, or `mmlu_<subject>` for one of the 57 [`MMLU_SUBJECTS`] |
-//! | `metric` | Utf8 | no | one of [`METRICS`] |
+//! | `task` | Utf8 | no | a [`Benchmark`] task id, `mmlu_<subject>` for one of the 57 [`MMLU_SUBJECTS`], or an **extra task**'s id (lowercase letters, digits and `_`, at most 64: a task outside the six columns, shown on the model page only; [`check_task_id`]) |
+//! | `metric` | Utf8 | no | one of [`METRICS`]; an extra task's: any name of the same form ([`check_metric`]) |
 //! | `value` | Float64 | no | a **fraction** in `[0, 1]` (the site shows percent) |
 //! | `stderr` | Float64 | yes | standard error of `value`, as a fraction |
 //! | `n_samples` | Int64 | yes | number of documents the value is the mean of |
@@ -342,9 +342,68 @@ pub const MMLU_SUBJECT_DOCS: [i64; 57] = [
     103, 234, 100, 783, 346, 895, 306, 311, 324, 282, 1534, 272, 612, 110, 245, 201, 100, 166, 171,
 ];
 
-/// Whether `task` is a task id a score may carry: a benchmark or an MMLU subject.
+/// Whether `task` is one of the leaderboard's task ids: a benchmark or an MMLU subject.
 pub fn is_known_task(task: &str) -> bool {
     task_facts(task).is_some()
+}
+
+/// Longest task id or metric name of an extra task.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `s` is a well-formed name: an ASCII lowercase letter, then lowercase
+/// letters, digits and `_`, at most [`MAX_NAME_LEN`] bytes.
+fn is_name(s: &str) -> bool {
+    s.len() <= MAX_NAME_LEN
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// Checks a score's or a detail's task id: one of the leaderboard's (a
+/// [`Benchmark`] task or `mmlu_<subject>`), or an **extra task**: any other
+/// well-formed name (lowercase letters, digits, `_`; at most [`MAX_NAME_LEN`]),
+/// recorded and shown on the model page but in no column, its counts unchecked.
+/// An `mmlu_` name that is not a subject is refused (a misspelt subject would
+/// otherwise pass as an extra task).
+pub fn check_task_id(task: &str) -> Result<(), String> {
+    if is_known_task(task) {
+        return Ok(());
+    }
+    if task.starts_with("mmlu_") {
+        return Err(format!(
+            "unknown MMLU subject {:?}; expected mmlu_<one of the 57 subjects>",
+            crate::ids::shorten(task)
+        ));
+    }
+    if !is_name(task) {
+        return Err(format!(
+            "task id {:?}; expected a benchmark task id, mmlu_<subject>, or an extra task's id (lowercase letters, digits and _, at most {MAX_NAME_LEN})",
+            crate::ids::shorten(task)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a metric name for `task` (whose id passed [`check_task_id`]): the
+/// leaderboard's tasks use [`METRICS`]; an extra task any well-formed name.
+pub fn check_metric(task: &str, metric: &str) -> Result<(), String> {
+    if is_known_task(task) {
+        if METRICS.contains(&metric) {
+            return Ok(());
+        }
+        return Err(format!(
+            "unknown metric {:?}; expected one of {}",
+            crate::ids::shorten(metric),
+            METRICS.join(", ")
+        ));
+    }
+    if !is_name(metric) {
+        return Err(format!(
+            "metric {:?}; expected lowercase letters, digits and _, at most {MAX_NAME_LEN}",
+            crate::ids::shorten(metric)
+        ));
+    }
+    Ok(())
 }
 
 /// The benchmark a task id belongs to and its document count: a benchmark

@@ -12,15 +12,16 @@
 use super::TaskArgs;
 use crate::requests::Request;
 use crate::tasks;
+use crate::tasks::spec::TaskSpec;
 use anyhow::Context;
-use leaderboard_format::schema::Benchmark;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Task id: arc_challenge, hellaswag, mmlu, truthfulqa_mc, winogrande, gsm8k.
+    /// Task id: arc_challenge, hellaswag, mmlu, truthfulqa_mc, winogrande, gsm8k (the
+    /// registry's tasks, `evaluator/src/tasks/mod.rs`).
     #[arg(long, value_parser = tasks::parse_task)]
-    pub task: Benchmark,
+    pub task: &'static TaskSpec,
     #[command(flatten)]
     pub common: TaskArgs,
     /// One JSON object per document per line instead of text.
@@ -31,7 +32,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let src = args.common.data_source()?;
     let tr = tasks::build(args.task, src.as_ref(), &args.common.build_options())
-        .with_context(|| format!("building {} prompts", args.task.task()))?;
+        .with_context(|| format!("building {} prompts", args.task.id))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for d in &tr.deviations {

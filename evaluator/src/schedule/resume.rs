@@ -9,8 +9,8 @@
 //! `evaluator run` writes its results file only at the very end (atomically), so a
 //! finished results file is never replaced by a partial one.
 
+use crate::tasks::spec::TaskSpec;
 use anyhow::{Context, Result};
-use leaderboard_format::schema::Benchmark;
 
 use super::answer::{answer_task, AnswerOptions, Backend};
 use crate::model::CausalLm;
@@ -40,7 +40,7 @@ pub fn run_task(
     batch_tokens: usize,
     journal_key: &str,
 ) -> Result<(Vec<Vec<Response>>, Vec<Vec<bool>>)> {
-    let task = tr.benchmark.task();
+    let task = tr.task.id;
     let mut j = Journal::open(&journal::default_dir(), journal_key, suite.name(), task)
         .with_context(|| format!("{task}: opening the run journal"))?;
     if !j.skipped().is_empty() {
@@ -76,14 +76,14 @@ pub fn run_task(
     Ok((answered.responses, greedy))
 }
 
-/// Removes the journals of `benchmarks` under `journal_key` (call after the results
+/// Removes the journals of `tasks` under `journal_key` (call after the results
 /// file is written).
-pub fn forget_journals(journal_key: &str, suite: Suite, benchmarks: &[Benchmark]) -> Result<()> {
+pub fn forget_journals(journal_key: &str, suite: Suite, tasks: &[&TaskSpec]) -> Result<()> {
     let dir = journal::default_dir();
-    for b in benchmarks {
-        let p = journal::path_for(&dir, journal_key, suite.name(), b.task());
+    for t in tasks {
+        let p = journal::path_for(&dir, journal_key, suite.name(), t.id);
         if p.exists() {
-            Journal::open(&dir, journal_key, suite.name(), b.task())?.remove()?;
+            Journal::open(&dir, journal_key, suite.name(), t.id)?.remove()?;
         }
     }
     Ok(())

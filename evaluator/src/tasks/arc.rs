@@ -27,9 +27,9 @@ const fn hub(file: &'static str) -> HubFile {
     }
 }
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "arc_challenge",
-    benchmark: Benchmark::Arc,
+    benchmark: Some(Benchmark::Arc),
     splits: &[
         Split {
             name: "train",

@@ -28,9 +28,9 @@ const fn hub(file: &'static str) -> HubFile {
     }
 }
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "gsm8k",
-    benchmark: Benchmark::Gsm8k,
+    benchmark: Some(Benchmark::Gsm8k),
     splits: &[
         Split {
             name: "train",

@@ -42,9 +42,9 @@ const fn hub(file: &'static str) -> HubFile {
     }
 }
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "hellaswag",
-    benchmark: Benchmark::HellaSwag,
+    benchmark: Some(Benchmark::HellaSwag),
     splits: &[
         Split {
             name: "train",

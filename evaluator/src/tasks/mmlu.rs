@@ -43,9 +43,9 @@ const fn hub(file: &'static str) -> HubFile {
     }
 }
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "mmlu",
-    benchmark: Benchmark::Mmlu,
+    benchmark: Some(Benchmark::Mmlu),
     splits: &[
         Split {
             name: "dev",

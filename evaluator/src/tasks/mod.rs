@@ -21,7 +21,7 @@ macro_rules! tasks {
     ($($task:ident),* $(,)?) => {
         $(pub mod $task;)*
         /// Every task, in the leaderboard's column order.
-        pub const TASKS: &[&spec::TaskSpec] = &[$(&$task::SPEC),*];
+        pub static TASKS: &[&spec::TaskSpec] = &[$(&$task::SPEC),*];
     };
 }
 
@@ -40,7 +40,7 @@ pub use scoring::score;
 use crate::data::{DataError, DataSource};
 use crate::requests::{DocRequests, SampleDetail};
 use crate::suite::{DrawMode, Suite};
-use leaderboard_format::schema::{Benchmark, Score};
+use leaderboard_format::schema::Score;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::str::FromStr;
@@ -98,7 +98,7 @@ impl fmt::Display for FewshotFallback {
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub suite: Suite,
-    /// None: the leaderboard's count ([`Benchmark::num_fewshot`]).
+    /// None: the leaderboard's count ([`leaderboard_format::schema::Benchmark::num_fewshot`]).
     pub num_fewshot: Option<usize>,
     /// Evaluate only the first N docs (OLD: of the shuffled order).
     pub limit: Option<usize>,
@@ -138,7 +138,8 @@ pub enum TaskError {
 /// A task's requests, in evaluation order.
 #[derive(Debug, Clone)]
 pub struct TaskRequests {
-    pub benchmark: Benchmark,
+    /// The task they were built from.
+    pub task: &'static spec::TaskSpec,
     pub suite: Suite,
     pub num_fewshot: usize,
     /// In evaluation order (OLD: shuffled; NEW: dataset order). MMLU: subject
@@ -155,18 +156,21 @@ pub struct TaskResults {
     pub details: Vec<SampleDetail>,
 }
 
-/// Build `benchmark`'s requests from `src`.
+/// Build `task`'s requests from `src` (a spec, or the [`Benchmark`] column
+/// whose task it is).
+///
+/// [`Benchmark`]: leaderboard_format::schema::Benchmark
 pub fn build(
-    benchmark: Benchmark,
+    task: impl Into<&'static spec::TaskSpec>,
     src: &dyn DataSource,
     opts: &BuildOptions,
 ) -> Result<TaskRequests, TaskError> {
-    (registry::of_benchmark(benchmark).build)(src, opts)
+    (task.into().build)(src, opts)
 }
 
-/// Parse a task id (`arc_challenge`, …) into its benchmark.
-pub fn parse_task(s: &str) -> Result<Benchmark, String> {
-    registry::find(s).map(|t| t.benchmark).ok_or_else(|| {
+/// Parse a task id (`arc_challenge`, …) into its spec.
+pub fn parse_task(s: &str) -> Result<&'static spec::TaskSpec, String> {
+    registry::find(s).ok_or_else(|| {
         let all: Vec<&str> = TASKS.iter().map(|t| t.id).collect();
         format!("expected a task, one of {}; got {s:?}", all.join(", "))
     })

@@ -4,7 +4,7 @@
 //! per-document [`SampleDetail`]s.
 
 use super::spec::TaskSpec;
-use super::{registry, TaskError, TaskRequests, TaskResults};
+use super::{TaskError, TaskRequests, TaskResults};
 use crate::metrics;
 use crate::requests::{DocRequests, Response, SampleDetail, Scoring};
 use crate::suite::Suite;
@@ -177,7 +177,7 @@ fn score_doc(
 /// scores (per task and metric, then the spec's aggregate: MMLU's per-subject
 /// scores and their macro mean `mmlu`) and per-document details.
 pub fn score(tr: &TaskRequests, responses: &[Vec<Response>]) -> Result<TaskResults, TaskError> {
-    let spec = registry::of_benchmark(tr.benchmark);
+    let spec = tr.task;
     if responses.len() != tr.docs.len() {
         return Err(TaskError::Config {
             task: spec.id.to_string(),

@@ -16,10 +16,14 @@ use serde_json::{Map, Value};
 
 /// One benchmark.
 pub struct TaskSpec {
-    /// Task id: the local data folder, `scores.task`, `--task`.
+    /// Task id: the local data folder, `scores.task`, `--task`, the run
+    /// journal's name. Lowercase letters, digits and `_` (the results format's
+    /// rule for task ids).
     pub id: &'static str,
-    /// The leaderboard column it reports.
-    pub benchmark: Benchmark,
+    /// The leaderboard column it reports, if it is one of the v1 six; `None`
+    /// for any other task (its scores are recorded under `id` and shown on the
+    /// model page, outside the table's columns).
+    pub benchmark: Option<Benchmark>,
     /// Every split the task may read. The local file of split `S` is
     /// `<id>/S.jsonl` or `<id>/S.jsonl.gz`.
     pub splits: &'static [Split],
@@ -80,7 +84,18 @@ pub enum Fewshot {
     },
 }
 
+impl std::fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskSpec({})", self.id)
+    }
+}
+
 impl TaskSpec {
+    /// What reports print for the task: its column's label, else its id.
+    pub fn label(&self) -> &'static str {
+        self.benchmark.map_or(self.id, Benchmark::label)
+    }
+
     /// The split named `name`, if the task has it.
     pub fn split(&self, name: &str) -> Option<&'static Split> {
         self.splits.iter().find(|s| s.name == name)
@@ -107,14 +122,14 @@ impl TaskSpec {
 
     /// The built requests of this task.
     pub fn requests(
-        &self,
+        &'static self,
         suite: Suite,
         num_fewshot: usize,
         docs: Vec<crate::requests::DocRequests>,
         deviations: Vec<String>,
     ) -> TaskRequests {
         TaskRequests {
-            benchmark: self.benchmark,
+            task: self,
             suite,
             num_fewshot,
             docs,

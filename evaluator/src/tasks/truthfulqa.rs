@@ -23,9 +23,9 @@ use leaderboard_format::schema::Benchmark;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "truthfulqa_mc",
-    benchmark: Benchmark::TruthfulQa,
+    benchmark: Some(Benchmark::TruthfulQa),
     splits: &[Split {
         name: "validation",
         count: 817,

@@ -35,9 +35,9 @@ const fn hub(file: &'static str) -> HubFile {
     }
 }
 
-pub const SPEC: TaskSpec = TaskSpec {
+pub static SPEC: TaskSpec = TaskSpec {
     id: "winogrande",
-    benchmark: Benchmark::Winogrande,
+    benchmark: Some(Benchmark::Winogrande),
     splits: &[
         Split {
             name: "train",

@@ -162,7 +162,7 @@ fn lls(v: &[f64]) -> Vec<Response> {
 #[test]
 fn scoring_arc_docs_gives_acc_acc_norm_and_details() {
     let tr = TaskRequests {
-        benchmark: Benchmark::Arc,
+        task: Benchmark::Arc.into(),
         suite: Suite::OpenLlmV1,
         num_fewshot: 25,
         docs: vec![
@@ -206,7 +206,7 @@ fn mmlu_is_the_macro_mean_of_subjects() {
         resp.push(lls(&[-1.0, -2.0, -2.0, -2.0]));
     }
     let tr = TaskRequests {
-        benchmark: Benchmark::Mmlu,
+        task: Benchmark::Mmlu.into(),
         suite: Suite::LmEval04,
         num_fewshot: 5,
         docs,
@@ -248,7 +248,7 @@ fn scoring_truthfulqa_and_gsm8k() {
         },
     };
     let tr = TaskRequests {
-        benchmark: Benchmark::TruthfulQa,
+        task: Benchmark::TruthfulQa.into(),
         suite: Suite::OpenLlmV1,
         num_fewshot: 0,
         docs: vec![doc],
@@ -281,7 +281,7 @@ fn scoring_truthfulqa_and_gsm8k() {
         ),
     ] {
         let tr = TaskRequests {
-            benchmark: Benchmark::Gsm8k,
+            task: Benchmark::Gsm8k.into(),
             suite,
             num_fewshot: 5,
             docs: vec![doc(0), doc(1)],

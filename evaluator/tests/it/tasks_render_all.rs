@@ -10,7 +10,7 @@ use leaderboard_format::schema::{Benchmark, MMLU_SUBJECTS};
 use std::collections::HashSet;
 
 fn check_all(tr: &TaskRequests, n: usize) {
-    assert_eq!(tr.docs.len(), n, "{}", tr.benchmark.task());
+    assert_eq!(tr.docs.len(), n, "{}", tr.task.id);
     let ids: HashSet<(&str, usize)> = tr
         .docs
         .iter()
@@ -21,7 +21,7 @@ fn check_all(tr: &TaskRequests, n: usize) {
         assert!(!d.requests.is_empty());
         let k = tr.num_fewshot;
         assert!(
-            d.fewshot.len() == k || tr.benchmark == Benchmark::TruthfulQa,
+            d.fewshot.len() == k || tr.task.benchmark == Some(Benchmark::TruthfulQa),
             "{} doc {}",
             d.task,
             d.doc_id
@@ -35,7 +35,7 @@ fn check_all(tr: &TaskRequests, n: usize) {
                     assert!(!context.is_empty());
                     assert!(
                         continuation.starts_with(' ') && continuation.len() > 1
-                            || tr.benchmark == Benchmark::Winogrande
+                            || tr.task.benchmark == Some(Benchmark::Winogrande)
                     );
                 }
                 Request::Generate { context, until, .. } => {

@@ -21,7 +21,7 @@
 
 use super::Problem;
 use crate::ids;
-use crate::schema::{self, Benchmark, Run, METRICS, SUITES};
+use crate::schema::{self, Benchmark, Run, SUITES};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -105,24 +105,10 @@ pub fn check(file: &Path, row: usize, run: &Run, problems: &mut Vec<Problem>) {
     let mut pairs = BTreeSet::new();
     for (j, s) in run.scores.iter().enumerate() {
         let col = |f: &str| format!("scores[{}].{f}", j + 1);
-        if !schema::is_known_task(&s.task) {
-            bad(
-                &col("task"),
-                format!(
-                    "unknown task {:?}; expected a benchmark task id or mmlu_<subject>",
-                    ids::shorten(&s.task)
-                ),
-            );
-        }
-        if !METRICS.contains(&s.metric.as_str()) {
-            bad(
-                &col("metric"),
-                format!(
-                    "unknown metric {:?}; expected one of {}",
-                    ids::shorten(&s.metric),
-                    METRICS.join(", ")
-                ),
-            );
+        if let Err(e) = schema::check_task_id(&s.task) {
+            bad(&col("task"), e);
+        } else if let Err(e) = schema::check_metric(&s.task, &s.metric) {
+            bad(&col("metric"), e);
         }
         if !s.value.is_finite() || !(0.0..=1.0).contains(&s.value) {
             bad(

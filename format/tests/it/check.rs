@@ -279,7 +279,7 @@ fn unknown_task_metric_and_suite_are_refused() {
     results::write_file(&dir.path().join("t.parquet"), &[a]).unwrap();
     let got = problems(dir.path());
     for e in [
-        "t.parquet: row 1, column `scores[4].task`: unknown task \"mmlu_astrology\"",
+        "t.parquet: row 1, column `scores[4].task`: unknown MMLU subject \"mmlu_astrology\"",
         "t.parquet: row 1, column `scores[2].metric`: unknown metric \"bleu\"",
         "t.parquet: row 1, column `suite`",
         "t.parquet: row 1, column `revision`: \"main\"",
@@ -290,6 +290,44 @@ fn unknown_task_metric_and_suite_are_refused() {
         );
     }
     assert_eq!(got.len(), 4, "{got:#?}");
+}
+
+/// A task outside the six columns (an extra task) is accepted with any
+/// well-formed metric name; an ill-formed id or metric is refused.
+#[test]
+fn extra_tasks_are_accepted_when_well_formed() {
+    let dir = good_dir();
+    let mut a = run("org/extra");
+    let mut extra = a.scores[0].clone();
+    extra.task = "arc_easy".into();
+    extra.metric = "f1_macro".into();
+    extra.n_samples = Some(2376);
+    a.scores.push(extra);
+    results::write_file(&dir.path().join("x.parquet"), &[a.clone()]).unwrap();
+    assert_eq!(problems(dir.path()), Vec::<String>::new());
+
+    let dir = good_dir();
+    let last = a.scores.len() - 1;
+    a.scores[last].task = "Arc-Easy".into();
+    let mut b = run("org/extra2");
+    let mut bad_metric = b.scores[0].clone();
+    bad_metric.task = "arc_easy".into();
+    bad_metric.metric = "F1!".into();
+    b.scores.push(bad_metric);
+    results::write_file(&dir.path().join("x.parquet"), &[a, b]).unwrap();
+    let got = problems(dir.path());
+    for e in [
+        "x.parquet: row 1, column `scores[",
+        "task id \"Arc-Easy\"; expected a benchmark task id",
+        "x.parquet: row 2, column `scores[",
+        "metric \"F1!\"; expected lowercase letters",
+    ] {
+        assert!(
+            got.iter().any(|g| g.contains(e)),
+            "missing {e:?} in {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), 2, "{got:#?}");
 }
 
 #[test]

@@ -22,10 +22,11 @@ pub mod source;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::tasks::spec::TaskSpec;
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use chrono::{DateTime, TimeZone, Utc};
-use leaderboard_format::schema::{Benchmark, ModelType, Provenance, Run, WeightType};
+use leaderboard_format::schema::{ModelType, Provenance, Run, WeightType};
 
 use crate::cmd::TaskArgs;
 use crate::config::{
@@ -74,8 +75,9 @@ pub struct RunArgs {
     /// Suite, tasks options and data folder.
     #[command(flatten)]
     pub task: TaskArgs,
-    /// `all` or a comma-separated list of: arc_challenge, hellaswag, mmlu,
-    /// truthfulqa_mc, winogrande, gsm8k.
+    /// `all` (the leaderboard's six: arc_challenge, hellaswag, mmlu, truthfulqa_mc,
+    /// winogrande, gsm8k) or a comma-separated list of the registry's task ids. A set
+    /// other than the six is recorded as the deviation `tasks:<ids>`.
     #[arg(long, default_value = "all")]
     pub tasks: String,
     /// cpu, cuda[:N] or metal[:N] (cuda/metal need the matching cargo feature).
@@ -120,7 +122,7 @@ pub struct RunArgs {
 struct Resolved {
     source: Source,
     probe: model::Probe,
-    benchmarks: Vec<Benchmark>,
+    tasks: Vec<&'static TaskSpec>,
     device: candle_core::Device,
     dtype: Option<DType>,
     kernels: Kernels,
@@ -134,7 +136,7 @@ struct Resolved {
 /// the model's files (an unsupported architecture is refused here, before the
 /// tokenizer), the kernel path and the data source.
 fn resolve(args: &RunArgs) -> Result<Resolved> {
-    let benchmarks = parse_tasks(&args.tasks)?;
+    let tasks = parse_tasks(&args.tasks)?;
     let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
     let source = resolve_source(args)?;
     check_output(&args.output, &source.model_id)?;
@@ -149,7 +151,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         model::available_memory(),
         &source.load_path,
     )?;
-    let names: Vec<&str> = benchmarks.iter().map(|b| b.task()).collect();
+    let names: Vec<&str> = tasks.iter().map(|t| t.id).collect();
     let data = args.task.data_source()?;
     let data_config = if args.task.data.as_deref() == Some(Path::new("hub")) {
         DataConfig::Hub {
@@ -161,7 +163,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
     Ok(Resolved {
         source,
         probe,
-        benchmarks,
+        tasks,
         device,
         dtype,
         kernels,
@@ -222,7 +224,7 @@ fn run_config(
         },
         tasks: TaskConfig {
             suite: build.suite.name().to_string(),
-            tasks: r.benchmarks.iter().map(|b| b.task().to_string()).collect(),
+            tasks: r.tasks.iter().map(|t| t.id.to_string()).collect(),
             num_fewshot: build.num_fewshot,
             limit: build.limit,
             fewshot_draws: match build.draw_mode {
@@ -269,20 +271,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // then keep one task's requests at a time (rebuilt, identically, when the task runs):
     // all six tasks' prompt strings together take several hundred megabytes.
     let build = args.task.build_options();
-    let build_task = |b: Benchmark| {
-        tasks::build(b, r.data.as_ref(), &build)
-            .with_context(|| format!("building the {} requests", b.task()))
+    let build_task = |t: &'static TaskSpec| {
+        tasks::build(t, r.data.as_ref(), &build)
+            .with_context(|| format!("building the {} requests", t.id))
     };
-    for b in &r.benchmarks {
-        build_task(*b)?;
+    for t in &r.tasks {
+        build_task(t)?;
     }
 
     let mut scores = Vec::new();
     let mut detail_rows = Vec::new();
     let mut deviations: Vec<String> = Vec::new();
-    for b in &r.benchmarks {
+    for t in &r.tasks {
         let task_started = Instant::now();
-        let tr = &build_task(*b)?;
+        let tr = &build_task(t)?;
         // Shared-prefix scheduling + resumable journal (crate::schedule::resume).
         let (responses, greedy) = crate::schedule::resume::run_task(
             model.as_ref(),
@@ -297,13 +299,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
         for (sample, is_greedy) in results.details.into_iter().zip(greedy) {
             detail_rows.push(DetailRow { sample, is_greedy });
         }
-        if let Some(s) = results.scores.iter().find(|s| {
-            s.task == tr.benchmark.task()
-                && tr.benchmark.headline_metrics().contains(&s.metric.as_str())
-        }) {
+        let headline = (t.headline)(suite);
+        if let Some(s) = results
+            .scores
+            .iter()
+            .find(|s| s.task == t.id && s.metric == headline)
+        {
             eprintln!(
                 "{:<14} {:>8} = {:.4} (n={}, {:.1}s)",
-                tr.benchmark.task(),
+                t.id,
                 s.metric,
                 s.value,
                 s.n_samples.unwrap_or(0),
@@ -319,8 +323,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(k) = build.num_fewshot {
         deviations.push(format!("num_fewshot:{k}"));
     }
-    if r.benchmarks.len() < Benchmark::ALL.len() {
-        let names: Vec<&str> = r.benchmarks.iter().map(|b| b.task()).collect();
+    let ids = |ts: &[&TaskSpec]| ts.iter().map(|t| t.id).collect::<Vec<_>>();
+    if ids(&r.tasks) != ids(&tasks::registry::leaderboard()) {
+        let names: Vec<&str> = r.tasks.iter().map(|t| t.id).collect();
         deviations.push(format!("tasks:{}", names.join(",")));
     }
     deviations.sort();
@@ -367,14 +372,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     )?;
     write_outputs(&path, &run, &detail_rows)?;
     // The results are written: the run's journals are no longer needed.
-    crate::schedule::resume::forget_journals(&key, suite, &r.benchmarks)?;
-    for b in &r.benchmarks {
-        if let Some(s) = run.headline(*b) {
+    crate::schedule::resume::forget_journals(&key, suite, &r.tasks)?;
+    for t in &r.tasks {
+        let headline = (t.headline)(suite);
+        if let Some(s) = run
+            .scores
+            .iter()
+            .find(|s| s.task == t.id && s.metric == headline)
+        {
             println!(
                 "{:<12} {:>7.2}  ({} {})",
-                b.label(),
+                t.label(),
                 s.value * 100.0,
-                b.task(),
+                t.id,
                 s.metric
             );
         }
@@ -408,21 +418,22 @@ fn device_name(d: &candle_core::Device) -> String {
     }
 }
 
-fn parse_tasks(s: &str) -> Result<Vec<Benchmark>> {
+/// `--tasks`: `all` (the leaderboard's six) or task ids, run in registry order.
+fn parse_tasks(s: &str) -> Result<Vec<&'static TaskSpec>> {
     if s.trim() == "all" {
-        return Ok(Benchmark::ALL.to_vec());
+        return Ok(tasks::registry::leaderboard());
     }
-    let mut out = Vec::new();
+    let mut out: Vec<&'static TaskSpec> = Vec::new();
     for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let b = tasks::parse_task(t).map_err(|e| anyhow::anyhow!("--tasks: {e}"))?;
-        if !out.contains(&b) {
-            out.push(b);
+        let spec = tasks::parse_task(t).map_err(|e| anyhow::anyhow!("--tasks: {e}"))?;
+        if !out.iter().any(|o| o.id == spec.id) {
+            out.push(spec);
         }
     }
     if out.is_empty() {
         bail!("--tasks: expected `all` or a comma-separated list of tasks");
     }
-    out.sort();
+    out.sort_by_key(|t| tasks::registry::position(t));
     Ok(out)
 }
 
