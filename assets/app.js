@@ -43,7 +43,10 @@
   // Columns: key, header, default visible, numeric sort value, cell HTML.
   var COLS = [
     { k: "t", h: "T", on: true, title: "Model type", sv: function (i) { return C.t[i]; },
-      td: function (i) { return '<span title="' + esc(D.types[C.t[i]]) + '">' + esc(D.typeSym[C.t[i]]) + "</span>"; } },
+      td: function (i) {
+        var name = esc(D.types[C.t[i]]);
+        return '<span title="' + name + '" aria-hidden="true">' + esc(D.typeSym[C.t[i]]) + '</span><span class="sr">' + name + "</span>";
+      } },
     { k: "model", h: "Model", on: true, str: true, sv: function (i) { return modelLower[C.m[i]]; },
       td: function (i) {
         var h = '<a href="' + esc(pageOf(C.m[i])) + '">' + esc(D.models[C.m[i]]) + "</a>";
@@ -76,24 +79,30 @@
     { k: "flag", h: "Flagged", str: true, sv: function (i) { return flagOf(i) ? "1" : "0"; }, td: function (i) { return flagOf(i) ? "yes" : "no"; } },
     { k: "moe", h: "MoE", str: true, sv: function (i) { return C.moe[i]; }, td: function (i) { return yesNo(C.moe[i]); } }
   );
-  var BYKEY = {};
+  // Column names come from the URL: look them up in an object without a
+  // prototype, so `__proto__` or `constructor` are just unknown names.
+  var BYKEY = Object.create(null);
   COLS.forEach(function (c) { BYKEY[c.k] = c; });
+  function isCol(k) { return Object.prototype.hasOwnProperty.call(BYKEY, k); }
   var DEFAULT_COLS = COLS.filter(function (c) { return c.on; }).map(function (c) { return c.k; });
 
   // ---- view state <-> URL hash -------------------------------------------
   function defaults() {
     return { q: "", sort: "avg", dir: "desc", cols: DEFAULT_COLS.slice(), types: null, precs: null,
-      pmin: "", pmax: "", hide: ["flagged"] };
+      pmin: "", pmax: "", hide: ["private", "merges", "flagged"] };
   }
   function parseHash() {
     var s = defaults();
     var h = location.hash.replace(/^#/, "");
+    // v1's deep links: ?query=<search> (used when the hash has no search).
+    var v1q = new URLSearchParams(location.search).get("query");
+    if (v1q !== null) s.q = v1q;
     if (!h) return s;
     var p = new URLSearchParams(h);
     if (p.has("q")) s.q = p.get("q");
-    if (p.has("sort") && BYKEY[p.get("sort")]) s.sort = p.get("sort");
+    if (p.has("sort") && isCol(p.get("sort"))) s.sort = p.get("sort");
     if (p.get("dir") === "asc" || p.get("dir") === "desc") s.dir = p.get("dir");
-    if (p.has("cols")) s.cols = p.get("cols").split(",").filter(function (k) { return BYKEY[k]; });
+    if (p.has("cols")) s.cols = p.get("cols").split(",").filter(isCol);
     if (p.has("types")) s.types = p.get("types").split(",").filter(function (x) { return x !== ""; });
     if (p.has("prec")) s.precs = p.get("prec").split(",").filter(function (x) { return x !== ""; });
     if (p.has("pmin")) s.pmin = p.get("pmin");
@@ -196,6 +205,8 @@
     sortCache[id] = idx;
     return idx;
   }
+  // "Hide merges" hides runs marked as merges and runs typed as merges (v1).
+  var MERGE_TYPE = D.types.indexOf("merge");
   function visibleRows() {
     var terms = compileSearch(state.q);
     var types = state.types === null ? null : state.types.map(function (t) { return D.types.indexOf(t); });
@@ -218,7 +229,7 @@
         if (pmax !== null && pb > pmax) continue;
       }
       if (hp && C.hub[i] !== "1") continue;
-      if (hm && C.mg[i] === "1") continue;
+      if (hm && (C.mg[i] === "1" || C.t[i] === MERGE_TYPE)) continue;
       if (hx && C.moe[i] === "1") continue;
       if (hf && D.mf[C.m[i]] !== undefined) continue;
       if (terms !== null && !matches(terms, i)) continue;
@@ -233,7 +244,7 @@
     $("head").innerHTML = cols.map(function (c) {
       var s = c.k === state.sort ? (state.dir === "desc" ? " ▼" : " ▲") : "";
       var aria = c.k === state.sort ? ' aria-sort="' + (state.dir === "desc" ? "descending" : "ascending") + '"' : "";
-      return '<th data-k="' + esc(c.k) + '" class="' + (c.num ? "num" : "") + '"' + aria + ' title="Sort by ' + esc(c.title || c.h) + '">' + esc(c.h) + s + "</th>";
+      return '<th data-k="' + esc(c.k) + '" class="' + (c.num ? "num" : "") + (c.k === "model" ? " model" : "") + '"' + aria + ' scope="col"><button type="button" title="Sort by ' + esc(c.title || c.h) + '">' + esc(c.h) + s + "</button></th>";
     }).join("");
     var refs = D.baselines.map(function (b) {
       return '<tr class="ref">' + cols.map(function (c) {
@@ -317,6 +328,8 @@
     if (shown < rows.length && window.innerHeight + window.scrollY > document.body.offsetHeight - 1200) renderMore();
   }, { passive: true });
 
+  // Phones: the filters start folded, so the table is on the first screen.
+  if (window.matchMedia && window.matchMedia("(max-width: 640px)").matches) $("filters").open = false;
   syncControls();
   apply(false);
   window.__lbTimings.firstRender = performance.now() - t0;

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Templates every build renders, by file name.
-pub const TEMPLATE_NAMES: [&str; 6] = [
+pub const TEMPLATE_NAMES: [&str; 7] = [
     "base.html",
+    "downloads.html",
     "index.html",
     "model.html",
     "page.html",
@@ -16,8 +17,12 @@ pub const TEMPLATE_NAMES: [&str; 6] = [
     "404.html",
 ];
 
-const EMBEDDED_TEMPLATES: [(&str, &str); 6] = [
+const EMBEDDED_TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("../../templates/base.html")),
+    (
+        "downloads.html",
+        include_str!("../../templates/downloads.html"),
+    ),
     ("index.html", include_str!("../../templates/index.html")),
     ("model.html", include_str!("../../templates/model.html")),
     ("page.html", include_str!("../../templates/page.html")),

@@ -1,5 +1,6 @@
-//! Downloads under `data/`: the whole table as CSV and JSON, and copies of
-//! the results Parquet files and the flags file.
+//! Downloads under `data/`: the whole table as CSV and JSON, every run as one
+//! results file (`results.parquet`), the flags file, and `README.md` (the
+//! column reference); `downloads.html` lists them.
 //!
 //! Both tables hold one record per run, in the site's order (Average
 //! descending), with the columns of the results format (`format/src/schema.rs`)
@@ -16,7 +17,7 @@
 //! run it as a formula (CSV injection); the JSON keeps the exact text.
 
 use super::view::{ranked_values, View};
-use super::{is_https_url, Out, Sources};
+use super::{is_https_url, Out, PageCtx, Sources};
 use anyhow::{Context, Result};
 use leaderboard_format::schema::Run;
 use serde_json::{json, Value};
@@ -59,6 +60,47 @@ pub const COLUMNS: [&str; 36] = [
     "winogrande",
     "gsm8k",
     "scores",
+];
+
+/// What each column of [`COLUMNS`] holds, with its unit: the downloads page
+/// and `data/README.md` print it.
+pub const COLUMN_DOCS: [(&str, &str); 36] = [
+    ("model_id", "Hub repo id (`org/name`) or the model's name"),
+    ("revision", "commit sha of the weights evaluated (40 hex), empty if unknown"),
+    ("precision", "`float16`, `bfloat16`, `float32`, `8bit`, `4bit`, `GPTQ` or `?`"),
+    ("precision_detail", "what the precision label summarises (e.g. GGUF tensor types and bits per weight)"),
+    ("weight_type", "`Original`, `Adapter` or `Delta`"),
+    ("base_model", "for adapters and deltas: the model they apply to"),
+    ("model_type", "`pretrained`, `continuously pretrained`, `fine-tuned`, `chat`, `merge` or `unknown`"),
+    ("architecture", "the `architectures` entry of the model's config (e.g. `LlamaForCausalLM`)"),
+    ("params_billions", "parameters, in billions"),
+    ("params_truncated", "`true` when v1 published the count rounded down"),
+    ("license", "the Hub licence tag"),
+    ("is_merge", "the model is a merge of other models"),
+    ("is_moe", "mixture of experts"),
+    ("available_on_hub", "the repo was public on the Hub at the last metadata refresh"),
+    ("hub_likes", "Hub likes at the last metadata refresh"),
+    ("submitted_at", "when the evaluation was requested (UTC, RFC 3339)"),
+    ("evaluated_at", "when the evaluation finished (UTC, RFC 3339)"),
+    ("weights_sha256", "sha256 over the weight files"),
+    ("tool", "what produced the numbers (`leaderboard-evaluator`, `open-llm-leaderboard-v1`, …)"),
+    ("tool_version", "the tool's version"),
+    ("suite", "task suite: `openllm-v1` or `lm-eval-0.4`"),
+    ("source_dataset", "for imported runs: the file or dataset the row came from"),
+    ("deviations", "departures from the suite that make the run not comparable (JSON: list; CSV: `;`-joined)"),
+    ("comparable", "`true` when `deviations` is empty: the run is ranked"),
+    ("reported_average", "Average as published by the source, **percent**"),
+    ("flagged", "the model is flagged (hidden by default in the table)"),
+    ("flag_reason", "why it is flagged"),
+    ("flag_link", "the flag's discussion (an `https://` URL)"),
+    ("average", "the Average column, **percent** (the published one for imported runs, else the mean of the six)"),
+    ("arc", "ARC (25-shot) acc_norm, **percent**"),
+    ("hellaswag", "HellaSwag (10-shot) acc_norm, **percent**"),
+    ("mmlu", "MMLU (5-shot) acc, mean of the 57 subjects, **percent**"),
+    ("truthfulqa", "TruthfulQA (0-shot) mc2, **percent**"),
+    ("winogrande", "Winogrande (5-shot) acc, **percent**"),
+    ("gsm8k", "GSM8K (5-shot) acc (`openllm-v1`) or exact_match_strict (`lm-eval-0.4`), **percent**"),
+    ("scores", "every stored score: `{task, metric, value, stderr, n_samples, num_fewshot}` with `value` and `stderr` **fractions** in [0, 1] (JSON: list; CSV: a JSON string)"),
 ];
 
 /// Removes float noise from `value * 100` (e.g. `78.50000000000001`).
@@ -174,10 +216,43 @@ pub fn tables(v: &View) -> (String, String) {
     (csv, json)
 }
 
-pub fn write(src: &Sources, v: &View, o: &mut Out) -> Result<()> {
+/// Writes the downloads under `data/`, then `data/README.md` and the page
+/// listing them (`downloads.html`, the one page that names every file, so
+/// the site grows linearly in files).
+pub fn write(
+    src: &Sources,
+    v: &View,
+    env: &minijinja::Environment,
+    ctx: &PageCtx,
+    o: &mut Out,
+) -> Result<()> {
     let (csv, json) = tables(v);
     o.write("data/leaderboard.csv", csv.as_bytes())?;
     o.write("data/leaderboard.json", json.as_bytes())?;
+    let mut listed = vec![
+        File::new(
+            "leaderboard.csv",
+            csv.len(),
+            "the table, one row per run (RFC 4180)",
+        ),
+        File::new(
+            "leaderboard.json",
+            json.len(),
+            "the table, one object per run",
+        ),
+    ];
+    // Every run in one results file (the results format, rows in canonical
+    // order): a per-file copy would make the site grow with the number of
+    // contributed files rather than runs (each Parquet file has its own
+    // schema and footer). The repository keeps the individual files.
+    let parquet = leaderboard_format::results::to_bytes(&src.runs)
+        .context("encoding data/results.parquet")?;
+    o.write("data/results.parquet", &parquet)?;
+    listed.push(File::new(
+        "results.parquet",
+        parquet.len(),
+        "every run, in the results format (Parquet)",
+    ));
     let mut files = src.data_files.clone();
     files.sort();
     for (name, f) in files {
@@ -193,13 +268,81 @@ pub fn write(src: &Sources, v: &View, o: &mut Out) -> Result<()> {
         }
         let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
         o.write(&format!("data/{name}"), &bytes)?;
+        listed.push(File::new(&name, bytes.len(), "the flags (TOML)"));
     }
-    Ok(())
+    o.write("data/README.md", readme().as_bytes())?;
+    let columns: Vec<_> = COLUMN_DOCS
+        .iter()
+        .map(|(n, m)| minijinja::context! { name => n, meaning => super::markdown::inline_html(m) })
+        .collect();
+    let html = env
+        .get_template("downloads.html")?
+        .render(minijinja::context! {
+            files => listed,
+            columns => columns,
+            ..ctx.page("", "downloads", "Downloads")
+        })
+        .context("rendering downloads.html")?;
+    o.write("downloads.html", html.as_bytes())
+}
+
+/// One file on the downloads page.
+#[derive(serde::Serialize)]
+struct File {
+    name: String,
+    size: String,
+    what: &'static str,
+}
+
+impl File {
+    fn new(name: &str, bytes: usize, what: &'static str) -> File {
+        File {
+            name: name.to_string(),
+            size: human_size(bytes),
+            what,
+        }
+    }
+}
+
+/// `1234567` → `1.2 MB`.
+fn human_size(n: usize) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// `data/README.md`: what the downloads hold, column by column.
+pub fn readme() -> String {
+    let mut s = String::from(
+        "# Leaderboard downloads\n\n\
+         - `leaderboard.csv`, `leaderboard.json`: the table, one record per run, sorted by \
+         Average (descending). The leaderboard columns (`average`, `arc` … `gsm8k`) are in \
+         **percent**, unrounded; the `scores` list keeps the stored **fractions** in [0, 1].\n\
+         - `results.parquet`: every run, in the results format \
+         (`format/src/schema.rs` of the project documents every column).\n\
+         - `flags.toml`: the flagged models, with reasons and links.\n\n\
+         CSV: RFC 4180 (comma separated, CRLF line ends, quoted with `\"` doubled); a text cell \
+         starting with `=`, `+`, `-` or `@` that is not a number gets a leading `'` \
+         (spreadsheet formula guard); the JSON keeps the exact text.\n\n\
+         | column | meaning |\n|---|---|\n",
+    );
+    for (name, meaning) in COLUMN_DOCS {
+        s.push_str(&format!("| `{name}` | {meaning} |\n"));
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_column_is_documented_in_order() {
+        let documented: Vec<&str> = COLUMN_DOCS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(documented, COLUMNS);
+    }
 
     #[test]
     fn csv_quoting_and_injection() {

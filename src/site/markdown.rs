@@ -17,6 +17,18 @@ pub fn to_html(md: &str) -> String {
     out
 }
 
+/// One line of the project's own Markdown (code spans, emphasis) as inline
+/// HTML, without the paragraph around it.
+pub fn inline_html(md: &str) -> minijinja::Value {
+    let html = to_html(md);
+    let html = html.trim_end();
+    let inner = html
+        .strip_prefix("<p>")
+        .and_then(|h| h.strip_suffix("</p>"))
+        .unwrap_or(html);
+    minijinja::Value::from_safe_string(inner.to_string())
+}
+
 pub fn write(
     src: &Sources,
     env: &minijinja::Environment,

@@ -10,7 +10,8 @@
 //! | `models/<slug>.html` | one page per model ([`slug`] documents the names) |
 //! | `about.html`, `faq.html`, `submit.html` | from `content/*.md` |
 //! | `plots.html` | SVG plots drawn at build time |
-//! | `data/leaderboard.csv`, `data/leaderboard.json`, `data/*.parquet`, `data/flags.toml` | downloads |
+//! | `downloads.html`, `data/README.md` | the one page listing the downloads, and their column reference |
+//! | `data/leaderboard.csv`, `data/leaderboard.json`, `data/results.parquet`, `data/flags.toml` | downloads |
 //! | `404.html`, `.nojekyll` | for GitHub Pages |
 
 pub mod assets;
@@ -19,6 +20,7 @@ pub mod markdown;
 pub mod model_pages;
 pub mod plots;
 pub mod slug;
+pub mod swap;
 pub mod table_data;
 pub mod view;
 
@@ -43,7 +45,8 @@ pub struct Sources {
     pub runs: Vec<leaderboard_format::schema::Run>,
     pub flags: Vec<Flag>,
     /// Files offered for download as-is: (path under `data/`, with `/`
-    /// separators; source file). The Parquet files and the flags file.
+    /// separators; source file): the flags file. (The runs are offered as
+    /// one results file written from `runs`.)
     pub data_files: Vec<(String, PathBuf)>,
     /// Markdown pages by stem (`about`, `faq`, `submit`).
     pub content: BTreeMap<String, String>,
@@ -85,17 +88,7 @@ pub fn from_set(
     templates: Option<&Path>,
     assets: Option<&Path>,
 ) -> Result<Sources> {
-    let mut data_files: Vec<(String, PathBuf)> = set
-        .files
-        .iter()
-        .map(|rel| {
-            let name: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            (name.join("/"), results.join(rel))
-        })
-        .collect();
+    let mut data_files: Vec<(String, PathBuf)> = Vec::new();
     let flags_path = results.join(leaderboard_format::FLAGS_FILE);
     if flags_path.is_file() {
         data_files.push((leaderboard_format::FLAGS_FILE.to_string(), flags_path));
@@ -167,7 +160,7 @@ impl Out {
 }
 
 /// Builds the whole site into `out`: writes a sibling temp folder, then swaps
-/// it in, so a failed build never leaves a half-written site.
+/// it in ([`swap`]), so a failed or killed build never leaves a half-written site.
 pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
     let name = out
         .file_name()
@@ -179,7 +172,11 @@ pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    swap::clean_stale(&parent, &name)?;
+    if out.exists() && (!out.is_dir() || out.is_symlink()) {
+        bail!("output path {} exists and is not a folder", out.display());
+    }
+    let tmp = swap::tmp_dir(&parent, &name);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
     }
@@ -188,24 +185,10 @@ pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
         files: 0,
         bytes: 0,
     };
-    let res = build_into(src, &mut o);
+    let res = build_into(src, &mut o).and_then(|()| swap::install(&tmp, out));
     if let Err(e) = res {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
-    }
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    if out.exists() {
-        if !out.is_dir() {
-            let _ = std::fs::remove_dir_all(&tmp);
-            bail!("output path {} exists and is not a folder", out.display());
-        }
-        std::fs::rename(out, &old)
-            .with_context(|| format!("moving old site {} aside", out.display()))?;
-    }
-    std::fs::rename(&tmp, out)
-        .with_context(|| format!("moving new site into {}", out.display()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
     }
     let v = view::View::new(&src.runs, &src.flags);
     Ok(Summary {
@@ -237,10 +220,20 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
     model_pages::write(&v, &env, &ctx, o)?;
     markdown::write(src, &env, &ctx, o)?;
     plots::write(&v, &env, &ctx, o)?;
-    downloads::write(src, &v, o)?;
+    downloads::write(src, &v, &env, &ctx, o)?;
+    let css = src
+        .theme
+        .assets
+        .get("style.css")
+        .cloned()
+        .unwrap_or_default();
     let nf = env
         .get_template("404.html")?
-        .render(ctx.page("", "404", "Not found"))
+        .render(minijinja::context! {
+            css => minijinja::Value::from_safe_string(css),
+            base => ctx.base_url,
+            ..ctx.page("", "404", "Not found")
+        })
         .context("rendering 404.html")?;
     o.write("404.html", nf.as_bytes())?;
     o.write(".nojekyll", b"")?;
@@ -277,8 +270,6 @@ pub fn thousands(n: i64) -> String {
 /// Values every page template gets.
 pub struct PageCtx {
     base_url: Option<String>,
-    /// File names offered under `data/` besides the CSV and JSON.
-    downloads: Vec<String>,
 }
 
 impl PageCtx {
@@ -289,11 +280,6 @@ impl PageCtx {
                 .as_ref()
                 .filter(|u| is_https_url(u))
                 .map(|u| u.trim_end_matches('/').to_string() + "/"),
-            downloads: {
-                let mut d: Vec<String> = src.data_files.iter().map(|f| f.0.clone()).collect();
-                d.sort();
-                d
-            },
         }
     }
 
@@ -313,7 +299,6 @@ impl PageCtx {
             page => path,
             title => title,
             canonical => canonical,
-            downloads => &self.downloads,
         }
     }
 }

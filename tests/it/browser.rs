@@ -10,6 +10,21 @@ use leaderboard::site;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// The runs v1's default view shows: on the Hub, not a merge (by tag or by
+/// type), not flagged.
+pub fn v1_default_view(src: &site::Sources) -> Vec<&leaderboard_format::schema::Run> {
+    let flagged: BTreeSet<&str> = src.flags.iter().map(|f| f.model.as_str()).collect();
+    src.runs
+        .iter()
+        .filter(|r| {
+            !flagged.contains(r.model_id.as_str())
+                && r.available_on_hub == Some(true)
+                && !r.is_merge
+                && r.model_type != leaderboard_format::schema::ModelType::Merge
+        })
+        .collect()
+}
+
 fn count_text(n: usize, total: usize) -> String {
     format!(
         "{} of {} runs",
@@ -28,12 +43,8 @@ fn index_in_headless_chromium() {
         total > 1000,
         "results/ holds only {total} runs; the browser test needs the v1 archive (run `leaderboard import`)"
     );
-    let flagged: BTreeSet<&str> = src.flags.iter().map(|f| f.model.as_str()).collect();
-    let unflagged: Vec<&leaderboard_format::schema::Run> = src
-        .runs
-        .iter()
-        .filter(|r| !flagged.contains(r.model_id.as_str()))
-        .collect();
+    // The default view is v1's: private or deleted, merges and flagged hidden.
+    let shown = v1_default_view(&src);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("site");
     site::build(&src, &out).unwrap();
@@ -42,18 +53,19 @@ fn index_in_headless_chromium() {
     let url = chrome::file_url(&out.join("index.html"));
     c.open(&url);
 
-    // Row count: flagged runs are hidden by default.
+    // Row count: v1's default view.
     let count = |c: &chrome::Chrome| c.js("document.getElementById('count').textContent");
-    assert_eq!(count(&c), count_text(unflagged.len(), total));
-    assert!(unflagged.len() < total, "no flagged run hidden");
+    assert_eq!(count(&c), count_text(shown.len(), total));
+    eprintln!("default view: {} of {total} runs", shown.len());
+    assert!(shown.len() < total, "no run hidden");
     let rendered = c
         .js("document.querySelectorAll('#rows tr').length")
         .as_u64()
         .unwrap() as usize;
-    assert_eq!(rendered, unflagged.len().min(200), "first batch of rows");
+    assert_eq!(rendered, shown.len().min(200), "first batch of rows");
     assert_eq!(c.js("document.querySelectorAll('#refs tr.ref').length"), 2);
-    // First row is the best Average among unflagged runs.
-    let best = unflagged
+    // First row is the best Average in the default view.
+    let best = shown
         .iter()
         .map(|r| r.average().unwrap())
         .fold(f64::NEG_INFINITY, f64::max);
@@ -63,7 +75,7 @@ fn index_in_headless_chromium() {
     // Search `pythia` by typing.
     c.tab.find_element("#q").unwrap().click().unwrap();
     c.tab.type_str("pythia").unwrap();
-    let n_pythia = unflagged
+    let n_pythia = shown
         .iter()
         .filter(|r| r.model_id.to_lowercase().contains("pythia"))
         .count();
@@ -91,7 +103,7 @@ fn index_in_headless_chromium() {
         ));
     };
     set_q("license: mit");
-    let n_mit = unflagged
+    let n_mit = shown
         .iter()
         .filter(|r| {
             r.license
@@ -108,7 +120,7 @@ fn index_in_headless_chromium() {
         10,
     );
     set_q("pythia; gpt2");
-    let n_alt = unflagged
+    let n_alt = shown
         .iter()
         .filter(|r| {
             let m = r.model_id.to_lowercase();
@@ -153,7 +165,7 @@ fn index_in_headless_chromium() {
         .unwrap()
         .click()
         .unwrap();
-    let n_filtered = unflagged
+    let n_filtered = shown
         .iter()
         .filter(|r| {
             let m = r.model_id.to_lowercase();
@@ -259,7 +271,11 @@ fn index_in_headless_chromium() {
     .unwrap();
     assert!(referenced.len() >= 3, "{referenced:?}");
     for r in &referenced {
-        assert!(r.starts_with("file:"), "network resource {r}");
+        // The favicon is an inline data: URL.
+        assert!(
+            r.starts_with("file:") || r.starts_with("data:image/svg+xml,"),
+            "network resource {r}"
+        );
     }
     let t = c.js("window.__lbTimings");
     eprintln!("timings: {t}; {} requests, all file:", requests.len());

@@ -251,12 +251,36 @@ fn downloads_hold_every_run_sorted_and_guarded() {
         .unwrap();
     assert_eq!(pythia["arc"], 21.59);
     assert_eq!(pythia["scores"].as_array().unwrap().len(), 6);
-    // Parquet and flags copies are byte-identical.
+    // Every run in one results file, equal to the fixture's (same order: both
+    // are written in canonical order).
     assert_eq!(
-        std::fs::read(out.join("data/fixture.parquet")).unwrap(),
-        std::fs::read(results.join("fixture.parquet")).unwrap()
+        leaderboard_format::results::read_file(&out.join("data/results.parquet")).unwrap(),
+        leaderboard_format::results::read_file(&results.join("fixture.parquet")).unwrap()
     );
+    assert!(!out.join("data/fixture.parquet").exists());
     assert!(out.join("data/flags.toml").is_file());
+    // The downloads page lists every file, and the column reference covers
+    // every column (also in data/README.md).
+    let page = std::fs::read_to_string(out.join("downloads.html")).unwrap();
+    for f in [
+        "leaderboard.csv",
+        "leaderboard.json",
+        "results.parquet",
+        "flags.toml",
+    ] {
+        assert!(
+            page.contains(&format!("href=\"data/{f}\"")),
+            "{f} not listed"
+        );
+    }
+    let readme = std::fs::read_to_string(out.join("data/README.md")).unwrap();
+    for c in leaderboard::site::downloads::COLUMNS {
+        assert!(
+            page.contains(&format!("<code>{c}</code>")),
+            "{c} undocumented"
+        );
+        assert!(readme.contains(&format!("| `{c}` |")), "{c} not in README");
+    }
 }
 
 #[test]
@@ -294,6 +318,8 @@ fn pages_nav_links_are_relative_and_present() {
         "plots.html",
         "404.html",
         ".nojekyll",
+        "downloads.html",
+        "data/README.md",
     ] {
         assert!(out.join(p).is_file(), "{p} missing");
     }
@@ -301,9 +327,14 @@ fn pages_nav_links_are_relative_and_present() {
     for (name, bytes) in files.iter().filter(|(n, _)| n.ends_with(".html")) {
         let t = String::from_utf8_lossy(bytes);
         assert!(
-            t.contains("data/leaderboard.csv"),
+            t.contains("downloads.html\""),
             "{name} lacks the downloads nav"
         );
+        // Only the downloads page names the results files (the site grows
+        // linearly in files).
+        if name != "downloads.html" {
+            assert!(!t.contains(".parquet\""), "{name} lists a results file");
+        }
         for bad in [
             "href=\"/",
             "src=\"/",

@@ -33,6 +33,11 @@ pub struct Chrome {
 
 impl Chrome {
     pub fn launch() -> Chrome {
+        Chrome::launch_sized(1400, 1000)
+    }
+
+    /// A browser whose window (the page's viewport) is `width` x `height`.
+    pub fn launch_sized(width: u32, height: u32) -> Chrome {
         let path = chromium_path();
         let profile = tempfile::tempdir().unwrap();
         let user_data = format!("--user-data-dir={}", profile.path().display());
@@ -54,7 +59,7 @@ impl Chrome {
             path: Some(path),
             headless: true,
             sandbox: false,
-            window_size: Some((1400, 1000)),
+            window_size: Some((width, height)),
             idle_browser_timeout: Duration::from_secs(300),
             args,
             ..LaunchOptions::default()

@@ -1,8 +1,9 @@
 //! The helpers of the root crate's tests: where the repository and its v1 table are
-//! (here), headless Chromium ([`chrome`]) and a CSV reader ([`csv`]).
+//! (here), headless Chromium ([`chrome`]), a CSV reader ([`csv`]) and a GitHub-Pages-like file server ([`http`]).
 
 pub mod chrome;
 pub mod csv;
+pub mod http;
 
 use std::path::PathBuf;
 
