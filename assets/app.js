@@ -58,11 +58,14 @@
         if (C.nc[i] === "1") h += ' <span class="badge nc" title="Departs from the suite (see the model page)">not comparable</span>';
         return h;
       } },
-    { k: "avg", h: "Average", on: true, num: true, sv: function (i) { return C.avg[i]; }, td: function (i) { return pct(C.avg[i]); } }
+    { k: "avg", h: "Average", on: true, num: true, title: "Average (mean of the six, percent)", sv: function (i) { return C.avg[i]; }, td: function (i) { return pct(C.avg[i]); } }
   ];
+  var METRIC = ["arc_challenge, 25-shot, acc_norm", "hellaswag, 10-shot, acc_norm",
+    "57 mmlu subjects, 5-shot, mean of their acc", "truthfulqa_mc, 0-shot, mc2",
+    "winogrande, 5-shot, acc", "gsm8k, 5-shot, acc (exact match of the final number)"];
   ["ARC", "HellaSwag", "MMLU", "TruthfulQA", "Winogrande", "GSM8K"].forEach(function (h, b) {
     var a = C["b" + b];
-    COLS.push({ k: ["arc", "hs", "mmlu", "tqa", "wg", "gsm"][b], h: h, on: true, num: true,
+    COLS.push({ k: ["arc", "hs", "mmlu", "tqa", "wg", "gsm"][b], h: h, on: true, num: true, title: h + " (" + METRIC[b] + ")",
       sv: function (i) { return a[i]; }, td: function (i) { return pct(a[i]); } });
   });
   COLS.push(

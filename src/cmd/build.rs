@@ -24,6 +24,10 @@ pub struct Args {
     /// Public https:// URL of the site (only used for canonical links)
     #[arg(long)]
     pub base_url: Option<String>,
+    /// https:// URL of the project's source repository, linked in every page's footer
+    /// (the Pages workflow passes its GitHub repository)
+    #[arg(long)]
+    pub repo_url: Option<String>,
     /// Build even if `check` refuses the results folder (for a preview; the
     /// problems are still printed). Without it a refused folder is not built.
     #[arg(long)]
@@ -66,11 +70,16 @@ pub fn run(args: &Args) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| "site".into());
     let templates = existing(&args.templates, "templates");
     let assets = existing(&args.assets, "assets");
-    if let Some(u) = &args.base_url {
-        anyhow::ensure!(
-            crate::site::is_https_url(u),
-            "--base-url must be an https:// URL without spaces or quotes, got {u:?}"
-        );
+    for (flag, url) in [
+        ("--base-url", &args.base_url),
+        ("--repo-url", &args.repo_url),
+    ] {
+        if let Some(u) = url {
+            anyhow::ensure!(
+                crate::site::is_https_url(u),
+                "{flag} must be an https:// URL without spaces or quotes, got {u:?}"
+            );
+        }
     }
     let started = std::time::Instant::now();
     let set = validate(&results, args.allow_invalid)?;
@@ -82,6 +91,7 @@ pub fn run(args: &Args) -> Result<()> {
         assets.as_deref(),
     )?;
     src.base_url = args.base_url.clone();
+    src.repo_url = args.repo_url.clone();
     let s = crate::site::build(&src, &out)?;
     eprintln!(
         "built {}: {} runs, {} model pages, {} files, {:.1} MB in {:.2} s",

@@ -53,6 +53,8 @@ pub struct Sources {
     pub theme: Theme,
     /// Public URL of the site, used only for `<link rel="canonical">`.
     pub base_url: Option<String>,
+    /// The project's source repository, linked in every page's footer.
+    pub repo_url: Option<String>,
 }
 
 /// The content pages every site has, with their titles.
@@ -109,6 +111,7 @@ pub fn from_set(
         content: load_content(content)?,
         theme: Theme::load(templates, assets)?,
         base_url: None,
+        repo_url: None,
     })
 }
 
@@ -270,6 +273,7 @@ pub fn thousands(n: i64) -> String {
 /// Values every page template gets.
 pub struct PageCtx {
     base_url: Option<String>,
+    repo_url: Option<String>,
 }
 
 impl PageCtx {
@@ -280,6 +284,7 @@ impl PageCtx {
                 .as_ref()
                 .filter(|u| is_https_url(u))
                 .map(|u| u.trim_end_matches('/').to_string() + "/"),
+            repo_url: src.repo_url.clone().filter(|u| is_https_url(u)),
         }
     }
 
@@ -299,6 +304,7 @@ impl PageCtx {
             page => path,
             title => title,
             canonical => canonical,
+            repo_url => self.repo_url,
         }
     }
 }

@@ -37,7 +37,12 @@ struct RunCtx {
     type_symbol: &'static str,
     architecture: Option<String>,
     params: Option<String>,
+    /// v1 stored 0: under 1 B, or unknown.
+    params_zero: bool,
     params_truncated: bool,
+    /// Comparable and not flagged: the run has ranks.
+    ranked: bool,
+    flagged: bool,
     license: Option<String>,
     is_merge: bool,
     is_moe: bool,
@@ -50,6 +55,8 @@ struct RunCtx {
     tool_version: Option<String>,
     suite: String,
     source_dataset: Option<String>,
+    /// The recorded run configuration, pretty-printed JSON.
+    run_config: Option<String>,
     deviations: Vec<String>,
     comparable: bool,
     headlines: Vec<Headline>,
@@ -85,7 +92,7 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
             value: vals[c].map(|x| format!("{x:.2}")),
             stderr: score.and_then(|s| s.stderr).map(pct),
             n: score.and_then(|s| s.n_samples).map(thousands),
-            rank: match (vals[c], r.is_comparable()) {
+            rank: match (vals[c], v.is_ranked(r)) {
                 (Some(x), true) => {
                     let (rank, of) = v.rank(c, x);
                     Some(format!(
@@ -122,7 +129,14 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         model_type: r.model_type.as_str(),
         type_symbol: r.model_type.symbol(),
         architecture: r.architecture.clone(),
-        params: r.params_billions.map(params),
+        // v1 stored 0 for "under 1 B or unknown": not a count to print.
+        params: r
+            .params_billions
+            .filter(|p| !(*p == 0.0 && r.params_truncated))
+            .map(params),
+        params_zero: r.params_billions == Some(0.0) && r.params_truncated,
+        ranked: v.is_ranked(r),
+        flagged: v.flag(&r.model_id).is_some(),
         params_truncated: r.params_truncated,
         license: r.license.clone(),
         is_merge: r.is_merge,
@@ -136,6 +150,12 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         tool_version: r.provenance.tool_version.clone(),
         suite: r.provenance.suite.clone(),
         source_dataset: r.provenance.source_dataset.clone(),
+        run_config: r.provenance.run_config.as_ref().map(|c| {
+            serde_json::from_str::<serde_json::Value>(c)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| c.clone())
+        }),
         deviations: r.provenance.deviations.clone(),
         comparable: r.is_comparable(),
         headlines,

@@ -130,12 +130,15 @@ pub fn params_scatter(v: &View) -> String {
     s
 }
 
-/// Running maximum of each ranked column over submission date, as step lines.
+/// Running maximum of each ranked column over submission date, as step lines,
+/// over the runs v1 counted: comparable, not flagged, not deleted from the Hub;
+/// with v1's human baselines as dotted lines.
 pub fn best_over_time(v: &View) -> String {
     let mut dated: Vec<(i64, &leaderboard_format::schema::Run)> = v
         .runs
         .iter()
         .filter(|r| r.is_comparable())
+        .filter(|r| v.flag(&r.model_id).is_none() && r.available_on_hub != Some(false))
         .filter_map(|r| r.submitted_at.map(|d| (d.timestamp(), *r)))
         .collect();
     dated.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.model_id.cmp(&b.1.model_id)));
@@ -229,6 +232,20 @@ pub fn best_over_time(v: &View) -> String {
             if c == 0 { 2.5 } else { 1.5 }
         );
     }
+    // Human baselines (v1's dotted lines), labelled at the right end.
+    let human = &super::table_data::baselines()[0];
+    let mut levels = vec![human.average()];
+    levels.extend(human.scores);
+    for (c, pct) in levels.iter().enumerate() {
+        let y = y_of(*pct);
+        let _ = write!(
+            s,
+            r##"<line x1="{ML}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="{}" stroke-width="1" stroke-dasharray="2 4" class="human"><title>{}</title></line>"##,
+            W - MR,
+            COLOURS[c],
+            xml_escape(&format!("{} human baseline: {pct:.2}", labels[c]))
+        );
+    }
     // Legend.
     for (c, label) in labels.iter().enumerate() {
         let x = ML + 12.0 + 120.0 * c as f64;
@@ -266,4 +283,80 @@ pub fn write(v: &View, env: &minijinja::Environment, ctx: &PageCtx, o: &mut Out)
         })
         .context("rendering plots.html")?;
     o.write("plots.html", html.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::Flag;
+    use leaderboard_format::schema::{
+        Benchmark, ModelType, Precision, Provenance, Run, Score, WeightType,
+    };
+
+    fn run(model: &str, day: i64, value: f64, on_hub: Option<bool>) -> Run {
+        Run {
+            model_id: model.into(),
+            revision: None,
+            precision: Precision::Float16,
+            precision_detail: None,
+            weight_type: WeightType::Original,
+            base_model: None,
+            model_type: ModelType::Pretrained,
+            architecture: None,
+            params_billions: Some(7.0),
+            params_truncated: false,
+            license: None,
+            is_merge: false,
+            is_moe: false,
+            available_on_hub: on_hub,
+            hub_likes: None,
+            submitted_at: chrono::DateTime::from_timestamp(1_700_000_000 + day * 86_400, 0),
+            evaluated_at: None,
+            weights_sha256: None,
+            provenance: Provenance {
+                tool: "t".into(),
+                tool_version: None,
+                suite: "openllm-v1".into(),
+                source_dataset: None,
+                run_config: None,
+                deviations: vec![],
+            },
+            reported_average: None,
+            scores: Benchmark::ALL
+                .iter()
+                .map(|b| Score {
+                    task: b.task().into(),
+                    metric: b.headline_metrics()[0].into(),
+                    value,
+                    stderr: None,
+                    n_samples: None,
+                    num_fewshot: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Flagged and deleted runs set no record; the human baselines are drawn.
+    #[test]
+    fn records_skip_flagged_and_deleted_runs() {
+        let runs = vec![
+            run("org/a", 0, 0.40, Some(true)),
+            run("org/flagged", 1, 0.90, Some(true)),
+            run("org/deleted", 2, 0.80, Some(false)),
+            run("org/b", 3, 0.50, None),
+        ];
+        let flags = vec![Flag {
+            model: "org/flagged".into(),
+            reason: "contaminated".into(),
+            link: None,
+        }];
+        let v = View::new(&runs, &flags);
+        let svg = best_over_time(&v);
+        assert!(svg.contains("org/a"), "{svg}");
+        assert!(svg.contains("org/b"));
+        assert!(!svg.contains("org/flagged"));
+        assert!(!svg.contains("org/deleted"));
+        assert_eq!(svg.matches(r#"class="human""#).count(), RANKED);
+        assert!(svg.contains("Average human baseline: 92.13"));
+    }
 }

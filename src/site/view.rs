@@ -36,7 +36,8 @@ pub struct View<'a> {
     pub slugs: BTreeMap<String, String>,
     /// Model id → flag.
     pub flags: BTreeMap<&'a str, &'a Flag>,
-    /// Per ranked column, the values of comparable runs, sorted descending.
+    /// Per ranked column, the values of the ranked runs ([`View::is_ranked`]),
+    /// sorted descending.
     sorted: Vec<Vec<f64>>,
 }
 
@@ -64,7 +65,7 @@ impl<'a> View<'a> {
             fmap.insert(f.model.as_str(), f);
         }
         let mut sorted = vec![Vec::new(); RANKED];
-        for r in runs.iter().filter(|r| r.is_comparable()) {
+        for r in runs.iter().filter(|r| is_ranked(r, &fmap)) {
             for (c, v) in ranked_values(r).into_iter().enumerate() {
                 if let Some(v) = v {
                     sorted[c].push(v);
@@ -83,14 +84,20 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Rank (1 = best) of `value` in ranked column `col` among comparable
-    /// runs, and how many runs that rank is out of. Ties share a rank;
+    /// Rank (1 = best) of `value` in ranked column `col` among the ranked
+    /// runs ([`View::is_ranked`]), and how many runs that rank is out of. Ties share a rank;
     /// values are compared rounded to hundredths of a percent, as shown.
     pub fn rank(&self, col: usize, value: f64) -> (usize, usize) {
         let s = &self.sorted[col];
         let key = (value * 100.0).round();
         let better = s.partition_point(|v| (v * 100.0).round() > key);
         (better + 1, s.len())
+    }
+
+    /// Whether a run takes part in ranks: comparable (no deviations) and its
+    /// model not flagged.
+    pub fn is_ranked(&self, r: &Run) -> bool {
+        is_ranked(r, &self.flags)
     }
 
     pub fn slug(&self, model: &str) -> &str {
@@ -100,4 +107,8 @@ impl<'a> View<'a> {
     pub fn flag(&self, model: &str) -> Option<&'a Flag> {
         self.flags.get(model).copied()
     }
+}
+
+fn is_ranked(r: &Run, flags: &BTreeMap<&str, &Flag>) -> bool {
+    r.is_comparable() && !flags.contains_key(r.model_id.as_str())
 }

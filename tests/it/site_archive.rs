@@ -157,6 +157,17 @@ fn archive_site_matches_the_v1_table() {
     ] {
         assert!(out.join(p).is_file(), "{p} missing");
     }
+    // v1's stored 0 parameters (under 1 B, or unknown) is not printed as 0;
+    // the flagged TruthfulQA record holder has no rank.
+    let page = |slug: &str| std::fs::read_to_string(out.join("models").join(slug)).unwrap();
+    let llama = page("meta-llama--llama-2-7b-hf.html");
+    assert!(
+        llama.contains("under 1, or unknown"),
+        "Llama-2-7b 4bit params"
+    );
+    assert!(!llama.contains("<dd>0</dd>"));
+    let flagged = page("contamination--contaminated_proof_7b_v1.0_safetensor.html");
+    assert!(flagged.contains("Not ranked: the model is flagged."));
     // The 14 case-only id pairs do not collide case-insensitively.
     let mut lower = std::collections::BTreeSet::new();
     for e in std::fs::read_dir(out.join("models")).unwrap() {

@@ -356,9 +356,20 @@ fn pages_nav_links_are_relative_and_present() {
     assert!(model.contains("href=\"../style.css\""));
     assert!(model.contains("https://huggingface.co/EleutherAI/pythia-70m"));
     assert!(model.contains("21.59"));
-    // Rank among comparable runs (the hostile run is not comparable): pythia's
-    // ARC 21.59 is the lowest of 5 comparable runs.
-    assert!(model.contains("5 of 5"), "rank missing");
+    // Rank among comparable, unflagged runs (the hostile run is not
+    // comparable, org/best is flagged): pythia's ARC 21.59 is the lowest of 4.
+    assert!(model.contains("4 of 4"), "rank missing");
+    assert!(model.contains("comparable, unflagged runs"));
+    // A flagged model's page says why it has no rank.
+    let flagged = files
+        .iter()
+        .find(|(n, _)| n.starts_with("models/org--best") && n.as_str() != "models/org--best.html")
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .unwrap();
+    assert!(
+        flagged.contains("Not ranked: the model is flagged."),
+        "{flagged}"
+    );
 }
 
 #[test]

@@ -146,7 +146,14 @@ fn reader_views_in_headless_chromium() {
         r[0] >= 0.0 && r[1] <= width,
         "column picker at {r:?} of {width}"
     );
-    for page in ["about.html", "faq.html", "downloads.html"] {
+    for page in [
+        "about.html",
+        "faq.html",
+        "downloads.html",
+        "plots.html",
+        "models/meta-llama--llama-2-7b-hf.html",
+        "models/contamination--contaminated_proof_7b_v1.0_safetensor.html",
+    ] {
         p.tab
             .navigate_to(&chrome::file_url(&out.join(page)))
             .unwrap()
