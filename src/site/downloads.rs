@@ -16,6 +16,7 @@
 //! `-` or `@` that is not a number gets a leading `'` so spreadsheets do not
 //! run it as a formula (CSV injection); the JSON keeps the exact text.
 
+use super::uncertainty;
 use super::view::{ranked_values, View};
 use super::{is_https_url, Out, PageCtx, Sources};
 use anyhow::{Context, Result};
@@ -23,7 +24,7 @@ use leaderboard_format::schema::Run;
 use serde_json::{json, Value};
 
 /// Column names of both downloads, in order.
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 47] = [
     "model_id",
     "revision",
     "precision",
@@ -59,12 +60,23 @@ pub const COLUMNS: [&str; 36] = [
     "truthfulqa",
     "winogrande",
     "gsm8k",
+    "average_stderr",
+    "arc_stderr",
+    "hellaswag_stderr",
+    "mmlu_stderr",
+    "truthfulqa_stderr",
+    "winogrande_stderr",
+    "gsm8k_stderr",
+    "average_ci_low",
+    "average_ci_high",
+    "average_rank_best",
+    "average_rank_worst",
     "scores",
 ];
 
 /// What each column of [`COLUMNS`] holds, with its unit: the downloads page
 /// and `data/README.md` print it.
-pub const COLUMN_DOCS: [(&str, &str); 36] = [
+pub const COLUMN_DOCS: [(&str, &str); 47] = [
     ("model_id", "Hub repo id (`org/name`) or the model's name"),
     ("revision", "commit sha of the weights evaluated (40 hex), empty if unknown"),
     ("precision", "`float16`, `bfloat16`, `float32`, `8bit`, `4bit`, `GPTQ` or `?`"),
@@ -100,6 +112,17 @@ pub const COLUMN_DOCS: [(&str, &str); 36] = [
     ("truthfulqa", "TruthfulQA (0-shot) mc2, **percent**"),
     ("winogrande", "Winogrande (5-shot) acc, **percent**"),
     ("gsm8k", "GSM8K (5-shot) acc (`openllm-v1`) or exact_match_strict (`lm-eval-0.4`), **percent**"),
+    ("average_stderr", "standard error of `average`, **percent**: √(Σ se²)/6 over the six"),
+    ("arc_stderr", "standard error of `arc`, **percent**: reported with the run, else derived √(p(1−p)/(n−1)) (the site's FAQ gives every rule)"),
+    ("hellaswag_stderr", "standard error of `hellaswag`, **percent** (as `arc_stderr`)"),
+    ("mmlu_stderr", "standard error of `mmlu`, **percent**: from the 57 subjects, else an upper bound"),
+    ("truthfulqa_stderr", "standard error of `truthfulqa`, **percent**: reported, else an upper bound"),
+    ("winogrande_stderr", "standard error of `winogrande`, **percent** (as `arc_stderr`)"),
+    ("gsm8k_stderr", "standard error of `gsm8k`, **percent** (as `arc_stderr`)"),
+    ("average_ci_low", "lower end of the 95% interval of `average` (± 1.96 `average_stderr`, clipped), **percent**"),
+    ("average_ci_high", "upper end of that interval, **percent**"),
+    ("average_rank_best", "best rank of the Average the intervals allow among comparable, unflagged runs: 1 + the runs significantly better (empty when the run is not ranked)"),
+    ("average_rank_worst", "worst such rank: the runs not significantly worse"),
     ("scores", "every stored score: `{task, metric, value, stderr, n_samples, num_fewshot}` with `value` and `stderr` **fractions** in [0, 1] (JSON: list; CSV: a JSON string)"),
 ];
 
@@ -160,6 +183,18 @@ fn record(v: &View, r: &Run) -> Vec<(&'static str, Value)> {
     for (i, name) in COLUMNS[28..35].iter().enumerate() {
         rec.push((name, json!(vals[i].map(clean))));
     }
+    let est = uncertainty::of_run(r);
+    for (i, name) in COLUMNS[35..42].iter().enumerate() {
+        rec.push((name, json!(est[i].map(|e| clean(e.stderr)))));
+    }
+    let ci = est[0].map(|e| e.interval());
+    rec.push(("average_ci_low", json!(ci.map(|c| clean(c.0)))));
+    rec.push(("average_ci_high", json!(ci.map(|c| clean(c.1)))));
+    let range = est[0]
+        .filter(|_| v.is_ranked(r))
+        .map(|e| v.rank_range(0, &e));
+    rec.push(("average_rank_best", json!(range.map(|r| r.0))));
+    rec.push(("average_rank_worst", json!(range.map(|r| r.1))));
     rec.push(("scores", Value::Array(scores)));
     debug_assert!(rec.iter().map(|(k, _)| *k).eq(COLUMNS.iter().copied()));
     rec

@@ -22,6 +22,7 @@ pub mod plots;
 pub mod slug;
 pub mod swap;
 pub mod table_data;
+pub mod uncertainty;
 pub mod view;
 
 use anyhow::{bail, Context, Result};

@@ -1,6 +1,7 @@
 //! One page per model (`models/<slug>.html`): all its runs, every score with
 //! its rank among comparable runs, metadata, provenance, flag and Hub link.
 
+use super::uncertainty::{self, Origin};
 use super::view::{ranked_labels, ranked_values, View, RANKED};
 use super::{hub_url, is_https_url, thousands, Out, PageCtx};
 use anyhow::{Context, Result};
@@ -12,8 +13,16 @@ struct Headline {
     label: &'static str,
     value: Option<String>,
     stderr: Option<String>,
+    /// Where the standard error comes from (`uncertainty::Origin::label`).
+    origin: Option<&'static str>,
+    /// Its mark: `d` derived, `c` combined, empty when reported.
+    mark: &'static str,
+    /// The 95% interval, "lo–hi".
+    interval: Option<String>,
     n: Option<String>,
     rank: Option<String>,
+    /// The rank range consistent with the intervals, "best–worst".
+    rank_range: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -85,14 +94,27 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
     let vals = ranked_values(r);
     let labels = ranked_labels();
     let mut headlines = Vec::with_capacity(RANKED);
+    let est = uncertainty::of_run(r);
     for c in 0..RANKED {
         let score = (c > 0).then(|| r.headline(Benchmark::ALL[c - 1])).flatten();
+        let e = est[c];
+        let ranked = v.is_ranked(r);
         headlines.push(Headline {
             label: labels[c],
             value: vals[c].map(|x| format!("{x:.2}")),
-            stderr: score.and_then(|s| s.stderr).map(pct),
+            stderr: e.map(|e| format!("{:.2}", e.stderr)),
+            origin: e.map(|e| e.origin.label()),
+            mark: match e.map(|e| e.origin) {
+                Some(Origin::Reported) | None => "",
+                Some(Origin::Combined) => "c",
+                Some(_) => "d",
+            },
+            interval: e.map(|e| {
+                let (lo, hi) = e.interval();
+                format!("{lo:.2}–{hi:.2}")
+            }),
             n: score.and_then(|s| s.n_samples).map(thousands),
-            rank: match (vals[c], v.is_ranked(r)) {
+            rank: match (vals[c], ranked) {
                 (Some(x), true) => {
                     let (rank, of) = v.rank(c, x);
                     Some(format!(
@@ -100,6 +122,17 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
                         thousands(rank as i64),
                         thousands(of as i64)
                     ))
+                }
+                _ => None,
+            },
+            rank_range: match (e, ranked) {
+                (Some(e), true) => {
+                    let (best, worst, _) = v.rank_range(c, &e);
+                    Some(if best == worst {
+                        thousands(best as i64)
+                    } else {
+                        format!("{}–{}", thousands(best as i64), thousands(worst as i64))
+                    })
                 }
                 _ => None,
             },

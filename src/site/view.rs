@@ -1,7 +1,7 @@
 //! The runs as the site shows them: sorted by Average, grouped by model, with
 //! page slugs, flags and ranks.
 
-use super::{slug, Flag};
+use super::{slug, uncertainty, Flag};
 use leaderboard_format::schema::{Benchmark, Run};
 use std::collections::BTreeMap;
 
@@ -39,6 +39,8 @@ pub struct View<'a> {
     /// Per ranked column, the values of the ranked runs ([`View::is_ranked`]),
     /// sorted descending.
     sorted: Vec<Vec<f64>>,
+    /// Per ranked column, the estimates of the ranked runs (rank ranges).
+    estimates: Vec<uncertainty::Column>,
 }
 
 impl<'a> View<'a> {
@@ -65,13 +67,23 @@ impl<'a> View<'a> {
             fmap.insert(f.model.as_str(), f);
         }
         let mut sorted = vec![Vec::new(); RANKED];
+        let mut estimates = vec![Vec::new(); RANKED];
         for r in runs.iter().filter(|r| is_ranked(r, &fmap)) {
             for (c, v) in ranked_values(r).into_iter().enumerate() {
                 if let Some(v) = v {
                     sorted[c].push(v);
                 }
             }
+            for (c, e) in uncertainty::of_run(r).into_iter().enumerate() {
+                if let Some(e) = e {
+                    estimates[c].push(e);
+                }
+            }
         }
+        let estimates = estimates
+            .into_iter()
+            .map(uncertainty::Column::new)
+            .collect();
         for s in &mut sorted {
             s.sort_by(|a, b| b.total_cmp(a));
         }
@@ -81,6 +93,7 @@ impl<'a> View<'a> {
             slugs,
             flags: fmap,
             sorted,
+            estimates,
         }
     }
 
@@ -92,6 +105,14 @@ impl<'a> View<'a> {
         let key = (value * 100.0).round();
         let better = s.partition_point(|v| (v * 100.0).round() > key);
         (better + 1, s.len())
+    }
+
+    /// The rank range of a ranked run's estimate `e` in column `col`, and
+    /// how many runs it is out of ([`uncertainty::Column::rank_range`]).
+    pub fn rank_range(&self, col: usize, e: &uncertainty::Estimate) -> (usize, usize, usize) {
+        let c = &self.estimates[col];
+        let (best, worst) = c.rank_range(e);
+        (best, worst, c.len())
     }
 
     /// Whether a run takes part in ranks: comparable (no deviations) and its

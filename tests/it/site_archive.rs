@@ -168,6 +168,49 @@ fn archive_site_matches_the_v1_table() {
     assert!(!llama.contains("<dd>0</dd>"));
     let flagged = page("contamination--contaminated_proof_7b_v1.0_safetensor.html");
     assert!(flagged.contains("Not ranked: the model is flagged."));
+    // Every score of every run has an interval (derived: the archive reports
+    // no standard errors), and so does every Average.
+    use leaderboard::site::uncertainty;
+    for r in &src.runs {
+        let est = uncertainty::of_run(r);
+        assert!(
+            est.iter().all(Option::is_some),
+            "{} lacks an interval",
+            r.model_id
+        );
+    }
+    assert!(llama.contains("95% interval"));
+    let arc = uncertainty::of_benchmark(
+        src.runs
+            .iter()
+            .find(|r| r.model_id == "meta-llama/Llama-2-7b-hf" && r.precision.as_str() == "float16")
+            .unwrap(),
+        leaderboard_format::schema::Benchmark::Arc,
+    )
+    .unwrap();
+    assert_eq!(arc.origin, uncertainty::Origin::Binomial);
+    let (lo, hi) = arc.interval();
+    assert!(
+        llama.contains(&format!("{lo:.2}–{hi:.2}")),
+        "ARC interval {lo:.2}–{hi:.2}"
+    );
+    // How many of the top 100 ranked runs by Average are statistically tied
+    // with the first (printed for the closing note).
+    let view = leaderboard::site::view::View::new(&src.runs, &src.flags);
+    let top: Vec<uncertainty::Estimate> = view
+        .runs
+        .iter()
+        .filter(|r| view.is_ranked(r))
+        .take(100)
+        .map(|r| uncertainty::of_run(r)[0].unwrap())
+        .collect();
+    let tied = top[1..].iter().filter(|e| !top[0].beats(e)).count();
+    let range = view.rank_range(0, &top[0]);
+    eprintln!(
+        "top 100 by Average: {tied} of the 99 others are tied with the first ({:.2} ± {:.2}); its rank range {}–{} of {}",
+        top[0].value, top[0].stderr, range.0, range.1, range.2
+    );
+    assert!(tied > 0 && tied < 99);
     // The 14 case-only id pairs do not collide case-insensitively.
     let mut lower = std::collections::BTreeSet::new();
     for e in std::fs::read_dir(out.join("models")).unwrap() {
