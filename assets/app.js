@@ -58,6 +58,13 @@
         if (C.nc[i] === "1") h += ' <span class="badge nc" title="Departs from the suite (see the model page)">not comparable</span>';
         return h;
       } },
+    { k: "rank", h: "Rank range", on: false, num: true, asc: true, title: "Rank range of the Average among the comparable, unflagged runs shown: every rank the 95% intervals allow",
+      sv: function (i) { return RANGE.best[i] === 0 ? null : RANGE.best[i] * 1e6 + RANGE.worst[i]; },
+      td: function (i) {
+        var b = RANGE.best[i], w = RANGE.worst[i];
+        if (b === 0) return "";
+        return '<span title="' + (b === w ? "rank " + b : "any rank from " + b + " to " + w) + '">' + (b === w ? b : b + "–" + w) + "</span>";
+      } },
     { k: "avg", h: "Average", on: true, num: true, title: "Average (mean of the six, percent)", sv: function (i) { return C.avg[i]; }, td: function (i) { return pct(C.avg[i]); } }
   ];
   var METRIC = ["arc_challenge, 25-shot, acc_norm", "hellaswag, 10-shot, acc_norm",
@@ -210,6 +217,36 @@
   }
   // "Hide merges" hides runs marked as merges and runs typed as merges (v1).
   var MERGE_TYPE = D.types.indexOf("merge");
+
+  // ---- uncertainty: rank ranges and ties (rules in src/site/uncertainty.rs) --
+  // Among the ranked rows of the view (comparable, not flagged, with an
+  // Average): best = 1 + rows significantly better, worst = rows not
+  // significantly worse; significant = |difference| > 1.96·√(se₁² + se₂²).
+  var RANGE = { best: new Int32Array(N), worst: new Int32Array(N) };
+  function isRanked(i) { return C.nc[i] === "0" && C.avg[i] !== null && C.se[i] !== null && D.mf[C.m[i]] === undefined; }
+  function beats(a, b) { return C.avg[a] - C.avg[b] > 1.96 * Math.hypot(C.se[a], C.se[b]); }
+  function tied(a, b) { return !beats(a, b) && !beats(b, a); }
+  function computeRanges(visible) {
+    RANGE.best.fill(0);
+    RANGE.worst.fill(0);
+    var r = visible.filter(isRanked);
+    r.sort(function (a, b) { return C.avg[b] - C.avg[a] || a - b; });
+    var n = r.length, maxSe = 0;
+    for (var k = 0; k < n; k++) maxSe = Math.max(maxSe, C.se[r[k]]);
+    function firstAtMost(x) { var lo = 0, hi = n; while (lo < hi) { var m = (lo + hi) >> 1; if (C.avg[r[m]] > x) lo = m + 1; else hi = m; } return lo; }
+    function firstBelow(x) { var lo = 0, hi = n; while (lo < hi) { var m = (lo + hi) >> 1; if (C.avg[r[m]] >= x) lo = m + 1; else hi = m; } return lo; }
+    for (var k2 = 0; k2 < n; k2++) {
+      var i = r[k2], reach = 1.96 * Math.hypot(C.se[i], maxSe);
+      var a = firstAtMost(C.avg[i] + reach), z = firstBelow(C.avg[i] - reach);
+      var better = a, worse = n - z;
+      for (var j = a; j < z; j++) {
+        if (beats(r[j], i)) better++;
+        else if (beats(i, r[j])) worse++;
+      }
+      RANGE.best[i] = better + 1;
+      RANGE.worst[i] = n - worse;
+    }
+  }
   function visibleRows() {
     var terms = compileSearch(state.q);
     var types = state.types === null ? null : state.types.map(function (t) { return D.types.indexOf(t); });
@@ -260,7 +297,7 @@
     $("refs").innerHTML = refs;
   }
   function rowHtml(i) {
-    var h = "<tr>";
+    var h = '<tr data-i="' + i + '"' + (pinned === i ? ' class="sel"' : "") + ">";
     for (var k = 0; k < cols.length; k++) {
       var c = cols[k];
       h += c.num ? '<td class="num">' + c.td(i) + "</td>" : c.k === "model" ? '<td class="model">' + c.td(i) + "</td>" : "<td>" + c.td(i) + "</td>";
@@ -278,6 +315,7 @@
     var t = performance.now();
     cols = state.cols.map(function (k) { return BYKEY[k]; });
     rows = visibleRows();
+    computeRanges(rows);
     shown = 0;
     renderHead();
     $("rows").innerHTML = "";
@@ -307,9 +345,34 @@
     if (!th) return;
     var k = th.dataset.k;
     if (state.sort === k) state.dir = state.dir === "desc" ? "asc" : "desc";
-    else { state.sort = k; state.dir = BYKEY[k].num || k === "t" ? "desc" : "asc"; }
+    else { state.sort = k; state.dir = (BYKEY[k].num && !BYKEY[k].asc) || k === "t" ? "desc" : "asc"; }
     apply(true);
   });
+  // Ties: hovering a ranked row shades the rows statistically tied with it;
+  // clicking a row (outside its links) pins that shading.
+  var pinned = null;
+  function shade(i) {
+    document.querySelectorAll("#rows tr").forEach(function (tr) {
+      var j = +tr.dataset.i;
+      tr.classList.toggle("sel", i !== null && j === i);
+      tr.classList.toggle("tie", i !== null && j !== i && isRanked(i) && isRanked(j) && tied(i, j));
+    });
+  }
+  $("rows").addEventListener("mouseover", function (e) {
+    var tr = e.target.closest("tr");
+    if (tr && pinned === null) shade(+tr.dataset.i);
+  });
+  $("rows").addEventListener("mouseleave", function () { if (pinned === null) shade(null); });
+  $("rows").addEventListener("click", function (e) {
+    if (e.target.closest("a")) return;
+    var tr = e.target.closest("tr");
+    if (!tr) return;
+    var i = +tr.dataset.i;
+    pinned = pinned === i ? null : i;
+    shade(pinned === null ? i : pinned);
+  });
+  window.__lbTies = function (i) { shade(i); return [].slice.call(document.querySelectorAll("#rows tr.tie")).map(function (tr) { return +tr.dataset.i; }); };
+  window.__lbRange = function (i) { return [RANGE.best[i], RANGE.worst[i]]; };
   $("reset").addEventListener("click", function (e) {
     e.preventDefault();
     state = defaults();

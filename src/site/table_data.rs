@@ -14,6 +14,7 @@
 //! | `archs`, `precs`, `lics`, `wts` | dictionaries for `c.a`, `c.p`, `c.l`, `c.w` (`null` entries = unknown) |
 //! | `flags` | `[{model, reason, link}]` (`link` only when `https://`); `mf` maps model index → flag index |
 //! | `c.avg`, `c.b0`…`c.b5` | Average and the six benchmarks (schema order) in **hundredths of a percent** (integers), `null` = missing |
+//! | `c.se` | standard error of the Average in hundredths of a percent (`super::uncertainty`), `null` = no Average |
 //! | `c.pb` | parameters in hundredths of a billion, `null` = unknown |
 //! | `c.lk` | Hub likes or `null` |
 //! | `c.sha` | revision or `null` |
@@ -146,6 +147,10 @@ pub fn render(v: &View) -> String {
     c.insert(
         "avg".into(),
         col(&|r| json!(ranked_values(r)[0].map(hundredths))),
+    );
+    c.insert(
+        "se".into(),
+        col(&|r| json!(super::uncertainty::of_run(r)[0].map(|e| hundredths(e.stderr)))),
     );
     for b in 0..6 {
         c.insert(

@@ -117,6 +117,40 @@ fn reader_views_in_headless_chromium() {
     assert!(n_mistral > 0);
     assert_eq!(shown_of(&count(&c)), n_mistral);
     assert_eq!(c.js("document.getElementById('q').value"), "mistral");
+
+    // Rank ranges and ties in the table, over every run (nothing hidden):
+    // the same rule as the model pages, on data.js's hundredths.
+    fresh(&c, &format!("{index}#hide=&cols=t,model,rank,avg"));
+    let view = site::view::View::new(&src.runs, &src.flags);
+    let hundredths = |x: f64| (x * 100.0).round();
+    let rows: Vec<Option<(f64, f64)>> = view
+        .runs
+        .iter()
+        .map(|r| {
+            let e = site::uncertainty::of_run(r)[0]?;
+            view.is_ranked(r)
+                .then(|| (hundredths(e.value), hundredths(e.stderr)))
+        })
+        .collect();
+    let beats = |a: (f64, f64), b: (f64, f64)| a.0 - b.0 > 1.96 * a.1.hypot(b.1);
+    let first = rows.iter().position(Option::is_some).unwrap();
+    let top = rows[first].unwrap();
+    let ranked: Vec<(f64, f64)> = rows.iter().flatten().copied().collect();
+    let best = 1 + ranked.iter().filter(|o| beats(**o, top)).count();
+    let worst = ranked.len() - ranked.iter().filter(|o| beats(top, **o)).count();
+    let got: Vec<usize> =
+        serde_json::from_value(c.js(&format!("window.__lbRange({first})"))).unwrap();
+    assert_eq!(got, vec![best, worst], "rank range of row {first}");
+    let cell = c.js("document.querySelector('#rows tr').children[2].textContent");
+    assert_eq!(cell.as_str().unwrap(), format!("{best}–{worst}"));
+    let ties: Vec<usize> =
+        serde_json::from_value(c.js(&format!("window.__lbTies({first})"))).unwrap();
+    let want: Vec<usize> = (0..200.min(rows.len()))
+        .filter(|j| *j != first)
+        .filter(|j| rows[*j].is_some_and(|o| !beats(o, top) && !beats(top, o)))
+        .collect();
+    assert!(!want.is_empty() && want.len() < 199, "{} ties", want.len());
+    assert_eq!(ties, want, "rows shaded as tied with row {first}");
     drop(c);
 
     // Phone: the Average of the first row is on screen without sideways
