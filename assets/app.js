@@ -11,29 +11,10 @@
   var BATCH = 200;
   window.__lbTimings = { firstRender: null, lastFilter: null, sinceNavigation: null };
 
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
-  // Same rule as src/site/slug.rs base_slug.
-  function baseSlug(id) {
-    var s = "";
-    for (var ch of id) {
-      if (/^[a-z0-9._-]$/.test(ch)) s += ch;
-      else if (/^[A-Z]$/.test(ch)) s += ch.toLowerCase();
-      else if (ch === "/") s += "--";
-      else s += "-";
-    }
-    return s;
-  }
-  function pageOf(mi) {
-    var s = D.slugx[mi];
-    return "models/" + encodeURIComponent(s !== undefined ? s : baseSlug(D.models[mi])) + ".html";
-  }
-  function pct(v) { return v === null ? "" : (v / 100).toFixed(2); }
+  var U = window.LB_UTIL;
+  var esc = U.esc, pct = U.pct, isHttps = U.isHttps, beats = U.beats;
+  function pageOf(mi) { return U.pageOf(D, mi); }
   function grouped(n) { return n.toLocaleString("en-US"); }
-  function isHttps(u) { return typeof u === "string" && /^https:\/\/[^\s"'<>\\`]+$/.test(u); }
 
   var modelLower = D.models.map(function (m) { return m.toLowerCase(); });
   var licLower = D.lics.map(function (l) { return l === null ? "" : l.toLowerCase(); });
@@ -49,7 +30,8 @@
       } },
     { k: "model", h: "Model", on: true, str: true, sv: function (i) { return modelLower[C.m[i]]; },
       td: function (i) {
-        var h = '<a href="' + esc(pageOf(C.m[i])) + '">' + esc(D.models[C.m[i]]) + "</a>";
+        var h = '<input type="checkbox" class="pick" aria-label="compare this run"' + (picked.indexOf(i) >= 0 ? " checked" : "") + "> " +
+          '<a href="' + esc(pageOf(C.m[i])) + '">' + esc(D.models[C.m[i]]) + "</a>";
         var f = flagOf(i);
         if (f) {
           var mark = '<span class="flagmark" title="Flagged: ' + esc(f.reason) + '">🚩</span>';
@@ -224,8 +206,8 @@
   // significantly worse; significant = |difference| > 1.96·√(se₁² + se₂²).
   var RANGE = { best: new Int32Array(N), worst: new Int32Array(N) };
   function isRanked(i) { return C.nc[i] === "0" && C.avg[i] !== null && C.se[i] !== null && D.mf[C.m[i]] === undefined; }
-  function beats(a, b) { return C.avg[a] - C.avg[b] > 1.96 * Math.hypot(C.se[a], C.se[b]); }
-  function tied(a, b) { return !beats(a, b) && !beats(b, a); }
+  function beatsRow(a, b) { return beats(C.avg[a], C.se[a], C.avg[b], C.se[b]); }
+  function tied(a, b) { return !beatsRow(a, b) && !beatsRow(b, a); }
   function computeRanges(visible) {
     RANGE.best.fill(0);
     RANGE.worst.fill(0);
@@ -240,8 +222,8 @@
       var a = firstAtMost(C.avg[i] + reach), z = firstBelow(C.avg[i] - reach);
       var better = a, worse = n - z;
       for (var j = a; j < z; j++) {
-        if (beats(r[j], i)) better++;
-        else if (beats(i, r[j])) worse++;
+        if (beatsRow(r[j], i)) better++;
+        else if (beatsRow(i, r[j])) worse++;
       }
       RANGE.best[i] = better + 1;
       RANGE.worst[i] = n - worse;
@@ -348,6 +330,25 @@
     else { state.sort = k; state.dir = (BYKEY[k].num && !BYKEY[k].asc) || k === "t" ? "desc" : "asc"; }
     apply(true);
   });
+  // Compare: up to 4 ticked runs, opened in compare.html (runs in its hash).
+  var picked = [];
+  function updateCompare() {
+    var a = $("compare");
+    a.hidden = picked.length < 2;
+    a.textContent = "Compare " + picked.length + " runs";
+    a.href = "compare.html#r=" + picked.map(function (i) { return U.runKey(D, i); }).join(",");
+    $("pickhint").textContent = picked.length >= 4 ? "4 runs ticked (the most a comparison holds)." :
+      picked.length ? picked.length + " ticked; tick up to 4." : "Tick up to 4 runs (box before the model) to compare them.";
+  }
+  $("rows").addEventListener("change", function (e) {
+    if (!e.target.classList.contains("pick")) return;
+    var i = +e.target.closest("tr").dataset.i, k = picked.indexOf(i);
+    if (e.target.checked && k < 0) {
+      if (picked.length >= 4) { e.target.checked = false; return; }
+      picked.push(i);
+    } else if (!e.target.checked && k >= 0) picked.splice(k, 1);
+    updateCompare();
+  });
   // Ties: hovering a ranked row shades the rows statistically tied with it;
   // clicking a row (outside its links) pins that shading.
   var pinned = null;
@@ -364,7 +365,7 @@
   });
   $("rows").addEventListener("mouseleave", function () { if (pinned === null) shade(null); });
   $("rows").addEventListener("click", function (e) {
-    if (e.target.closest("a")) return;
+    if (e.target.closest("a") || e.target.closest("input")) return;
     var tr = e.target.closest("tr");
     if (!tr) return;
     var i = +tr.dataset.i;

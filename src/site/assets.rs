@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Templates every build renders, by file name.
-pub const TEMPLATE_NAMES: [&str; 7] = [
+pub const TEMPLATE_NAMES: [&str; 8] = [
     "base.html",
+    "compare.html",
     "downloads.html",
     "index.html",
     "model.html",
@@ -17,8 +18,9 @@ pub const TEMPLATE_NAMES: [&str; 7] = [
     "404.html",
 ];
 
-const EMBEDDED_TEMPLATES: [(&str, &str); 7] = [
+const EMBEDDED_TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../../templates/base.html")),
+    ("compare.html", include_str!("../../templates/compare.html")),
     (
         "downloads.html",
         include_str!("../../templates/downloads.html"),
@@ -31,8 +33,10 @@ const EMBEDDED_TEMPLATES: [(&str, &str); 7] = [
 ];
 
 /// Static files copied verbatim to the site root.
-const EMBEDDED_ASSETS: [(&str, &str); 2] = [
+const EMBEDDED_ASSETS: [(&str, &str); 4] = [
     ("app.js", include_str!("../../assets/app.js")),
+    ("common.js", include_str!("../../assets/common.js")),
+    ("compare.js", include_str!("../../assets/compare.js")),
     ("style.css", include_str!("../../assets/style.css")),
 ];
 

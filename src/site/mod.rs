@@ -6,7 +6,8 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `index.html`, `data.js`, `app.js`, `style.css` | the main table ([`table_data`] documents `data.js`) |
+//! | `index.html`, `data.js`, `common.js`, `app.js`, `style.css` | the main table ([`table_data`] documents `data.js`) |
+//! | `compare.html`, `compare.js` | up to 4 runs side by side (runs named in the address) |
 //! | `models/<slug>.html` | one page per model ([`slug`] documents the names) |
 //! | `about.html`, `faq.html`, `submit.html` | from `content/*.md` |
 //! | `plots.html` | SVG plots drawn at build time |
@@ -221,6 +222,11 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
         })
         .context("rendering index.html")?;
     o.write("index.html", index.as_bytes())?;
+    let compare = env
+        .get_template("compare.html")?
+        .render(ctx.page("", "compare", "Compare runs"))
+        .context("rendering compare.html")?;
+    o.write("compare.html", compare.as_bytes())?;
     model_pages::write(&v, &env, &ctx, o)?;
     markdown::write(src, &env, &ctx, o)?;
     plots::write(&v, &env, &ctx, o)?;

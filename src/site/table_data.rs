@@ -14,7 +14,7 @@
 //! | `archs`, `precs`, `lics`, `wts` | dictionaries for `c.a`, `c.p`, `c.l`, `c.w` (`null` entries = unknown) |
 //! | `flags` | `[{model, reason, link}]` (`link` only when `https://`); `mf` maps model index → flag index |
 //! | `c.avg`, `c.b0`…`c.b5` | Average and the six benchmarks (schema order) in **hundredths of a percent** (integers), `null` = missing |
-//! | `c.se` | standard error of the Average in hundredths of a percent (`super::uncertainty`), `null` = no Average |
+//! | `c.se`, `c.s0`…`c.s5` | standard errors of the Average and of the six, in hundredths of a percent (`super::uncertainty`), `null` = no score |
 //! | `c.pb` | parameters in hundredths of a billion, `null` = unknown |
 //! | `c.lk` | Hub likes or `null` |
 //! | `c.sha` | revision or `null` |
@@ -156,6 +156,10 @@ pub fn render(v: &View) -> String {
         c.insert(
             format!("b{b}"),
             col(&|r| json!(ranked_values(r)[b + 1].map(hundredths))),
+        );
+        c.insert(
+            format!("s{b}"),
+            col(&|r| json!(super::uncertainty::of_run(r)[b + 1].map(|e| hundredths(e.stderr)))),
         );
     }
     c.insert(

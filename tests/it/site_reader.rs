@@ -151,6 +151,67 @@ fn reader_views_in_headless_chromium() {
         .collect();
     assert!(!want.is_empty() && want.len() < 199, "{} ties", want.len());
     assert_eq!(ties, want, "rows shaded as tied with row {first}");
+
+    // Compare: tick two runs, follow the Compare link; the page shows both,
+    // with each difference marked as the uncertainty rule says.
+    fresh(&c, &index);
+    for k in [0, 5] {
+        c.js(&format!(
+            "(() => {{ const b = document.querySelectorAll('#rows input.pick')[{k}]; b.click(); return b.checked; }})()"
+        ));
+    }
+    let link = c.js("(() => { const a = document.getElementById('compare'); return a.hidden ? null : a.href; })()");
+    let link = link
+        .as_str()
+        .expect("Compare link hidden after ticking two runs")
+        .to_string();
+    assert!(link.contains("compare.html#r="), "{link}");
+    let picked: Vec<usize> = serde_json::from_value(
+        c.js("[0, 5].map(k => +document.querySelectorAll('#rows tr')[k].dataset.i)"),
+    )
+    .unwrap();
+    c.tab
+        .navigate_to(&link)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    c.wait_for("window.__cmpReady === true", 20);
+    let status = c.js("document.getElementById('cmp-status').textContent");
+    assert!(
+        status.as_str().unwrap().starts_with("2 runs compared"),
+        "{status}"
+    );
+    let names: Vec<String> = serde_json::from_value(
+        c.js("[...document.querySelectorAll('#cmp-scores thead th a')].map(a => a.textContent)"),
+    )
+    .unwrap();
+    let want_names: Vec<String> = picked
+        .iter()
+        .map(|i| view.runs[*i].model_id.clone())
+        .collect();
+    assert_eq!(names, want_names);
+    let sig: Vec<u8> = serde_json::from_value(c.js(
+        "[...document.querySelectorAll('#cmp-scores td[data-sig]')].map(td => +td.dataset.sig)",
+    ))
+    .unwrap();
+    let (a, b) = (
+        site::uncertainty::of_run(view.runs[picked[0]]),
+        site::uncertainty::of_run(view.runs[picked[1]]),
+    );
+    let rounded = |e: site::uncertainty::Estimate| (hundredths(e.value), hundredths(e.stderr));
+    let want_sig: Vec<u8> = (0..7)
+        .map(|col| {
+            let (x, y) = (rounded(a[col].unwrap()), rounded(b[col].unwrap()));
+            u8::from(beats(x, y) || beats(y, x))
+        })
+        .collect();
+    assert_eq!(sig, want_sig, "significance per column");
+    assert!(
+        c.js("document.querySelectorAll('#cmp svg rect').length")
+            .as_u64()
+            .unwrap()
+            >= 12
+    );
     drop(c);
 
     // Phone: the Average of the first row is on screen without sideways
