@@ -24,12 +24,120 @@
     var lo = Math.max(0, v - 1.96 * s), hi = Math.min(10000, v + 1.96 * s);
     return '<td class="num">' + pct(v) + (s === null ? "" : ' <span class="muted">± ' + pct(s) + "</span><br><small class=\"muted\">" + pct(lo) + "–" + pct(hi) + "</small>") + "</td>";
   }
+  // Per-sample details of a row (window.LB_DETAILS entries, loaded on demand).
+  function detailsOf(i) {
+    var list = window.LB_DETAILS || [], rev = (C.sha[i] || "").slice(0, 12);
+    for (var k = 0; k < list.length; k++) {
+      var d = list[k];
+      if (d.m === D.models[C.m[i]] && d.p === D.precs[C.p[i]] && d.r === rev) return d.t;
+    }
+    return null;
+  }
+  var BENCH_OF = function (task) {
+    if (task.indexOf("mmlu_") === 0) return 3;
+    return { arc_challenge: 1, hellaswag: 2, truthfulqa_mc: 4, winogrande: 5, gsm8k: 6 }[task] || 0;
+  };
+  // The documents two runs' details both hold for benchmark column c:
+  // {n, aOnly (A right, B wrong), bOnly, docs: [[task, doc, rowA, rowB]] disagreeing}.
+  function paired(i, j, c) {
+    var da = detailsOf(i), db = detailsOf(j);
+    if (!da || !db) return null;
+    var out = { n: 0, aOnly: 0, bOnly: 0, docs: [] };
+    Object.keys(da).sort().forEach(function (task) {
+      if (BENCH_OF(task) !== c || !db[task]) return;
+      var byDoc = {};
+      db[task].forEach(function (r) { byDoc[r[0]] = r; });
+      da[task].forEach(function (ra) {
+        var rb = byDoc[ra[0]];
+        if (!rb) return;
+        out.n++;
+        if (ra[1] && !rb[1]) out.aOnly++;
+        if (rb[1] && !ra[1]) out.bOnly++;
+        if (ra[1] !== rb[1] || ra[2] !== rb[2]) out.docs.push([task, ra[0], ra, rb]);
+      });
+    });
+    return out.n ? out : null;
+  }
+  // McNemar's test: z = (bOnly − aOnly)/√(aOnly + bOnly), significant when |z| > 1.96.
+  function mcnemar(p) {
+    var m = p.aOnly + p.bOnly;
+    return m === 0 ? 0 : (p.bOnly - p.aOnly) / Math.sqrt(m);
+  }
   function diff(i, j, c) {
     var a = val(i, c), b = val(j, c), sa = se(i, c), sb = se(j, c);
     if (a === null || b === null || sa === null || sb === null) return '<td class="num">—</td>';
-    var d = b - a, sig = U.beats(a, sa, b, sb) || U.beats(b, sb, a, sa);
-    return '<td class="num ' + (sig ? "sig" : "tie") + '" data-sig="' + (sig ? 1 : 0) + '">' + (d >= 0 ? "+" : "−") + pct(Math.abs(d)) +
-      "<br><small>" + (sig ? "significant" : "tied") + "</small></td>";
+    var p = c > 0 ? paired(i, j, c) : null, sig, how;
+    if (p) { sig = Math.abs(mcnemar(p)) > 1.96; how = "paired, " + p.n + " docs"; }
+    else { sig = U.beats(a, sa, b, sb) || U.beats(b, sb, a, sa); how = "intervals"; }
+    var d = b - a;
+    return '<td class="num ' + (sig ? "sig" : "tie") + '" data-sig="' + (sig ? 1 : 0) + '" data-how="' + (p ? "paired" : "unpaired") + '" title="' + esc(how) + '">' + (d >= 0 ? "+" : "−") + pct(Math.abs(d)) +
+      "<br><small>" + (sig ? "significant" : "tied") + (p ? " (paired)" : "") + "</small></td>";
+  }
+
+  // ---- per-sample diff ---------------------------------------------------
+  var PAGE = 50, diffState = { other: 1, bench: 0, dir: "all", page: 0 };
+  function choiceText(task, doc, v) {
+    var t = (window.LB_TEXT || {})[task], rec = t && t[doc];
+    var k = /^[0-9]+$/.test(v) ? +v : -1;
+    return rec && k >= 0 && rec[1][k] !== undefined ? v + ": " + rec[1][k] : v;
+  }
+  function renderDiff(rows) {
+    var el = $("cmp-diff");
+    if (!el) return;
+    var withD = rows.filter(function (i) { return detailsOf(i); });
+    if (withD.length < 2 || withD[0] !== rows[0]) {
+      el.innerHTML = rows.some(function (i) { return D.dx[i] !== undefined; }) ? "" :
+        '<p class="muted">Per-sample diff: none of these runs has per-sample details (runs made by the evaluator have them; the v1 archive does not).</p>';
+      return;
+    }
+    var others = withD.slice(1), j = others[Math.min(diffState.other - 1, others.length - 1)], i = rows[0];
+    var all = [], counts = "";
+    for (var c = 1; c <= 6; c++) {
+      var p = paired(i, j, c);
+      if (!p) continue;
+      counts += "<tr><th>" + LABELS[c] + '</th><td class="num">' + p.n + '</td><td class="num">' + p.aOnly + '</td><td class="num">' + p.bOnly +
+        '</td><td class="num">' + mcnemar(p).toFixed(2) + "</td><td>" + (Math.abs(mcnemar(p)) > 1.96 ? "significant" : "tied") + "</td></tr>";
+      if (diffState.bench === 0 || diffState.bench === c) all = all.concat(p.docs);
+    }
+    var shown = all.filter(function (x) {
+      return diffState.dir === "all" || (diffState.dir === "a" ? x[2][1] && !x[3][1] : x[3][1] && !x[2][1]);
+    });
+    var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+    diffState.page = Math.min(diffState.page, pages - 1);
+    var slice = shown.slice(diffState.page * PAGE, diffState.page * PAGE + PAGE);
+    var opts = function (vals, cur) { return vals.map(function (v) { return '<option value="' + esc(v[0]) + '"' + (String(v[0]) === String(cur) ? " selected" : "") + ">" + esc(v[1]) + "</option>"; }).join(""); };
+    var h = "<h2>Per-sample diff</h2>" +
+      '<p>A = <strong>' + esc(D.models[C.m[i]]) + "</strong> (" + esc(D.precs[C.p[i]]) + ") against " +
+      '<select id="d-other">' + opts(others.map(function (o, k) { return [k + 1, D.models[C.m[o]] + " (" + D.precs[C.p[o]] + ")"]; }), diffState.other) + "</select></p>" +
+      '<table class="scores small"><thead><tr><th>Benchmark</th><th>docs in both</th><th>A right, B wrong</th><th>B right, A wrong</th><th>McNemar z</th><th>paired test</th></tr></thead><tbody>' + counts + "</tbody></table>" +
+      '<p><label>Benchmark <select id="d-bench">' + opts([[0, "all"]].concat([1, 2, 3, 4, 5, 6].map(function (c) { return [c, LABELS[c]]; })), diffState.bench) + "</select></label> " +
+      '<label>Show <select id="d-dir">' + opts([["all", "every disagreement"], ["a", "A right, B wrong"], ["b", "B right, A wrong"]], diffState.dir) + "</select></label> " +
+      '<span id="d-count">' + shown.length + " documents</span>" +
+      (pages > 1 ? ' <button type="button" id="d-prev"' + (diffState.page ? "" : " disabled") + '>←</button> page ' + (diffState.page + 1) + " of " + pages + ' <button type="button" id="d-next"' + (diffState.page < pages - 1 ? "" : " disabled") + ">→</button>" : "") + "</p>" +
+      '<div class="scroll"><table class="scores small diff" id="d-rows"><thead><tr><th>task</th><th>doc</th><th>question</th><th>A answered</th><th>B answered</th><th>gold</th></tr></thead><tbody>' +
+      slice.map(function (x) {
+        var task = x[0], doc = x[1], a = x[2], b = x[3], t = (window.LB_TEXT || {})[task], rec = t && t[doc];
+        return '<tr data-task="' + esc(task) + '" data-doc="' + doc + '"><td>' + esc(task) + '</td><td class="num">' + doc + "</td><td>" + (rec ? esc(rec[0]) : '<span class="muted">(text not in this build)</span>') +
+          '</td><td class="' + (a[1] ? "ok" : "bad") + '">' + esc(choiceText(task, doc, a[2])) + '</td><td class="' + (b[1] ? "ok" : "bad") + '">' + esc(choiceText(task, doc, b[2])) + "</td><td>" + esc(choiceText(task, doc, a[3])) + "</td></tr>";
+      }).join("") + "</tbody></table></div>";
+    el.innerHTML = h;
+    var on = function (id, ev, f) { var e = $(id); if (e) e.addEventListener(ev, f); };
+    on("d-other", "change", function (e) { diffState.other = +e.target.value; diffState.page = 0; renderDiff(rows); });
+    on("d-bench", "change", function (e) { diffState.bench = +e.target.value; diffState.page = 0; renderDiff(rows); });
+    on("d-dir", "change", function (e) { diffState.dir = e.target.value; diffState.page = 0; renderDiff(rows); });
+    on("d-prev", "click", function () { diffState.page--; renderDiff(rows); });
+    on("d-next", "click", function () { diffState.page++; renderDiff(rows); });
+  }
+  // Loads the scripts `paths` (details, then texts), then calls `done`.
+  function load(paths, done) {
+    var left = paths.length;
+    if (!left) return done();
+    paths.forEach(function (p) {
+      var s = document.createElement("script");
+      s.src = p;
+      s.onload = s.onerror = function () { if (--left === 0) done(); };
+      document.body.appendChild(s);
+    });
   }
 
   function chart(rows) {
@@ -91,10 +199,24 @@
       return "<tr><th>" + m[0] + "</th>" + rows.map(function (i) { return "<td>" + m[1](i) + "</td>"; }).join("") + "</tr>";
     }).join("");
     $("cmp").innerHTML = '<div class="scroll"><table class="scores cmp" id="cmp-scores"><thead>' + head + "</thead><tbody>" + body + "</tbody></table></div>" +
-      "<figure>" + chart(rows) + "</figure>" +
+      "<figure>" + chart(rows) + "</figure>" + '<div id="cmp-diff"></div>' +
       '<h2>Metadata</h2><div class="scroll"><table class="scores cmp"><tbody>' + metaRows + "</tbody></table></div>";
+    renderDiff(rows);
   }
-  window.addEventListener("hashchange", render);
-  render();
-  window.__cmpReady = true;
+  // Loads the chosen runs' details and the texts of their tasks, then renders.
+  function start() {
+    var rows = keys().map(function (k) { return U.rowOfKey(D, k); }).filter(function (i) { return i >= 0; });
+    var scripts = rows.filter(function (i) { return D.dx[i] !== undefined; }).map(function (i) { return D.dx[i]; });
+    window.__cmpReady = false;
+    load(scripts, function () {
+      var tasks = {};
+      rows.forEach(function (i) { var d = detailsOf(i); if (d) Object.keys(d).forEach(function (t) { tasks[t] = 1; }); });
+      load(scripts.length ? Object.keys(tasks).sort().map(function (t) { return "details/text/" + encodeURIComponent(t) + ".js"; }) : [], function () {
+        render();
+        window.__cmpReady = true;
+      });
+    });
+  }
+  window.addEventListener("hashchange", start);
+  start();
 })();

@@ -2,7 +2,7 @@
 //!
 //! Prints the wall time of building the whole site from `results/` (several
 //! repetitions, median; loading the Parquet files timed separately), the index
-//! page weight (index.html + data.js + app.js + style.css), and the in-browser
+//! page weight (index.html + data.js + common.js + app.js + style.css), and the in-browser
 //! first render and filter times read from `window.__lbTimings` in headless
 //! Chromium, each against its target. Baselines in the same process: the
 //! time to just read the results, and the time to copy the built site.
@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     let mut weight = 0u64;
-    for f in ["index.html", "data.js", "app.js", "style.css"] {
+    for f in ["index.html", "data.js", "common.js", "app.js", "style.css"] {
         let n = std::fs::metadata(out.join(f))?.len();
         println!("  {f}: {n} bytes");
         weight += n;

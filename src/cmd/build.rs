@@ -24,6 +24,10 @@ pub struct Args {
     /// Public https:// URL of the site (only used for canonical links)
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Benchmark data (the `data/benchmarks` layout) whose document texts the compare
+    /// page's per-sample diff shows [default: data/benchmarks, if it exists]
+    #[arg(long)]
+    pub benchmarks: Option<PathBuf>,
     /// https:// URL of the project's source repository, linked in every page's footer
     /// (the Pages workflow passes its GitHub repository)
     #[arg(long)]
@@ -92,6 +96,7 @@ pub fn run(args: &Args) -> Result<()> {
     )?;
     src.base_url = args.base_url.clone();
     src.repo_url = args.repo_url.clone();
+    src.benchmarks = existing(&args.benchmarks, "data/benchmarks");
     let s = crate::site::build(&src, &out)?;
     eprintln!(
         "built {}: {} runs, {} model pages, {} files, {:.1} MB in {:.2} s",

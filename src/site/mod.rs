@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `index.html`, `data.js`, `common.js`, `app.js`, `style.css` | the main table ([`table_data`] documents `data.js`) |
 //! | `compare.html`, `compare.js` | up to 4 runs side by side (runs named in the address) |
+//! | `details/…` | per-sample details of runs that have them, for the compare page ([`details`]) |
 //! | `models/<slug>.html` | one page per model ([`slug`] documents the names) |
 //! | `about.html`, `faq.html`, `submit.html` | from `content/*.md` |
 //! | `plots.html` | SVG plots drawn at build time |
@@ -16,6 +17,7 @@
 //! | `404.html`, `.nojekyll` | for GitHub Pages |
 
 pub mod assets;
+pub mod details;
 pub mod downloads;
 pub mod markdown;
 pub mod model_pages;
@@ -57,6 +59,11 @@ pub struct Sources {
     pub base_url: Option<String>,
     /// The project's source repository, linked in every page's footer.
     pub repo_url: Option<String>,
+    /// Details files of runs that have one ([`details::find`]).
+    pub details: BTreeMap<details::Key, PathBuf>,
+    /// The benchmark data (`data/benchmarks` layout) the compare page's
+    /// document texts come from; none: ids only.
+    pub benchmarks: Option<PathBuf>,
 }
 
 /// The content pages every site has, with their titles.
@@ -107,13 +114,15 @@ pub fn from_set(
         })
         .collect();
     Ok(Sources {
-        runs: set.runs.into_iter().map(|r| r.run).collect(),
         flags,
         data_files,
         content: load_content(content)?,
         theme: Theme::load(templates, assets)?,
         base_url: None,
         repo_url: None,
+        details: details::find(results, &set),
+        benchmarks: None,
+        runs: set.runs.into_iter().map(|r| r.run).collect(),
     })
 }
 
@@ -208,8 +217,16 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
     let v = view::View::new(&src.runs, &src.flags);
     let env = templates_env(&src.theme)?;
     let ctx = PageCtx::new(src);
-    // Main table.
-    o.write("data.js", table_data::render(&v).as_bytes())?;
+    // Per-sample details (compare page), then the main table, which names them.
+    let slug_of = |m: &str| v.slug(m).to_string();
+    let dx = details::write(
+        &v.runs,
+        &slug_of,
+        &src.details,
+        src.benchmarks.as_deref(),
+        o,
+    )?;
+    o.write("data.js", table_data::render(&v, &dx).as_bytes())?;
     for (name, text) in &src.theme.assets {
         o.write(name, text.as_bytes())?;
     }

@@ -12,6 +12,7 @@
 //! | `slugx` | `{model index: page slug}` for models whose page name is not the plain rule of [`super::slug::base_slug`] (`app.js` applies the rule to the rest) |
 //! | `types`, `typeSym` | model type names and their T symbols; `c.t` indexes them |
 //! | `archs`, `precs`, `lics`, `wts` | dictionaries for `c.a`, `c.p`, `c.l`, `c.w` (`null` entries = unknown) |
+//! | `dx` | `{row: script}`: the per-sample details script of rows that have one ([`super::details`]) |
 //! | `flags` | `[{model, reason, link}]` (`link` only when `https://`); `mf` maps model index → flag index |
 //! | `c.avg`, `c.b0`…`c.b5` | Average and the six benchmarks (schema order) in **hundredths of a percent** (integers), `null` = missing |
 //! | `c.se`, `c.s0`…`c.s5` | standard errors of the Average and of the six, in hundredths of a percent (`super::uncertainty`), `null` = no score |
@@ -101,7 +102,7 @@ pub fn script_safe(json: &str) -> String {
 }
 
 /// The text of `data.js`.
-pub fn render(v: &View) -> String {
+pub fn render(v: &View, dx: &BTreeMap<usize, String>) -> String {
     let runs = &v.runs;
     let models: Vec<&str> = v.models.keys().copied().collect();
     let model_idx: BTreeMap<&str, usize> =
@@ -217,6 +218,7 @@ pub fn render(v: &View) -> String {
         "wts": wts,
         "flags": flags,
         "mf": mf,
+        "dx": dx.iter().map(|(k, p)| (k.to_string(), json!(p))).collect::<Map<String, Value>>(),
         "baselines": baselines().iter().map(|b| json!({
             "name": b.name,
             "avg": hundredths(b.average()),

@@ -8,6 +8,7 @@ mod browser;
 mod import_v1;
 mod results_fixture;
 mod site_archive;
+mod site_compare;
 mod site_fixture;
 mod site_reader;
 mod site_swap;

@@ -211,6 +211,13 @@ fn archive_site_matches_the_v1_table() {
         top[0].value, top[0].stderr, range.0, range.1, range.2
     );
     assert!(tied > 0 && tied < 99);
+    // The index page (what a first visit loads) stays under 1.5 MB.
+    let weight: u64 = ["index.html", "data.js", "common.js", "app.js", "style.css"]
+        .iter()
+        .map(|f| std::fs::metadata(out.join(f)).unwrap().len())
+        .sum();
+    eprintln!("index page weight: {weight} bytes");
+    assert!(weight < 1_500_000, "index page weighs {weight} bytes");
     // The 14 case-only id pairs do not collide case-insensitively.
     let mut lower = std::collections::BTreeSet::new();
     for e in std::fs::read_dir(out.join("models")).unwrap() {
