@@ -167,6 +167,7 @@ pub fn of_run(r: &Run) -> [Option<Estimate>; RANKED] {
 #[derive(Debug, Clone, Default)]
 pub struct Column {
     sorted: Vec<Estimate>,
+    min_stderr: f64,
     max_stderr: f64,
 }
 
@@ -174,8 +175,14 @@ impl Column {
     pub fn new(mut estimates: Vec<Estimate>) -> Column {
         estimates.sort_by(|a, b| b.value.total_cmp(&a.value));
         let max_stderr = estimates.iter().map(|e| e.stderr).fold(0.0, f64::max);
+        let min_stderr = estimates
+            .iter()
+            .map(|e| e.stderr)
+            .fold(f64::INFINITY, f64::min)
+            .min(max_stderr);
         Column {
             sorted: estimates,
+            min_stderr,
             max_stderr,
         }
     }
@@ -191,19 +198,23 @@ impl Column {
     /// The rank range of `e` (1 = best): [1 + runs significantly better,
     /// runs not significantly worse]. `e` is one of the column's runs.
     pub fn rank_range(&self, e: &Estimate) -> (usize, usize) {
-        // Runs further than this from `e` differ significantly whatever their
-        // own error; only the band within it needs the pairwise test.
-        let reach = Z95 * e.stderr.hypot(self.max_stderr);
+        // A difference up to `near` is never significant (every other run's
+        // error is at least the smallest); one beyond `far` always is. Only
+        // the runs in between need the pairwise test.
+        let near = Z95 * e.stderr.hypot(self.min_stderr);
+        let far = Z95 * e.stderr.hypot(self.max_stderr);
         let s = &self.sorted;
-        let above_band = s.partition_point(|x| x.value > e.value + reach);
-        let below_band = s.partition_point(|x| x.value >= e.value - reach);
-        let better = above_band
-            + s[above_band..below_band]
+        let surely_better = s.partition_point(|x| x.value > e.value + far);
+        let maybe_better = s.partition_point(|x| x.value > e.value + near);
+        let maybe_worse = s.partition_point(|x| x.value >= e.value - near);
+        let surely_worse = s.partition_point(|x| x.value >= e.value - far);
+        let better = surely_better
+            + s[surely_better..maybe_better]
                 .iter()
                 .filter(|x| x.beats(e))
                 .count();
-        let worse = (s.len() - below_band)
-            + s[above_band..below_band]
+        let worse = (s.len() - surely_worse)
+            + s[maybe_worse..surely_worse]
                 .iter()
                 .filter(|x| e.beats(x))
                 .count();
@@ -267,11 +278,17 @@ mod tests {
             let se = 0.2 + ((x >> 13) % 300) as f64 / 100.0;
             es.push(est(v, se));
         }
-        let col = Column::new(es.clone());
-        for e in &es {
-            let better = es.iter().filter(|o| o.beats(e)).count();
-            let worse = es.iter().filter(|o| e.beats(o)).count();
-            assert_eq!(col.rank_range(e), (better + 1, es.len() - worse));
+        // Equal errors (an empty band) and values on a 0.01 grid (boundaries hit).
+        let grid: Vec<Estimate> = (0..300)
+            .map(|k| est(50.0 + ((k * 37) % 400) as f64 / 100.0, 1.0))
+            .collect();
+        for es in [es, grid] {
+            let col = Column::new(es.clone());
+            for e in &es {
+                let better = es.iter().filter(|o| o.beats(e)).count();
+                let worse = es.iter().filter(|o| e.beats(o)).count();
+                assert_eq!(col.rank_range(e), (better + 1, es.len() - worse));
+            }
         }
     }
 }
