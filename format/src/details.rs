@@ -333,18 +333,14 @@ fn decode(
         let t = task.value(i);
         crate::schema::check_task_id(t).map_err(|e| err(i, "task", e))?;
         // An extra task's document count is unknown: only non-negative ids.
-        let n_docs = crate::schema::task_facts(t).map_or(i64::MAX, |(_, n)| n);
         let d = doc_id.value(i);
-        if !(0..n_docs).contains(&d) {
-            return Err(err(
-                i,
-                "doc_id",
-                if n_docs == i64::MAX {
-                    format!("{d}; expected a non-negative document index")
-                } else {
-                    format!("{d}; expected 0..{n_docs} for {t}")
-                },
-            ));
+        let expected = match crate::schema::task_facts(t) {
+            Some((_, n_docs)) if !(0..n_docs).contains(&d) => Some(format!("0..{n_docs} for {t}")),
+            None if d < 0 => Some("a non-negative document index".to_string()),
+            _ => None,
+        };
+        if let Some(expected) = expected {
+            return Err(err(i, "doc_id", format!("{d}; expected {expected}")));
         }
         if !crate::ids::is_valid_sha256(sha.value(i)) {
             return Err(err(

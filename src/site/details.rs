@@ -35,12 +35,19 @@ pub fn key(r: &Run) -> Key {
     )
 }
 
-/// The script path of a run's details (relative to the site root).
-pub fn script_path(slug: &str, r: &Run) -> String {
-    let rev: String = r
-        .revision
+/// The first 12 characters of a run's revision (how the compare page's
+/// address names it), empty when unknown.
+fn rev12(r: &Run) -> String {
+    r.revision
         .as_deref()
         .map(|s| s.chars().take(12).collect())
+        .unwrap_or_default()
+}
+
+/// The script path of a run's details (relative to the site root).
+pub fn script_path(slug: &str, r: &Run) -> String {
+    let rev = Some(rev12(r))
+        .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "none".to_string());
     let safe = |s: &str| -> String {
         s.chars()
@@ -107,12 +114,7 @@ pub fn write(
                 s.gold
             ]));
         }
-        let rev: String = r
-            .revision
-            .as_deref()
-            .map(|s| s.chars().take(12).collect())
-            .unwrap_or_default();
-        let data = json!({"m": r.model_id, "p": r.precision.as_str(), "r": rev, "t": tasks});
+        let data = json!({"m": r.model_id, "p": r.precision.as_str(), "r": rev12(r), "t": tasks});
         let text = format!(
             "(window.LB_DETAILS=window.LB_DETAILS||[]).push({});\n",
             script_safe(&data.to_string())

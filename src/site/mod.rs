@@ -199,21 +199,24 @@ pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
         files: 0,
         bytes: 0,
     };
-    let res = build_into(src, &mut o).and_then(|()| swap::install(&tmp, out));
-    if let Err(e) = res {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    let v = view::View::new(&src.runs, &src.flags);
+    let res = build_into(src, &mut o).and_then(|models| swap::install(&tmp, out).map(|()| models));
+    let models = match res {
+        Ok(models) => models,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
     Ok(Summary {
         runs: src.runs.len(),
-        models: v.models.len(),
+        models,
         files: o.files,
         bytes: o.bytes,
     })
 }
 
-fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
+/// Writes every file of the site into `o`; returns the number of models.
+fn build_into(src: &Sources, o: &mut Out) -> Result<usize> {
     let v = view::View::new(&src.runs, &src.flags);
     let env = templates_env(&src.theme)?;
     let ctx = PageCtx::new(src);
@@ -264,7 +267,7 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<()> {
         .context("rendering 404.html")?;
     o.write("404.html", nf.as_bytes())?;
     o.write(".nojekyll", b"")?;
-    Ok(())
+    Ok(v.models.len())
 }
 
 fn templates_env(theme: &Theme) -> Result<minijinja::Environment<'static>> {

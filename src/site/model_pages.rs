@@ -95,10 +95,10 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
     let labels = ranked_labels();
     let mut headlines = Vec::with_capacity(RANKED);
     let est = uncertainty::of_run(r);
+    let ranked = v.is_ranked(r);
     for c in 0..RANKED {
         let score = (c > 0).then(|| r.headline(Benchmark::ALL[c - 1])).flatten();
         let e = est[c];
-        let ranked = v.is_ranked(r);
         headlines.push(Headline {
             label: labels[c],
             value: vals[c].map(|x| format!("{x:.2}")),
@@ -153,6 +153,7 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
     let date = |d: &Option<chrono::DateTime<chrono::Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
     };
+    let params_zero = r.params_billions == Some(0.0) && r.params_truncated;
     RunCtx {
         precision: r.precision.as_str(),
         precision_detail: r.precision_detail.clone(),
@@ -163,12 +164,9 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         type_symbol: r.model_type.symbol(),
         architecture: r.architecture.clone(),
         // v1 stored 0 for "under 1 B or unknown": not a count to print.
-        params: r
-            .params_billions
-            .filter(|p| !(*p == 0.0 && r.params_truncated))
-            .map(params),
-        params_zero: r.params_billions == Some(0.0) && r.params_truncated,
-        ranked: v.is_ranked(r),
+        params: r.params_billions.filter(|_| !params_zero).map(params),
+        params_zero,
+        ranked,
         flagged: v.flag(&r.model_id).is_some(),
         params_truncated: r.params_truncated,
         license: r.license.clone(),

@@ -149,19 +149,22 @@ pub fn render(v: &View, dx: &BTreeMap<usize, String>) -> String {
         "avg".into(),
         col(&|r| json!(ranked_values(r)[0].map(hundredths))),
     );
-    c.insert(
-        "se".into(),
-        col(&|r| json!(super::uncertainty::of_run(r)[0].map(|e| hundredths(e.stderr)))),
-    );
+    // Standard errors: every run's estimates computed once, one array per column.
+    let est: Vec<_> = runs.iter().map(|r| super::uncertainty::of_run(r)).collect();
+    let stderrs = |c: usize| -> Value {
+        Value::Array(
+            est.iter()
+                .map(|e| json!(e[c].map(|e| hundredths(e.stderr))))
+                .collect(),
+        )
+    };
+    c.insert("se".into(), stderrs(0));
     for b in 0..6 {
         c.insert(
             format!("b{b}"),
             col(&|r| json!(ranked_values(r)[b + 1].map(hundredths))),
         );
-        c.insert(
-            format!("s{b}"),
-            col(&|r| json!(super::uncertainty::of_run(r)[b + 1].map(|e| hundredths(e.stderr)))),
-        );
+        c.insert(format!("s{b}"), stderrs(b + 1));
     }
     c.insert(
         "t".into(),

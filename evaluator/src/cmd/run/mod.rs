@@ -22,11 +22,12 @@ pub mod source;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::suite::Suite;
 use crate::tasks::spec::TaskSpec;
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use chrono::{DateTime, TimeZone, Utc};
-use leaderboard_format::schema::{ModelType, Provenance, Run, WeightType};
+use leaderboard_format::schema::{ModelType, Provenance, Run, Score, WeightType};
 
 use crate::cmd::TaskArgs;
 use crate::config::{
@@ -299,12 +300,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         for (sample, is_greedy) in results.details.into_iter().zip(greedy) {
             detail_rows.push(DetailRow { sample, is_greedy });
         }
-        let headline = (t.headline)(suite);
-        if let Some(s) = results
-            .scores
-            .iter()
-            .find(|s| s.task == t.id && s.metric == headline)
-        {
+        if let Some(s) = headline_score(&results.scores, t, suite) {
             eprintln!(
                 "{:<14} {:>8} = {:.4} (n={}, {:.1}s)",
                 t.id,
@@ -374,12 +370,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // The results are written: the run's journals are no longer needed.
     crate::schedule::resume::forget_journals(&key, suite, &r.tasks)?;
     for t in &r.tasks {
-        let headline = (t.headline)(suite);
-        if let Some(s) = run
-            .scores
-            .iter()
-            .find(|s| s.task == t.id && s.metric == headline)
-        {
+        if let Some(s) = headline_score(&run.scores, t, suite) {
             println!(
                 "{:<12} {:>7.2}  ({} {})",
                 t.label(),
@@ -416,6 +407,14 @@ fn device_name(d: &candle_core::Device) -> String {
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
+}
+
+/// The score of `task`'s headline metric under `suite` among `scores`.
+fn headline_score<'a>(scores: &'a [Score], task: &TaskSpec, suite: Suite) -> Option<&'a Score> {
+    let metric = (task.headline)(suite);
+    scores
+        .iter()
+        .find(|s| s.task == task.id && s.metric == metric)
 }
 
 /// `--tasks`: `all` (the leaderboard's six) or task ids, run in registry order.
