@@ -25,7 +25,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Build(a)) => cmd::build::run(&a),
-        Some(Command::Check(a)) => std::process::exit(leaderboard_format::check::main(&a.results)),
+        Some(Command::Check(a)) => {
+            std::process::exit(leaderboard_format::check::main(&a.results, &a.requests))
+        }
         Some(Command::Import(a)) => cmd::import::run(&a),
         None => cmd::build::run(&cmd::build::Args::default()),
     }

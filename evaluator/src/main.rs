@@ -16,6 +16,8 @@ enum Command {
     Prompts(evaluator::cmd::prompts::Args),
     /// Evaluate a model on the leaderboard tasks; write its results and details files.
     Run(Box<evaluator::cmd::run::RunArgs>),
+    /// Take evaluation requests from the queue (requests/) and evaluate them, one at a time.
+    Work(Box<evaluator::cmd::work::WorkArgs>),
     /// Validate a results folder, exactly as `leaderboard check` does (same rules, same output).
     Check(leaderboard_format::check::Args),
 }
@@ -24,6 +26,9 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Prompts(a) => evaluator::cmd::prompts::run(a),
         Command::Run(a) => evaluator::cmd::run::run(&a),
-        Command::Check(a) => std::process::exit(leaderboard_format::check::main(&a.results)),
+        Command::Work(a) => evaluator::cmd::work::run(&a),
+        Command::Check(a) => {
+            std::process::exit(leaderboard_format::check::main(&a.results, &a.requests))
+        }
     }
 }

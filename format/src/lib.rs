@@ -11,6 +11,7 @@
 //! | results files (`results/**/*.parquet`), columns and types | [`schema`] |
 //! | per-sample details files (`*.details.parquet`) | [`details`] |
 //! | the flags file (`results/flags.toml`) | [`flags`] |
+//! | evaluation requests (`requests/<org>/*_eval_request_*.json`) | [`requests`] |
 //! | how files are read: encodings accepted, limits, integrity | [`read`] |
 //! | ids: model ids, revisions, look-alikes, links | [`ids`] |
 //! | what `check` enforces beyond the types | [`check`], [`check::runs`] |
@@ -28,6 +29,7 @@ pub mod folder;
 pub mod guide;
 pub mod ids;
 pub mod read;
+pub mod requests;
 pub mod results;
 pub mod schema;
 pub mod write;

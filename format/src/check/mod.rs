@@ -29,6 +29,7 @@
 pub mod details;
 pub mod flags;
 pub mod paths;
+pub mod requests;
 pub mod runs;
 
 use crate::ids;
@@ -338,6 +339,17 @@ fn cap_per_file(problems: Vec<Problem>) -> Vec<Problem> {
     out
 }
 
+/// The requests folder checked against `set` (the results folder as
+/// [`check_and_load`] read it): see [`requests::check`]. Problems name files
+/// relative to `requests_dir`, at most [`MAX_MESSAGES_PER_FILE`] per file.
+pub fn check_requests(
+    requests_dir: &Path,
+    set: &crate::ResultsSet,
+) -> (Vec<Problem>, Vec<requests::LoadedRequest>) {
+    let (problems, loaded) = requests::check(requests_dir, set);
+    (cap_per_file(problems), loaded)
+}
+
 /// The arguments of the `check` command of both binaries.
 #[cfg(feature = "cli")]
 #[derive(Debug, Clone, clap::Args)]
@@ -345,6 +357,9 @@ pub struct Args {
     /// The results folder to check.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The requests folder to check (evaluation requests; a missing folder is an empty queue).
+    #[arg(long, default_value = "requests")]
+    pub requests: PathBuf,
 }
 
 /// Prints `problems` of `results_dir` to stderr, one per line, with paths
@@ -362,20 +377,24 @@ pub fn print(results_dir: &Path, problems: &[Problem]) -> usize {
 }
 
 /// The `check` command of both binaries: prints every problem of
-/// `results_dir` to stderr (paths prefixed with `results_dir`), then a
-/// summary line, and returns the exit code (0: no errors; warnings only are
-/// printed and pass).
-pub fn main(results_dir: &Path) -> i32 {
+/// `results_dir` and `requests_dir` to stderr (paths prefixed with their
+/// folder), then a summary line, and returns the exit code (0: no errors;
+/// warnings only are printed and pass).
+pub fn main(results_dir: &Path, requests_dir: &Path) -> i32 {
     let (problems, set) = check_and_load(results_dir);
+    let (req_problems, reqs) = check_requests(requests_dir, &set);
     let errors = print(results_dir, &problems);
-    let warnings = problems.len() - errors;
+    let req_errors = print(requests_dir, &req_problems);
+    let warnings = problems.len() + req_problems.len() - errors - req_errors;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if errors > 0 {
-        eprintln!(
-            "error: {errors} problem{} in {}",
-            plural(errors),
-            results_dir.display()
-        );
+    let mut failed = false;
+    for (n, dir) in [(errors, results_dir), (req_errors, requests_dir)] {
+        if n > 0 {
+            eprintln!("error: {n} problem{} in {}", plural(n), dir.display());
+            failed = true;
+        }
+    }
+    if failed {
         return 1;
     }
     let files = set.files.len();
@@ -389,5 +408,13 @@ pub fn main(results_dir: &Path) -> i32 {
         results_dir.display(),
         plural(files)
     );
+    if !reqs.is_empty() {
+        println!(
+            "{}: ok ({} request{})",
+            requests_dir.display(),
+            reqs.len(),
+            plural(reqs.len())
+        );
+    }
     0
 }

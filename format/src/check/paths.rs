@@ -15,7 +15,7 @@ pub struct Found {
 }
 
 /// Whether a path component may appear in the results folder.
-fn valid_component(name: &str) -> bool {
+pub(crate) fn valid_component(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."

@@ -8,4 +8,5 @@ mod check;
 mod fuzz;
 mod io;
 mod pyarrow;
+mod requests;
 mod rules;

@@ -125,7 +125,10 @@ fn ids_are_compared_case_insensitively_and_look_alikes_are_reported() {
     let dir = good_dir();
     results::write_file(&dir.path().join("alike.parquet"), &[run("org/modeI-a")]).unwrap();
     assert_eq!(check_dir(dir.path())[0].severity, Severity::Warning);
-    assert_eq!(leaderboard_format::check::main(dir.path()), 0);
+    assert_eq!(
+        leaderboard_format::check::main(dir.path(), &dir.path().join("requests")),
+        0
+    );
 }
 
 #[test]

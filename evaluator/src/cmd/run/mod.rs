@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// Results folder.
     #[arg(long, default_value = "results")]
     pub output: PathBuf,
+    /// When the evaluation was requested, recorded as `submitted_at` (RFC 3339;
+    /// `evaluator work` passes the request's `submitted_time`).
+    #[arg(long)]
+    pub submitted_at: Option<String>,
     /// Timestamp recorded as `evaluated_at` (RFC 3339). Default: SOURCE_DATE_EPOCH
     /// when set (reproducible files), else now.
     #[arg(long)]
@@ -131,6 +135,7 @@ struct Resolved {
     data: Box<dyn DataSource>,
     data_config: DataConfig,
     evaluated_at: DateTime<Utc>,
+    submitted_at: Option<DateTime<Utc>>,
 }
 
 /// Resolves the arguments: cheap checks first (tasks, timestamp, output folder), then
@@ -139,6 +144,11 @@ struct Resolved {
 fn resolve(args: &RunArgs) -> Result<Resolved> {
     let tasks = parse_tasks(&args.tasks)?;
     let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
+    let submitted_at = args
+        .submitted_at
+        .as_deref()
+        .map(|s| rfc3339("--submitted-at", s))
+        .transpose()?;
     let source = resolve_source(args)?;
     check_output(&args.output, &source.model_id)?;
     let device = model::device(&args.device)?;
@@ -172,6 +182,7 @@ fn resolve(args: &RunArgs) -> Result<Resolved> {
         data,
         data_config,
         evaluated_at,
+        submitted_at,
     })
 }
 
@@ -343,7 +354,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         is_moe: false,
         available_on_hub: r.source.from_hub.then_some(true),
         hub_likes: None,
-        submitted_at: None,
+        submitted_at: r.submitted_at,
         evaluated_at: Some(r.evaluated_at),
         weights_sha256: Some(info.weights_sha256.clone()),
         provenance: Provenance {
@@ -445,13 +456,15 @@ fn parse_dtype(s: &str) -> Result<candle_core::DType> {
     })
 }
 
+fn rfc3339(flag: &str, s: &str) -> Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(s)
+        .with_context(|| format!("{flag} {s:?}: expected RFC 3339, e.g. 2024-01-31T12:00:00Z"))?
+        .with_timezone(&Utc))
+}
+
 fn evaluated_at(flag: Option<&str>) -> Result<DateTime<Utc>> {
     if let Some(s) = flag {
-        return Ok(DateTime::parse_from_rfc3339(s)
-            .with_context(|| {
-                format!("--evaluated-at {s:?}: expected RFC 3339, e.g. 2024-01-31T12:00:00Z")
-            })?
-            .with_timezone(&Utc));
+        return rfc3339("--evaluated-at", s);
     }
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
         let secs: i64 = s

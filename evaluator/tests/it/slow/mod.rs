@@ -10,3 +10,4 @@ mod run_generate;
 mod run_hub;
 mod run_smollm;
 mod schedule_equivalence;
+mod work_queue;
