@@ -61,6 +61,8 @@
 //!   weight type).
 //! - **One request per model + revision + precision + weight type** in the
 //!   folder (model ids compared case-insensitively).
+//! - No `PENDING`, `RERUN` or `RUNNING` request for a model on the
+//!   do-not-submit list (category `do-not-submit` in `results/flags.toml`).
 //! - **A consistent history**: it starts `PENDING`, each step is one of
 //!   [`Status::can_follow`], times never go back, the first is not before
 //!   `submitted_time`, and the last status is `status`.

@@ -9,6 +9,9 @@ pub struct Args {
     /// Results folder (Parquet files and flags.toml) [default: results]
     #[arg(long)]
     pub results: Option<PathBuf>,
+    /// Requests folder (the evaluation queue, shown on queue.html) [default: requests, if it exists]
+    #[arg(long)]
+    pub requests: Option<PathBuf>,
     /// Folder of the Markdown pages about.md, faq.md, submit.md [default: content]
     #[arg(long)]
     pub content: Option<PathBuf>,
@@ -38,15 +41,30 @@ pub struct Args {
     pub allow_invalid: bool,
 }
 
-/// Runs `check` on the results folder: prints every problem and refuses to
-/// build when there is an error, unless `allow_invalid`. Returns what the
-/// check read (each file is read once per build).
+/// What a build reads, as `check` read it.
+type Checked = (
+    leaderboard_format::ResultsSet,
+    Vec<leaderboard_format::check::requests::LoadedRequest>,
+);
+
+/// Runs `check` on the results and requests folders: prints every problem and
+/// refuses to build when there is an error, unless `allow_invalid`. Returns
+/// what the check read (each file is read once per build).
 fn validate(
     results: &std::path::Path,
+    requests: Option<&std::path::Path>,
     allow_invalid: bool,
-) -> Result<leaderboard_format::ResultsSet> {
-    let (problems, set) = leaderboard_format::check::check_and_load(results);
-    let errors = leaderboard_format::check::print(results, &problems);
+) -> Result<Checked> {
+    use leaderboard_format::check;
+    let (problems, set) = check::check_and_load(results);
+    let mut errors = check::print(results, &problems);
+    let (req_problems, loaded) = match requests {
+        Some(dir) => check::check_requests(dir, &set),
+        None => Default::default(),
+    };
+    if let Some(dir) = requests {
+        errors += check::print(dir, &req_problems);
+    }
     if errors > 0 {
         anyhow::ensure!(
             allow_invalid,
@@ -59,7 +77,7 @@ fn validate(
             results.display()
         );
     }
-    Ok(set)
+    Ok((set, loaded))
 }
 
 fn existing(given: &Option<PathBuf>, default: &str) -> Option<PathBuf> {
@@ -86,7 +104,8 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let started = std::time::Instant::now();
-    let set = validate(&results, args.allow_invalid)?;
+    let requests = existing(&args.requests, "requests");
+    let (set, loaded) = validate(&results, requests.as_deref(), args.allow_invalid)?;
     let mut src = crate::site::from_set(
         set,
         &results,
@@ -97,6 +116,7 @@ pub fn run(args: &Args) -> Result<()> {
     src.base_url = args.base_url.clone();
     src.repo_url = args.repo_url.clone();
     src.benchmarks = existing(&args.benchmarks, "data/benchmarks");
+    src.requests = loaded;
     let s = crate::site::build(&src, &out)?;
     eprintln!(
         "built {}: {} runs, {} model pages, {} files, {:.1} MB in {:.2} s",

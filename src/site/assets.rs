@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Templates every build renders, by file name.
-pub const TEMPLATE_NAMES: [&str; 8] = [
+pub const TEMPLATE_NAMES: [&str; 9] = [
     "base.html",
     "compare.html",
     "downloads.html",
@@ -15,10 +15,11 @@ pub const TEMPLATE_NAMES: [&str; 8] = [
     "model.html",
     "page.html",
     "plots.html",
+    "queue.html",
     "404.html",
 ];
 
-const EMBEDDED_TEMPLATES: [(&str, &str); 8] = [
+const EMBEDDED_TEMPLATES: [(&str, &str); 9] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("compare.html", include_str!("../../templates/compare.html")),
     (
@@ -29,6 +30,7 @@ const EMBEDDED_TEMPLATES: [(&str, &str); 8] = [
     ("model.html", include_str!("../../templates/model.html")),
     ("page.html", include_str!("../../templates/page.html")),
     ("plots.html", include_str!("../../templates/plots.html")),
+    ("queue.html", include_str!("../../templates/queue.html")),
     ("404.html", include_str!("../../templates/404.html")),
 ];
 

@@ -12,6 +12,7 @@
 //! | `models/<slug>.html` | one page per model ([`slug`] documents the names) |
 //! | `about.html`, `faq.html`, `submit.html` | from `content/*.md` |
 //! | `plots.html` | SVG plots drawn at build time |
+//! | `queue.html` | the evaluation requests of `requests/`, by status ([`queue`]) |
 //! | `downloads.html`, `data/README.md` | the one page listing the downloads, and their column reference |
 //! | `data/leaderboard.csv`, `data/leaderboard.json`, `data/results.parquet`, `data/flags.toml` | downloads |
 //! | `404.html`, `.nojekyll` | for GitHub Pages |
@@ -22,6 +23,7 @@ pub mod downloads;
 pub mod markdown;
 pub mod model_pages;
 pub mod plots;
+pub mod queue;
 pub mod slug;
 pub mod swap;
 pub mod table_data;
@@ -64,6 +66,8 @@ pub struct Sources {
     /// The benchmark data (`data/benchmarks` layout) the compare page's
     /// document texts come from; none: ids only.
     pub benchmarks: Option<PathBuf>,
+    /// The evaluation requests (`requests/`), for the queue page.
+    pub requests: Vec<leaderboard_format::check::requests::LoadedRequest>,
 }
 
 /// The content pages every site has, with their titles.
@@ -122,6 +126,7 @@ pub fn from_set(
         repo_url: None,
         details: details::find(results, &set),
         benchmarks: None,
+        requests: Vec::new(),
         runs: set.runs.into_iter().map(|r| r.run).collect(),
     })
 }
@@ -238,6 +243,10 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<usize> {
         .render(minijinja::context! {
             runs => v.runs.len(),
             models => v.models.len(),
+            queue => minijinja::context! {
+                total => queue::Counts::of(&src.requests).total(),
+                ..minijinja::Value::from_serialize(queue::Counts::of(&src.requests))
+            },
             ..ctx.page("", "index", "Leaderboard")
         })
         .context("rendering index.html")?;
@@ -248,6 +257,7 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<usize> {
         .context("rendering compare.html")?;
     o.write("compare.html", compare.as_bytes())?;
     model_pages::write(&v, &env, &ctx, o)?;
+    queue::write(&src.requests, &v, &env, &ctx, o)?;
     markdown::write(src, &env, &ctx, o)?;
     plots::write(&v, &env, &ctx, o)?;
     downloads::write(src, &v, &env, &ctx, o)?;

@@ -1,6 +1,6 @@
 //! The requests folder (`requests/`, documented in [`crate::requests`]):
-//! its paths, each request's rules, one request per identity, and for
-//! `FINISHED` requests a results file in the results folder that holds the
+//! its paths, each request's rules, one request per identity, no waiting
+//! request for a model on the do-not-submit list, and for `FINISHED` requests a results file in the results folder that holds the
 //! requested run. Problems name files relative to the requests folder.
 
 use super::Problem;
@@ -82,6 +82,25 @@ pub fn check(requests_dir: &Path, set: &ResultsSet) -> (Vec<Problem>, Vec<Loaded
             None => {
                 seen.insert(r.key(), rel.clone());
             }
+        }
+        let waiting = matches!(r.status, Status::Pending | Status::Rerun | Status::Running);
+        let folded = crate::ids::fold(&r.model);
+        if let Some(flag) = set
+            .flags
+            .iter()
+            .find(|f| f.is_do_not_submit() && crate::ids::fold(&f.model) == folded)
+            .filter(|_| waiting)
+        {
+            problems.push(Problem::line(
+                &rel,
+                0,
+                Some("model"),
+                format!(
+                    "{} is on the do-not-submit list (flags.toml: {}); its authors asked not to be evaluated",
+                    r.model,
+                    crate::ids::shorten(&flag.reason)
+                ),
+            ));
         }
         if r.status == Status::Finished {
             if let Some(f) = &r.results_file {

@@ -364,3 +364,28 @@ fn unknown_keys_bad_revisions_and_wrong_names_are_refused() {
         &["the path does not match", "_float16_Original.json"],
     );
 }
+
+#[test]
+fn a_model_on_the_do_not_submit_list_cannot_wait_in_the_queue() {
+    let (_d, results, requests) = folders();
+    std::fs::write(
+        results.join("flags.toml"),
+        "[[flag]]\nmodel = \"Org/Model-B\"\nreason = \"authors asked\"\ncategory = \"do-not-submit\"\n",
+    )
+    .unwrap();
+    put(
+        &requests,
+        &Request::new_pending(
+            "org/model-b",
+            REV,
+            Precision::Float16,
+            WeightType::Original,
+            at("2026-12-01T00:00:00Z"),
+        ),
+    );
+    assert_one(
+        &results,
+        &requests,
+        &["column `model`", "do-not-submit list", "authors asked"],
+    );
+}
