@@ -1,5 +1,6 @@
 //! `leaderboard`: builds the static leaderboard site from `results/`, checks
-//! contributed results, and imports the Open LLM Leaderboard v1 archive.
+//! contributed results and requests, writes evaluation requests, and imports
+//! the Open LLM Leaderboard v1 archive.
 
 use clap::{Parser, Subcommand};
 use leaderboard::cmd;
@@ -17,6 +18,8 @@ enum Command {
     Build(cmd::build::Args),
     /// Validate every results file and the flags file; exit non-zero on any problem.
     Check(leaderboard_format::check::Args),
+    /// Ask for an evaluation: check a Hub model as v1 did and write its request to requests/.
+    Submit(cmd::submit::Args),
     /// Convert the Open LLM Leaderboard v1 archive into results/ and a flags file.
     Import(cmd::import::Args),
 }
@@ -29,6 +32,7 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(leaderboard_format::check::main(&a.results, &a.requests))
         }
         Some(Command::Import(a)) => cmd::import::run(&a),
+        Some(Command::Submit(a)) => cmd::submit::run(&a),
         None => cmd::build::run(&cmd::build::Args::default()),
     }
 }

@@ -14,7 +14,8 @@ pub mod data;
 pub use leaderboard_format::details;
 pub mod engine;
 pub mod generate;
-pub mod hub;
+/// Hugging Face Hub access (the `leaderboard-hub` crate, shared with the site crate's `submit`).
+pub use leaderboard_hub as hub;
 pub mod metrics;
 pub mod model;
 pub mod progress;

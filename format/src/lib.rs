@@ -11,6 +11,7 @@
 //! | results files (`results/**/*.parquet`), columns and types | [`schema`] |
 //! | per-sample details files (`*.details.parquet`) | [`details`] |
 //! | the flags file (`results/flags.toml`) | [`flags`] |
+//! | the architectures the evaluator runs | [`architectures`] |
 //! | evaluation requests (`requests/<org>/*_eval_request_*.json`) | [`requests`] |
 //! | how files are read: encodings accepted, limits, integrity | [`read`] |
 //! | ids: model ids, revisions, look-alikes, links | [`ids`] |
@@ -20,6 +21,7 @@
 //! Atomic writes (temporary file, then rename) live in [`atomic`]; what the
 //! writers share (version and checksum metadata) in [`mod@write`].
 
+pub mod architectures;
 pub mod atomic;
 pub mod check;
 pub mod details;

@@ -38,6 +38,8 @@
 //! | `job_id` | string or null | the job of the latest run (a worker's `host:pid`, a Slurm job id) |
 //! | `job_start_time` | string or null | when the latest run started (RFC 3339) |
 //! | `format_version` | integer | [`REQUEST_FORMAT_VERSION`] (`1`) |
+//! | `is_merge` | bool | a merge, from the card as v1 derived it (tags `merge`, `moerge`, `mergekit`, `lazymergekit`; "merged model" in the text) |
+//! | `is_moe` | bool | a mixture of experts (tags `moe`, `moerge`; "moe" or "mixtral" in the card's text; `moe` a word of the name) |
 //! | `history` | array | every status the request had, oldest first ([`Transition`]) |
 //! | `results_file` | string or null | once `FINISHED`: the results file, relative to the results folder (`org/name/….parquet`) |
 //!
@@ -204,6 +206,8 @@ pub struct Request {
     #[serde(with = "seconds_opt")]
     pub job_start_time: Option<DateTime<Utc>>,
     pub format_version: u32,
+    pub is_merge: bool,
+    pub is_moe: bool,
     pub history: Vec<Transition>,
     pub results_file: Option<String>,
 }
@@ -257,6 +261,8 @@ impl Request {
             job_id: None,
             job_start_time: None,
             format_version: REQUEST_FORMAT_VERSION,
+            is_merge: false,
+            is_moe: false,
             history: vec![Transition {
                 status: Status::Pending,
                 time: submitted_time,
@@ -609,7 +615,7 @@ pub fn read_request(path: &Path) -> Result<Request, ResultsError> {
         path: path.to_path_buf(),
         line: e.line(),
         message: format!(
-            "{e}; expected a request object (keys: model, base_model, revision, private, precision, weight_type, status, submitted_time, model_type, likes, params, license, architectures, job_id, job_start_time, format_version, history, results_file)"
+            "{e}; expected a request object (keys: model, base_model, revision, private, precision, weight_type, status, submitted_time, model_type, likes, params, license, architectures, job_id, job_start_time, format_version, is_merge, is_moe, history, results_file)"
         ),
     })
 }

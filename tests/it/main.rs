@@ -13,4 +13,5 @@ mod site_fixture;
 mod site_queue;
 mod site_reader;
 mod site_swap;
+mod submit;
 mod support;

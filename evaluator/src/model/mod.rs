@@ -38,11 +38,11 @@ use leaderboard_format::schema::Precision;
 pub use kernels::Kernels;
 pub use kv_cache::KvCache;
 
-/// Hugging Face `config.json` architectures this crate can run.
-pub const SUPPORTED_HF_ARCHITECTURES: &[&str] =
-    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+/// Hugging Face `config.json` architectures this crate can run (the one list is
+/// `leaderboard_format::architectures`, which `leaderboard submit` reads too).
+pub const SUPPORTED_HF_ARCHITECTURES: &[&str] = leaderboard_format::architectures::HF;
 /// GGUF `general.architecture` values this crate can run.
-pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = leaderboard_format::architectures::GGUF;
 
 /// What the results file records about a loaded model.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,13 @@
 //! The helpers of the root crate's tests: where the repository and its v1 table are
-//! (here), headless Chromium ([`chrome`]), a CSV reader ([`csv`]) and a GitHub-Pages-like file server ([`http`]).
+//! (here), headless Chromium ([`chrome`]), a CSV reader ([`csv`]), a GitHub-Pages-like file
+//! server ([`http`]) and the evaluator's local stand-in for the Hugging Face Hub
+//! ([`hub_server`], the same file, for `submit`).
 
 pub mod chrome;
 pub mod csv;
 pub mod http;
+#[path = "../../../evaluator/tests/it/support/hub_server.rs"]
+pub mod hub_server;
 
 use std::path::PathBuf;
 

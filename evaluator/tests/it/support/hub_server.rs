@@ -1,7 +1,8 @@
 //! A local stand-in for the Hugging Face Hub: the endpoints hf-hub 0.4.3 calls, over plain HTTP on 127.0.0.1, for tests.
 //!
 //! Served (`{rev}` may be a branch, a `/`-containing ref sent as `%2F`, or the commit sha):
-//! * `GET /api/{models|datasets}/{repo}/revision/{rev}` → `{"id", "sha", "siblings": [{"rfilename"}]}`
+//! * `GET /api/{models|datasets}/{repo}/revision/{rev}` → `{"id", "sha", "siblings": [{"rfilename"}]}`,
+//!   plus the keys [`HubServer::set_info`] added for that repo (`likes`, `private`, `tags`, …)
 //! * `GET /{repo}/resolve/{rev}/{file}`, `GET /datasets/{repo}/resolve/{rev}/{file}` → the file,
 //!   honouring `Range: bytes=a-b` / `bytes=a-` (206 + `Content-Range`), with `ETag` (a 40-hex id of
 //!   the content, as the git blob sha1 is on the Hub), `X-Repo-Commit` and, for large/binary ("LFS") files, `X-Linked-Etag`
@@ -11,6 +12,9 @@
 //!
 //! Bounded: binds 127.0.0.1 only, one connection at a time (`Connection: close`), 10 s socket
 //! timeouts, 64 KiB request heads, at most `MAX_REQUESTS` requests, stops on drop.
+//!
+//! Shared by the evaluator's tests and the root crate's (`submit`), each using part of it.
+#![allow(dead_code)]
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -55,6 +59,8 @@ struct FileMeta {
 struct State {
     repos: Vec<FakeRepo>,
     metas: BTreeMap<(usize, String), FileMeta>,
+    /// Extra repo-info keys per repo id.
+    extra: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     log: Vec<String>,
 }
 
@@ -96,6 +102,13 @@ impl HubServer {
             state,
             stop,
             handle: Some(handle),
+        }
+    }
+
+    /// Adds keys (`likes`, `private`, `gated`, `tags`, …) to the repo info of `repo`.
+    pub fn set_info(&self, repo: &str, info: serde_json::Value) {
+        if let serde_json::Value::Object(m) = info {
+            self.state.lock().unwrap().extra.insert(repo.to_string(), m);
         }
     }
 
@@ -258,12 +271,15 @@ fn handle_conn(mut stream: TcpStream, st: &Mutex<State>, endpoint: &str) -> std:
             drop(s);
             return not_found(&mut stream, "RevisionNotFound");
         }
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "id": r.id,
             "sha": r.sha,
             "siblings": r.files.keys().map(|f| serde_json::json!({"rfilename": f})).collect::<Vec<_>>(),
-        })
-        .to_string();
+        });
+        if let (Some(extra), serde_json::Value::Object(m)) = (s.extra.get(&r.id), &mut body) {
+            m.extend(extra.clone());
+        }
+        let body = body.to_string();
         drop(s);
         return respond(
             &mut stream,

@@ -24,12 +24,18 @@
 //! (a commit is immutable); otherwise hf-hub downloads it (GET with `Range`, ETag/X-Linked-Etag,
 //! X-Repo-Commit headers) and the commit it reports is checked against the expected one.
 //!
+//! Metadata without downloads (`leaderboard submit`): [`Hub::model_meta`] (commit, files,
+//! likes, visibility, tags) and [`Hub::read_range`] (byte ranges, from which
+//! [`safetensors_params`] counts parameters in the safetensors headers).
+//!
 //! Names that come from a repository (file lists, shard indexes) are untrusted: every file name
 //! must be a relative path of plain components, so nothing is written outside the cache.
 
+mod meta;
 mod model;
 mod weights;
 
+pub use meta::{safetensors_params, ModelMeta};
 pub use model::{resolve_model, resolve_model_with, select_model_files, ResolvedModel};
 pub use weights::{file_sha256, weights_sha256};
 
