@@ -298,22 +298,9 @@ impl Hub {
                         ),
                     })?
             }
-            Err(ureq::Error::Status(status, resp)) if status == 404 || status == 401 => {
-                return Err(HubError::RepoNotFound {
-                    kind: kind.name(),
-                    repo: repo.into(),
-                    revision: revision.into(),
-                    endpoint: self.cfg.endpoint.clone(),
-                    status,
-                    code: error_code(&resp),
-                })
-            }
             Err(e) => {
-                return Err(HubError::Http {
-                    what: format!("the file list of {} repo '{repo}'", kind.name()),
-                    endpoint: self.cfg.endpoint.clone(),
-                    message: e.to_string(),
-                })
+                let what = format!("the file list of {} repo '{repo}'", kind.name());
+                return Err(self.info_error(kind, repo, revision, &what, e));
             }
         };
         if !is_commit_sha(&info.sha) {
@@ -445,6 +432,35 @@ impl Hub {
             });
         }
         Ok(CachedFile { path, commit })
+    }
+
+    /// A failed repo-info request: 404/401 is [`HubError::RepoNotFound`], anything
+    /// else [`HubError::Http`] about `what`.
+    fn info_error(
+        &self,
+        kind: RepoKind,
+        repo: &str,
+        revision: &str,
+        what: &str,
+        e: ureq::Error,
+    ) -> HubError {
+        match e {
+            ureq::Error::Status(status, resp) if status == 404 || status == 401 => {
+                HubError::RepoNotFound {
+                    kind: kind.name(),
+                    repo: repo.into(),
+                    revision: revision.into(),
+                    endpoint: self.cfg.endpoint.clone(),
+                    status,
+                    code: error_code(&resp),
+                }
+            }
+            e => HubError::Http {
+                what: what.to_string(),
+                endpoint: self.cfg.endpoint.clone(),
+                message: e.to_string(),
+            },
+        }
     }
 
     fn snapshot_path(&self, kind: RepoKind, repo: &str, commit: &str, file: &str) -> PathBuf {

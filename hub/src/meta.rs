@@ -88,26 +88,10 @@ impl Hub {
             self.cfg.endpoint,
             revision.replace('/', "%2F")
         );
-        let resp = match self.agent_get(&url).call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(status, resp)) if status == 404 || status == 401 => {
-                return Err(HubError::RepoNotFound {
-                    kind: kind.name(),
-                    repo: repo.into(),
-                    revision: revision.into(),
-                    endpoint: self.cfg.endpoint.clone(),
-                    status,
-                    code: error_code(&resp),
-                })
-            }
-            Err(e) => {
-                return Err(HubError::Http {
-                    what: format!("the metadata of model repo '{repo}'"),
-                    endpoint: self.cfg.endpoint.clone(),
-                    message: e.to_string(),
-                })
-            }
-        };
+        let resp = self.agent_get(&url).call().map_err(|e| {
+            let what = format!("the metadata of model repo '{repo}'");
+            self.info_error(kind, repo, revision, &what, e)
+        })?;
         let bad = |message: String| HubError::BadRepo {
             kind: kind.name(),
             repo: repo.into(),

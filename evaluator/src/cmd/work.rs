@@ -329,6 +329,19 @@ fn run_arguments(args: &WorkArgs, r: &Request) -> std::result::Result<Vec<String
         "--suite".into(),
         args.task.suite.name().into(),
     ];
+    if !r.license.is_empty() {
+        a.extend(["--license".into(), r.license.clone()]);
+    }
+    a.extend([
+        "--hub-likes".into(),
+        r.likes.min(i64::MAX as u64).to_string(),
+    ]);
+    if r.is_merge {
+        a.push("--merge".into());
+    }
+    if r.is_moe {
+        a.push("--moe".into());
+    }
     let dtype = match r.precision {
         Precision::Float32 => Some("f32"),
         Precision::Float16 => Some("f16"),

@@ -25,42 +25,63 @@ pub(crate) fn valid_component(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// The components of a walked entry `rel` of `root`, or the first rule it
+/// breaks: a symbolic link, a component outside [`valid_component`], a path
+/// resolving outside `root` (`folder` names the folder in the message).
+pub(crate) fn checked_components(
+    root: &Path,
+    canonical_root: Option<&Path>,
+    rel: &Path,
+    ft: std::fs::FileType,
+    folder: &str,
+) -> Result<Vec<String>, Problem> {
+    let components: Vec<String> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_string_lossy().into_owned(),
+            other => other.as_os_str().to_string_lossy().into_owned(),
+        })
+        .collect();
+    if ft.is_symlink() {
+        return Err(Problem::file(
+            rel,
+            format!("is a symbolic link; expected plain files and folders only (links may point outside the {folder} folder)"),
+        ));
+    }
+    if let Some(bad) = components.iter().find(|c| !valid_component(c)) {
+        return Err(Problem::file(
+            rel,
+            format!(
+                "path component {bad:?} is not allowed; expected names of [A-Za-z0-9._-], not hidden (leading '.'), not '..'"
+            ),
+        ));
+    }
+    if let (Some(croot), Ok(abs)) = (canonical_root, root.join(rel).canonicalize()) {
+        if !abs.starts_with(croot) {
+            return Err(Problem::file(
+                rel,
+                format!("resolves outside the {folder} folder"),
+            ));
+        }
+    }
+    Ok(components)
+}
+
 /// Walks `results_dir`, reporting every path that breaks the rules, and
 /// returns the files to read.
 pub fn walk(results_dir: &Path, problems: &mut Vec<Problem>) -> Found {
     let canonical_root = results_dir.canonicalize().ok();
     let mut found = Found::default();
     let walked = crate::folder::walk(results_dir, Path::new(""), &mut |rel, ft| {
-        let components: Vec<String> = rel
-            .components()
-            .map(|c| match c {
-                Component::Normal(s) => s.to_string_lossy().into_owned(),
-                other => other.as_os_str().to_string_lossy().into_owned(),
-            })
-            .collect();
+        let components =
+            match checked_components(results_dir, canonical_root.as_deref(), rel, ft, "results") {
+                Ok(c) => c,
+                Err(p) => {
+                    problems.push(p);
+                    return;
+                }
+            };
         let name = components.last().cloned().unwrap_or_default();
-        if ft.is_symlink() {
-            problems.push(Problem::file(
-                rel,
-                "is a symbolic link; expected plain files and folders only (links may point outside the results folder)",
-            ));
-            return;
-        }
-        if let Some(bad) = components.iter().find(|c| !valid_component(c)) {
-            problems.push(Problem::file(
-                rel,
-                format!(
-                    "path component {bad:?} is not allowed; expected names of [A-Za-z0-9._-], not hidden (leading '.'), not '..'"
-                ),
-            ));
-            return;
-        }
-        if let (Some(croot), Ok(abs)) = (&canonical_root, results_dir.join(rel).canonicalize()) {
-            if !abs.starts_with(croot) {
-                problems.push(Problem::file(rel, "resolves outside the results folder"));
-                return;
-            }
-        }
         if ft.is_dir() {
             return;
         }

@@ -7,7 +7,7 @@ use super::Problem;
 use crate::requests::{self, Request, RequestKey, Status, REQUEST_INFIX};
 use crate::ResultsSet;
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Most request files read from one folder.
 pub const MAX_REQUEST_FILES: usize = 100_000;
@@ -162,35 +162,19 @@ fn walk(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut skipped = 0usize;
     let walked = crate::folder::walk(dir, Path::new(""), &mut |rel, ft| {
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| match c {
-                Component::Normal(s) => s.to_string_lossy().into_owned(),
-                other => other.as_os_str().to_string_lossy().into_owned(),
-            })
-            .collect();
-        if ft.is_symlink() {
-            problems.push(Problem::file(
-                rel,
-                "is a symbolic link; expected plain files and folders only",
-            ));
-            return;
-        }
-        if let Some(bad) = parts.iter().find(|c| !super::paths::valid_component(c)) {
-            problems.push(Problem::file(
-                rel,
-                format!(
-                    "path component {bad:?} is not allowed; expected names of [A-Za-z0-9._-], not hidden, not '..'"
-                ),
-            ));
-            return;
-        }
-        if let (Some(root), Ok(abs)) = (&canonical_root, dir.join(rel).canonicalize()) {
-            if !abs.starts_with(root) {
-                problems.push(Problem::file(rel, "resolves outside the requests folder"));
+        let parts = match super::paths::checked_components(
+            dir,
+            canonical_root.as_deref(),
+            rel,
+            ft,
+            "requests",
+        ) {
+            Ok(p) => p,
+            Err(p) => {
+                problems.push(p);
                 return;
             }
-        }
+        };
         if ft.is_dir() {
             if parts.len() > 1 {
                 problems.push(Problem::file(

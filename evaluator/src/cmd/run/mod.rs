@@ -110,6 +110,18 @@ pub struct RunArgs {
     /// Model category recorded in the results.
     #[arg(long, default_value = "unknown")]
     pub model_type: ModelType,
+    /// Hub licence tag recorded in the results (`evaluator work` passes the request's).
+    #[arg(long)]
+    pub license: Option<String>,
+    /// Hub likes recorded in the results (`evaluator work` passes the request's).
+    #[arg(long)]
+    pub hub_likes: Option<i64>,
+    /// Record the model as a merge (`evaluator work` passes the request's tag).
+    #[arg(long)]
+    pub merge: bool,
+    /// Record the model as a mixture of experts (`evaluator work` passes the request's tag).
+    #[arg(long)]
+    pub moe: bool,
     /// Results folder.
     #[arg(long, default_value = "results")]
     pub output: PathBuf,
@@ -349,11 +361,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         architecture: Some(hf_architecture(&info.architecture)),
         params_billions: Some(info.params as f64 / 1e9),
         params_truncated: false,
-        license: None,
-        is_merge: false,
-        is_moe: false,
+        license: args.license.clone(),
+        is_merge: args.merge,
+        is_moe: args.moe,
         available_on_hub: r.source.from_hub.then_some(true),
-        hub_likes: None,
+        hub_likes: args.hub_likes,
         submitted_at: r.submitted_at,
         evaluated_at: Some(r.evaluated_at),
         weights_sha256: Some(info.weights_sha256.clone()),

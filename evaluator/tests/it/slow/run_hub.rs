@@ -62,22 +62,7 @@ fn evaluator_run(env: &Env, model: &str, revision: &str, output: &Path) -> Outpu
         .env("LEADERBOARD_CACHE", env.cache)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
-    for v in [
-        "HF_HUB_CACHE",
-        "HF_TOKEN",
-        "HF_HUB_OFFLINE",
-        "SOURCE_DATE_EPOCH",
-        "RUST_BACKTRACE",
-        "RUST_LIB_BACKTRACE",
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
+    crate::support::isolate_env(&mut cmd);
     if env.offline {
         cmd.env("HF_HUB_OFFLINE", "1");
     }

@@ -41,13 +41,16 @@ fn time(s: &str) -> DateTime<Utc> {
 
 /// Writes a PENDING request for `model` at `rev`, submitted at `at`; returns its path.
 fn pending(dir: &Path, model: &str, rev: &str, at: &str) -> PathBuf {
-    let r = Request::new_pending(
+    let mut r = Request::new_pending(
         model,
         rev,
         Precision::Float32,
         WeightType::Original,
         time(at),
     );
+    r.license = "apache-2.0".into();
+    r.likes = 7;
+    r.is_merge = model.contains("two");
     let path = dir.join(r.rel_path());
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     write_request(&path, &r).unwrap();
@@ -66,6 +69,7 @@ struct Env<'a> {
 
 fn worker(env: &Env, run: &[&str]) -> Command {
     let mut c = crate::support::evaluator();
+    crate::support::isolate_env(&mut c);
     c.arg("work")
         .arg("--requests")
         .arg(env.requests)
@@ -82,19 +86,6 @@ fn worker(env: &Env, run: &[&str]) -> Command {
         .env("RAYON_NUM_THREADS", "1")
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
-    for v in [
-        "HF_HUB_CACHE",
-        "HF_TOKEN",
-        "HF_HUB_OFFLINE",
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        c.env_remove(v);
-    }
     c
 }
 
@@ -202,6 +193,10 @@ fn two_workers_take_each_request_once_and_a_missing_model_fails() {
             "submitted_at recorded"
         );
         assert_eq!(run.model_id, *m);
+        // The request's metadata is carried into the results.
+        assert_eq!(run.license.as_deref(), Some("apache-2.0"));
+        assert_eq!(run.hub_likes, Some(7));
+        assert_eq!(run.is_merge, m.contains("two"));
         assert_eq!(run.revision.as_deref(), Some(r.revision.as_str()));
     }
     let m = read_request(&missing).unwrap();

@@ -26,6 +26,28 @@ pub fn evaluator() -> std::process::Command {
     c
 }
 
+/// Removes from a child's environment what would let the caller's setup leak into a
+/// test: Hub cache, token and offline mode, `SOURCE_DATE_EPOCH`, backtraces, proxies.
+/// Set what the test needs after this.
+pub fn isolate_env(cmd: &mut std::process::Command) {
+    for v in [
+        "HF_HUB_CACHE",
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "SOURCE_DATE_EPOCH",
+        "RUST_BACKTRACE",
+        "RUST_LIB_BACKTRACE",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+}
+
 /// A file of `evaluator/tests/fixtures` (reference outputs and the task spec; its
 /// README says where each came from).
 pub fn fixture(name: &str) -> PathBuf {
