@@ -20,7 +20,7 @@ enum Command {
     Check(leaderboard_format::check::Args),
     /// Ask for an evaluation: check a Hub model as v1 did and write its request to requests/.
     Submit(cmd::submit::Args),
-    /// Convert the Open LLM Leaderboard v1 archive into results/ and a flags file.
+    /// Convert the Open LLM Leaderboard v1 archive into results/ and a flags file (`import lm-eval FILE…`: lm-evaluation-harness results).
     Import(cmd::import::Args),
 }
 

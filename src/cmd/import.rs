@@ -1,6 +1,8 @@
 //! `leaderboard import`: converts the Open LLM Leaderboard v1 archive into
 //! `results/open-llm-leaderboard-v1.parquet` and `results/flags.toml`
-//! (mapping documented in [`crate::import_v1`]).
+//! (mapping documented in [`crate::import_v1`]); `leaderboard import lm-eval`
+//! converts lm-evaluation-harness results files of one model into one results
+//! file ([`crate::import_lm_eval`]).
 
 use crate::import_v1::{self, ImportError};
 use anyhow::Context;
@@ -8,8 +10,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leaderboard_format as results;
 use std::path::PathBuf;
 
+/// `import` (the v1 archive) or `import <tool> …`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub tool: Option<Tool>,
+    #[command(flatten)]
+    pub v1: V1Args,
+}
+
+/// Results of other tools.
+#[derive(Debug, clap::Subcommand)]
+pub enum Tool {
+    /// lm-evaluation-harness results JSON (0.3 or 0.4.x) of one model → one results file.
+    LmEval(LmEvalArgs),
+}
+
+/// `leaderboard import lm-eval`.
+#[derive(Debug, clap::Args)]
+pub struct LmEvalArgs {
+    /// Results files of one model (one with several tasks, or one per task).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Results folder; the run goes to <results>/<org>/<name>/lm-eval_<suite>_<precision>_<commit>.parquet.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Hub model id, when the files name only a local path (or nothing).
+    #[arg(long)]
+    pub model_id: Option<String>,
+    /// Commit sha of the evaluated weights, when the files do not record it.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Precision, when the files do not say the dtype: float16, bfloat16, float32, 8bit, 4bit, GPTQ.
+    #[arg(long)]
+    pub precision: Option<leaderboard_format::schema::Precision>,
+    /// Model category: pretrained, continuously pretrained, fine-tuned, chat, merge.
+    #[arg(long)]
+    pub model_type: Option<leaderboard_format::schema::ModelType>,
+}
+
+/// `leaderboard import` (the v1 archive).
+#[derive(Debug, clap::Args)]
+pub struct V1Args {
     /// The v1 table archive (JSON Lines, optionally gzip-compressed).
     #[arg(
         long,
@@ -25,6 +68,53 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.tool {
+        Some(Tool::LmEval(a)) => lm_eval(a),
+        None => v1(&args.v1),
+    }
+}
+
+fn lm_eval(a: &LmEvalArgs) -> anyhow::Result<()> {
+    let opts = crate::import_lm_eval::Options {
+        model_id: a.model_id.clone(),
+        revision: a.revision.clone(),
+        precision: a.precision,
+        model_type: a.model_type,
+    };
+    let imported = crate::import_lm_eval::import(&a.files, &opts)?;
+    let run = &imported.run;
+    let out = crate::import_lm_eval::output_path(&a.results, run);
+    results::write_file(&out, std::slice::from_ref(run))
+        .with_context(|| format!("writing {}", out.display()))?;
+    if !imported.skipped.is_empty() {
+        eprintln!(
+            "not imported (not among the leaderboard's six): {}",
+            imported.skipped.join(", ")
+        );
+    }
+    for b in leaderboard_format::schema::Benchmark::ALL {
+        if let Some(s) = run.headline(b) {
+            println!(
+                "{:<12} {:>7.2}{}",
+                b.label(),
+                s.value * 100.0,
+                s.stderr
+                    .map(|e| format!(" ± {:.2}", e * 100.0))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !run.provenance.deviations.is_empty() {
+        println!(
+            "deviations (shown as not comparable): {}",
+            run.provenance.deviations.join(", ")
+        );
+    }
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn v1(args: &V1Args) -> anyhow::Result<()> {
     let (rows, source) = import_v1::read_archive(&args.archive)?;
     let list = import_v1::read_flag_list(&args.flags)?;
 

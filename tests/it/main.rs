@@ -5,6 +5,7 @@
 //! `data/leaderboard` and `results/`.
 
 mod browser;
+mod import_lm_eval;
 mod import_v1;
 mod results_fixture;
 mod site_archive;

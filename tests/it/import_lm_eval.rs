@@ -1,0 +1,304 @@
+//! `leaderboard import lm-eval` on real lm-evaluation-harness files
+//! (`tests/fixtures/imports/`, see its SOURCES.md): each imports with the file's own
+//! numbers (MMLU recomputed as the mean of the 57 subjects, computed again here from the
+//! file), its stderr, its shots as deviations where they are not the leaderboard's, the
+//! suite chosen from the harness version; what a file lacks (model id, commit, dtype) is
+//! asked for by flag; a file with none of the six tasks is refused naming what it has;
+//! credentials in `model_args` are never copied; the written folder passes `check`.
+
+use leaderboard::import_lm_eval::{import, output_path, Options};
+use leaderboard_format::schema::{Benchmark, Precision, Run, MMLU_SUBJECTS};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const REV: &str = "62bd457b6fe961a42a631306577e622c83876cb6";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/imports/lm-eval")
+        .join(name)
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn llama3() -> Vec<PathBuf> {
+    [
+        "arc",
+        "gsm8k",
+        "hellaswag",
+        "mmlu",
+        "truthfulqa",
+        "winogrande",
+    ]
+    .iter()
+    .map(|t| fixture(&format!("v0.4.2_saucam_Meta-Llama-3-8B_openllm/{t}.json")))
+    .collect()
+}
+
+fn opts(model: Option<&str>, rev: Option<&str>, p: Option<Precision>) -> Options {
+    Options {
+        model_id: model.map(str::to_string),
+        revision: rev.map(str::to_string),
+        precision: p,
+        model_type: None,
+    }
+}
+
+fn err(files: &[PathBuf], o: &Options) -> String {
+    format!("{:#}", import(files, o).expect_err("must be refused"))
+}
+
+fn headline(run: &Run, b: Benchmark) -> (f64, Option<f64>) {
+    let s = run.headline(b).unwrap_or_else(|| panic!("{b:?} missing"));
+    (s.value, s.stderr)
+}
+
+/// The mean of the 57 subjects' values under `key(subject)` in `results`.
+fn subject_mean(results: &Value, key: impl Fn(&str) -> String, metric: &str) -> f64 {
+    let v: Vec<f64> = MMLU_SUBJECTS
+        .iter()
+        .map(|s| results[key(s)][metric].as_f64().unwrap())
+        .collect();
+    v.iter().sum::<f64>() / 57.0
+}
+
+#[test]
+fn lm_eval_0_4_2_one_file_per_task_imports_with_the_files_numbers() {
+    let files = llama3();
+    // The files name the model but neither its commit nor its dtype (`dtype=auto`).
+    assert!(err(&files, &opts(None, None, None)).contains("pass --revision"));
+    assert!(err(&files, &opts(None, Some(REV), None)).contains("pass --precision"));
+    let imported = import(&files, &opts(None, Some(REV), Some(Precision::BFloat16))).unwrap();
+    let run = &imported.run;
+    assert_eq!(run.model_id, "meta-llama/Meta-Llama-3-8B");
+    assert_eq!(run.provenance.suite, "lm-eval-0.4");
+    assert_eq!(
+        run.provenance.tool_version.as_deref(),
+        Some("0.4 (git 3196e907)")
+    );
+    assert!(
+        run.provenance.deviations.is_empty(),
+        "{:?}",
+        run.provenance.deviations
+    );
+    let r = |t: &str| {
+        json(&fixture(&format!(
+            "v0.4.2_saucam_Meta-Llama-3-8B_openllm/{t}.json"
+        )))["results"]
+            .clone()
+    };
+    let pair = |v: &Value, m: &str| {
+        (
+            v[format!("{m},none")].as_f64().unwrap(),
+            v[format!("{m}_stderr,none")].as_f64(),
+        )
+    };
+    assert_eq!(
+        headline(run, Benchmark::Arc),
+        pair(&r("arc")["arc_challenge"], "acc_norm")
+    );
+    assert_eq!(
+        headline(run, Benchmark::HellaSwag),
+        pair(&r("hellaswag")["hellaswag"], "acc_norm")
+    );
+    assert_eq!(
+        headline(run, Benchmark::TruthfulQa),
+        pair(&r("truthfulqa")["truthfulqa_mc2"], "acc")
+    );
+    assert_eq!(
+        headline(run, Benchmark::Winogrande),
+        pair(&r("winogrande")["winogrande"], "acc")
+    );
+    let g = &r("gsm8k")["gsm8k"];
+    assert_eq!(
+        headline(run, Benchmark::Gsm8k),
+        (
+            g["exact_match,strict-match"].as_f64().unwrap(),
+            g["exact_match_stderr,strict-match"].as_f64()
+        )
+    );
+    // MMLU: v1's unweighted subject mean, not lm-eval 0.4's document-weighted group.
+    let mmlu = r("mmlu");
+    let mean = subject_mean(&mmlu, |s| format!("mmlu_{s}"), "acc,none");
+    let (value, stderr) = headline(run, Benchmark::Mmlu);
+    assert!((value - mean).abs() < 1e-12, "{value} vs {mean}");
+    assert!((value - 0.66364).abs() < 5e-6, "{value}");
+    let group = mmlu["mmlu"]["acc,none"].as_f64().unwrap();
+    assert!((group - 0.65041).abs() < 5e-6 && (value - group).abs() > 0.01);
+    assert!(stderr.is_some());
+    let subjects = run
+        .scores
+        .iter()
+        .filter(|s| s.task.starts_with("mmlu_"))
+        .count();
+    assert_eq!(subjects, 57, "per-subject scores kept");
+    assert!(imported.skipped.contains(&"truthfulqa_gen".to_string()));
+    for s in &run.scores {
+        let (b, _) = leaderboard_format::schema::task_facts(&s.task).unwrap();
+        assert_eq!(s.num_fewshot, Some(b.num_fewshot()), "{} shots", s.task);
+    }
+    println!(
+        "Meta-Llama-3-8B: MMLU {:.5} (subject mean; group {group:.5}), Average {:.4}",
+        value,
+        run.average().unwrap()
+    );
+}
+
+#[test]
+fn lm_eval_0_3_files_need_a_model_id_and_record_their_shots_as_deviations() {
+    let files = vec![
+        fixture("v0.3_llama-7B_common_sense_reasoning_0-shot.json"),
+        fixture("v0.3_llama-7B_mmlu_5-shot.json"),
+    ];
+    let e = err(&files, &opts(None, None, None));
+    assert!(
+        e.contains("local path") && e.contains("--model-id org/name"),
+        "{e}"
+    );
+    let o = opts(
+        Some("huggyllama/llama-7b"),
+        Some(REV),
+        Some(Precision::Float16),
+    );
+    let imported = import(&files, &o).unwrap();
+    let run = &imported.run;
+    assert_eq!(run.provenance.suite, "openllm-v1");
+    assert_eq!(run.provenance.tool_version.as_deref(), Some("0.3"));
+    assert_eq!(
+        run.provenance.deviations,
+        [
+            "num_fewshot:arc_challenge:0",
+            "num_fewshot:hellaswag:0",
+            "num_fewshot:winogrande:0"
+        ]
+    );
+    let mmlu = json(&files[1])["results"].clone();
+    let mean = subject_mean(&mmlu, |s| format!("hendrycksTest-{s}"), "acc");
+    assert!((headline(run, Benchmark::Mmlu).0 - mean).abs() < 1e-12);
+    let hs = &json(&files[0])["results"]["hellaswag"];
+    assert_eq!(
+        headline(run, Benchmark::HellaSwag),
+        (
+            hs["acc_norm"].as_f64().unwrap(),
+            hs["acc_norm_stderr"].as_f64()
+        )
+    );
+    assert!(run.headline(Benchmark::TruthfulQa).is_none() && run.average().is_none());
+    assert!(imported.skipped.contains(&"piqa".to_string()));
+}
+
+#[test]
+fn lm_eval_0_4_8_records_dtype_and_samples_and_refuses_a_bare_id() {
+    let files = vec![fixture("v0.4.8_gpt2_results_gpt2.json")];
+    let e = err(&files, &opts(None, Some(REV), None));
+    assert!(e.contains("\"gpt2\"") && e.contains("--model-id"), "{e}");
+    let imported = import(
+        &files,
+        &opts(Some("openai-community/gpt2"), Some(REV), None),
+    )
+    .unwrap();
+    let run = &imported.run;
+    assert_eq!(run.precision, Precision::Float32, "from config.model_dtype");
+    assert_eq!(run.provenance.tool_version.as_deref(), Some("0.4.8"));
+    assert_eq!(run.params_billions, Some(0.124439808));
+    let tq = run.headline(Benchmark::TruthfulQa).unwrap();
+    assert_eq!(tq.n_samples, Some(817));
+    let mc1 = run
+        .scores
+        .iter()
+        .find(|s| s.task == "truthfulqa_mc" && s.metric == "mc1")
+        .unwrap();
+    assert_eq!(
+        Some(mc1.value),
+        json(&files[0])["results"]["truthfulqa_mc1"]["acc,none"].as_f64()
+    );
+    assert_eq!(run.provenance.deviations, ["num_fewshot:winogrande:0"]);
+}
+
+#[test]
+fn bad_files_are_refused_and_credentials_are_not_copied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: Value| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        p
+    };
+    let none = write(
+        "none.json",
+        serde_json::json!({"results": {"piqa": {"acc": 0.7}, "boolq": {"acc": 0.6}}, "config": {"model_args": "pretrained=org/m", "num_fewshot": 0}}),
+    );
+    let e = err(&[none], &opts(None, Some(REV), Some(Precision::Float16)));
+    assert!(
+        e.contains("none of the leaderboard's six") && e.contains("boolq, piqa"),
+        "{e}"
+    );
+    let secret = write(
+        "secret.json",
+        serde_json::json!({"results": {"winogrande": {"acc,none": 0.6, "acc_stderr,none": "N/A"}}, "n-shot": {"winogrande": 5},
+            "config": {"model_args": "pretrained=org/m,token=hf_SECRETSECRET,dtype=bfloat16", "limit": 10}}),
+    );
+    let run = import(std::slice::from_ref(&secret), &opts(None, Some(REV), None))
+        .unwrap()
+        .run;
+    assert_eq!(run.precision, Precision::BFloat16);
+    assert_eq!(
+        run.headline(Benchmark::Winogrande).unwrap().stderr,
+        None,
+        "\"N/A\" is no stderr"
+    );
+    assert_eq!(run.provenance.deviations, ["limit:10"]);
+    assert!(!format!("{run:?}").contains("SECRET"));
+    let other = write(
+        "other.json",
+        serde_json::json!({"results": {"hellaswag": {"acc,none": 0.5}}, "config": {"model_args": "pretrained=org/other"}}),
+    );
+    let e = err(&[secret, other], &opts(None, Some(REV), None));
+    assert!(e.contains("org/other") && e.contains("org/m"), "{e}");
+    let huge = tmp.path().join("huge.json");
+    std::fs::write(&huge, vec![b' '; 17 << 20]).unwrap();
+    assert!(err(&[huge], &Options::default()).contains("larger than"));
+    let bad = write(
+        "bad.json",
+        serde_json::json!({"results": {"winogrande": {"acc,none": 1.5}}, "config": {"model_args": "pretrained=org/m,dtype=float16"}}),
+    );
+    assert!(err(&[bad], &opts(None, Some(REV), None)).contains("expected a fraction"));
+}
+
+#[test]
+fn the_command_writes_a_results_file_that_check_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaderboard"))
+        .args(["import", "lm-eval"])
+        .args(llama3())
+        .args([
+            "--revision",
+            REV,
+            "--precision",
+            "bfloat16",
+            "--model-type",
+            "pretrained",
+            "--results",
+        ])
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MMLU           66.36"), "{stdout}");
+    let run = import(&llama3(), &opts(None, Some(REV), Some(Precision::BFloat16)))
+        .unwrap()
+        .run;
+    let path = output_path(&results, &run);
+    assert!(path
+        .ends_with("meta-llama/Meta-Llama-3-8B/lm-eval_lm-eval-0.4_bfloat16_62bd457b6fe9.parquet"));
+    assert!(path.is_file());
+    let (problems, _) = leaderboard_format::check::check_and_load(&results);
+    assert!(problems.is_empty(), "{problems:?}");
+}
