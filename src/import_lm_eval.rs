@@ -1,5 +1,6 @@
 //! lm-evaluation-harness results files (0.3 and 0.4.x `results` JSON) → one
-//! run of the results format.
+//! run of the results format; lighteval results in the v1 leaderboard's own
+//! layout ([`import_lighteval`]) are converted to the same shape first.
 //!
 //! # Mapping
 //!
@@ -70,9 +71,13 @@ struct File {
     path: PathBuf,
     json: Map<String, Value>,
     v04: bool,
+    /// `Provenance.tool` and `tool_version`.
+    tool: &'static str,
+    version: String,
 }
 
-fn read(path: &Path) -> Result<File> {
+/// A JSON object file, bounded by [`MAX_FILE_BYTES`].
+fn read_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
     let f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut bytes = Vec::new();
     f.take(MAX_FILE_BYTES + 1)
@@ -80,19 +85,20 @@ fn read(path: &Path) -> Result<File> {
         .with_context(|| format!("reading {}", path.display()))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         bail!(
-            "{}: larger than {MAX_FILE_BYTES} bytes; expected an lm-eval results JSON",
+            "{}: larger than {MAX_FILE_BYTES} bytes; expected {what}",
             path.display()
         );
     }
-    let v: Value = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{}: not JSON; expected an lm-eval results file",
-            path.display()
-        )
-    })?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not JSON; expected {what}", path.display()))?;
     let Value::Object(json) = v else {
-        bail!("{}: expected a JSON object with `results`", path.display());
+        bail!("{}: expected {what} (a JSON object)", path.display());
     };
+    Ok(json)
+}
+
+fn read(path: &Path) -> Result<File> {
+    let json = read_object(path, "an lm-eval results file")?;
     let Some(Value::Object(results)) = json.get("results") else {
         bail!(
             "{}: no `results` object; expected an lm-eval results file (0.3 or 0.4.x)",
@@ -105,10 +111,22 @@ fn read(path: &Path) -> Result<File> {
             .values()
             .filter_map(Value::as_object)
             .any(|m| m.keys().any(|k| k.contains(',')));
+    let version = json
+        .get("lm_eval_version")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            json.get("git_hash")
+                .and_then(Value::as_str)
+                .map(|h| format!("0.4 (git {h})"))
+        })
+        .unwrap_or_else(|| if v04 { "0.4" } else { "0.3" }.to_string());
     Ok(File {
         path: path.to_path_buf(),
         json,
         v04,
+        tool: TOOL,
+        version,
     })
 }
 
@@ -191,7 +209,7 @@ fn number(m: &Map<String, Value>, key: &str) -> Option<f64> {
 }
 
 fn shots(f: &File, task: &str) -> Option<i32> {
-    let n = if f.v04 {
+    let n = if f.json.contains_key("n-shot") || f.json.contains_key("configs") {
         f.json
             .get("n-shot")
             .and_then(|n| n.get(task))
@@ -276,6 +294,11 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         bail!("no files given; expected lm-eval results JSON files");
     }
     let files: Vec<File> = paths.iter().map(|p| read(p)).collect::<Result<_>>()?;
+    import_files(files, opts)
+}
+
+/// The run of `files` (lm-eval's shape; lighteval's converted to it).
+fn import_files(files: Vec<File>, opts: &Options) -> Result<Imported> {
     let v04 = files[0].v04;
     if let Some(f) = files.iter().find(|f| f.v04 != v04) {
         bail!(
@@ -410,19 +433,7 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         }
     }
 
-    let version = files[0]
-        .json
-        .get("lm_eval_version")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| {
-            files[0]
-                .json
-                .get("git_hash")
-                .and_then(Value::as_str)
-                .map(|h| format!("0.4 (git {h})"))
-        })
-        .unwrap_or_else(|| if v04 { "0.4" } else { "0.3" }.to_string());
+    let version = files[0].version.clone();
     let evaluated_at = files
         .iter()
         .filter_map(|f| f.json.get("date").and_then(Value::as_f64))
@@ -464,7 +475,7 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         evaluated_at,
         weights_sha256: None,
         provenance: Provenance {
-            tool: TOOL.to_string(),
+            tool: files[0].tool.to_string(),
             tool_version: Some(version),
             suite: if v04 { "lm-eval-0.4" } else { "openllm-v1" }.to_string(),
             source_dataset: Some(leaderboard_format::ids::shorten(&names.join(", "))),
@@ -505,7 +516,7 @@ fn subject_mean(subjects: &[&Score]) -> Score {
     }
 }
 
-/// `results/<org>/<name>/lm-eval_<suite>_<precision>_<commit prefix>.parquet`.
+/// `results/<org>/<name>/<lm-eval|lighteval>_<suite>_<precision>_<commit prefix>.parquet`.
 pub fn output_path(results: &Path, run: &Run) -> PathBuf {
     let (org, name) = run
         .model_id
@@ -518,8 +529,116 @@ pub fn output_path(results: &Path, run: &Run) -> PathBuf {
         .chars()
         .take(12)
         .collect();
+    let tool = if run.provenance.tool == LIGHTEVAL_TOOL {
+        "lighteval"
+    } else {
+        "lm-eval"
+    };
     results.join(org).join(name).join(format!(
-        "lm-eval_{}_{}_{rev}.parquet",
+        "{tool}_{}_{}_{rev}.parquet",
         run.provenance.suite, run.precision
     ))
+}
+
+/// `Provenance.tool` of imported lighteval runs.
+pub const LIGHTEVAL_TOOL: &str = "lighteval";
+
+/// A lighteval task key `suite|task|shots` in lm-eval's terms: the v1
+/// leaderboard's layout (`harness|arc:challenge|25`,
+/// `harness|hendrycksTest-<subject>|5`, `harness|truthfulqa:mc|0`,
+/// `harness|winogrande|5`, `harness|gsm8k|5`, `harness|hellaswag|10`) maps to
+/// harness 0.3 task names; other suites' tasks keep their key (not imported).
+fn lighteval_task(key: &str) -> (String, Option<i64>) {
+    let parts: Vec<&str> = key.split('|').collect();
+    match parts.as_slice() {
+        ["harness", task, shots] => {
+            let task = match *task {
+                "arc:challenge" => "arc_challenge".to_string(),
+                "truthfulqa:mc" => "truthfulqa_mc".to_string(),
+                t => t.to_string(),
+            };
+            (task, shots.parse().ok())
+        }
+        _ => (key.to_string(), None),
+    }
+}
+
+fn read_lighteval(path: &Path) -> Result<File> {
+    let json = read_object(path, "a lighteval results file")?;
+    let general = json
+        .get("config_general")
+        .and_then(Value::as_object)
+        .with_context(|| {
+            format!(
+                "{}: no `config_general`; expected a lighteval results file",
+                path.display()
+            )
+        })?;
+    let Some(Value::Object(results)) = json.get("results") else {
+        bail!(
+            "{}: no `results` object; expected a lighteval results file",
+            path.display()
+        );
+    };
+    let mut converted = Map::new();
+    let mut shots = Map::new();
+    for (key, m) in results.iter().filter(|(k, _)| k.as_str() != "all") {
+        let (task, k) = lighteval_task(key);
+        if let Some(k) = k {
+            shots.insert(task.clone(), Value::from(k));
+        }
+        converted.insert(task, m.clone());
+    }
+    // Only the model's name, commit and dtype are read from `config_general`:
+    // `model_config` (which can hold API keys) is never looked at.
+    let text = |k: &str| {
+        general
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut config = Map::new();
+    config.insert(
+        "model_args".into(),
+        Value::from(format!("pretrained={}", text("model_name"))),
+    );
+    config.insert("model_sha".into(), Value::from(text("model_sha")));
+    config.insert("model_dtype".into(), Value::from(text("model_dtype")));
+    config.insert(
+        "limit".into(),
+        general.get("max_samples").cloned().unwrap_or(Value::Null),
+    );
+    let mut out = Map::new();
+    out.insert("results".into(), Value::Object(converted));
+    out.insert("n-shot".into(), Value::Object(shots));
+    out.insert("config".into(), Value::Object(config));
+    let sha = text("lighteval_sha");
+    Ok(File {
+        path: path.to_path_buf(),
+        json: out,
+        v04: false,
+        tool: LIGHTEVAL_TOOL,
+        version: if sha.is_empty() || sha == "?" {
+            "unknown".to_string()
+        } else {
+            format!("git {}", leaderboard_format::ids::shorten(&sha))
+        },
+    })
+}
+
+/// Imports lighteval results files of one model as one run: the v1
+/// leaderboard's own layout (`config_general` with `model_name`, `model_sha`,
+/// `model_dtype`; results keyed `harness|<task>|<shots>`, harness 0.3 metric
+/// names) maps like lm-eval 0.3 (suite `openllm-v1`); lighteval's own suites'
+/// tasks are not the v1 tasks and are not imported. `model_config` is never read.
+pub fn import_lighteval(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
+    if paths.is_empty() {
+        bail!("no files given; expected lighteval results JSON files");
+    }
+    let files: Vec<File> = paths
+        .iter()
+        .map(|p| read_lighteval(p))
+        .collect::<Result<_>>()?;
+    import_files(files, opts)
 }

@@ -25,9 +25,11 @@ pub struct Args {
 pub enum Tool {
     /// lm-evaluation-harness results JSON (0.3 or 0.4.x) of one model → one results file.
     LmEval(LmEvalArgs),
+    /// lighteval results JSON of one model (the v1 leaderboard's `harness|task|shots` layout) → one results file.
+    Lighteval(LmEvalArgs),
 }
 
-/// `leaderboard import lm-eval`.
+/// `leaderboard import lm-eval` and `leaderboard import lighteval`.
 #[derive(Debug, clap::Args)]
 pub struct LmEvalArgs {
     /// Results files of one model (one with several tasks, or one per task).
@@ -69,19 +71,25 @@ pub struct V1Args {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.tool {
-        Some(Tool::LmEval(a)) => lm_eval(a),
+        Some(Tool::LmEval(a)) => tool(a, crate::import_lm_eval::import),
+        Some(Tool::Lighteval(a)) => tool(a, crate::import_lm_eval::import_lighteval),
         None => v1(&args.v1),
     }
 }
 
-fn lm_eval(a: &LmEvalArgs) -> anyhow::Result<()> {
+type Importer = fn(
+    &[PathBuf],
+    &crate::import_lm_eval::Options,
+) -> anyhow::Result<crate::import_lm_eval::Imported>;
+
+fn tool(a: &LmEvalArgs, import: Importer) -> anyhow::Result<()> {
     let opts = crate::import_lm_eval::Options {
         model_id: a.model_id.clone(),
         revision: a.revision.clone(),
         precision: a.precision,
         model_type: a.model_type,
     };
-    let imported = crate::import_lm_eval::import(&a.files, &opts)?;
+    let imported = import(&a.files, &opts)?;
     let run = &imported.run;
     let out = crate::import_lm_eval::output_path(&a.results, run);
     results::write_file(&out, std::slice::from_ref(run))

@@ -302,3 +302,160 @@ fn the_command_writes_a_results_file_that_check_accepts() {
     let (problems, _) = leaderboard_format::check::check_and_load(&results);
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// A lighteval results file in the layout the v1 leaderboard wrote (built from the
+/// documented layout: no real one could be obtained), with an API key in `model_config`.
+fn v1_layout_file(dir: &Path) -> PathBuf {
+    let mut results = serde_json::Map::new();
+    let m = |pairs: &[(&str, f64)]| {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                .collect(),
+        )
+    };
+    results.insert(
+        "harness|arc:challenge|25".into(),
+        m(&[
+            ("acc", 0.55),
+            ("acc_stderr", 0.0145),
+            ("acc_norm", 0.5811),
+            ("acc_norm_stderr", 0.0144),
+        ]),
+    );
+    results.insert(
+        "harness|hellaswag|10".into(),
+        m(&[
+            ("acc", 0.61),
+            ("acc_stderr", 0.0049),
+            ("acc_norm", 0.8213),
+            ("acc_norm_stderr", 0.0038),
+        ]),
+    );
+    for (i, s) in MMLU_SUBJECTS.iter().enumerate() {
+        let v = 0.3 + i as f64 / 200.0;
+        results.insert(
+            format!("harness|hendrycksTest-{s}|5"),
+            m(&[
+                ("acc", v),
+                ("acc_stderr", 0.04),
+                ("acc_norm", v),
+                ("acc_norm_stderr", 0.04),
+            ]),
+        );
+    }
+    results.insert(
+        "harness|truthfulqa:mc|0".into(),
+        m(&[
+            ("mc1", 0.28),
+            ("mc1_stderr", 0.0157),
+            ("mc2", 0.4388),
+            ("mc2_stderr", 0.0144),
+        ]),
+    );
+    results.insert(
+        "harness|winogrande|5".into(),
+        m(&[("acc", 0.7672), ("acc_stderr", 0.0119)]),
+    );
+    results.insert(
+        "harness|gsm8k|5".into(),
+        m(&[("acc", 0.1456), ("acc_stderr", 0.0097)]),
+    );
+    results.insert("all".into(), m(&[("acc", 0.5)]));
+    let file = serde_json::json!({
+        "config_general": {
+            "lighteval_sha": "494ee12240e716e804ae9ea834f84a2c864c07ca",
+            "model_name": "org-v1/model-13b",
+            "model_sha": REV,
+            "model_dtype": "torch.float16",
+            "model_size": "24.32 GB",
+            "max_samples": null,
+            "model_config": {"api_key": "hf_SECRETSECRET", "token": "hf_SECRETSECRET"}
+        },
+        "results": results,
+        "versions": {"all": 0, "harness|arc:challenge|25": 0},
+    });
+    let p = dir.join("results_2023-10-22T01-13-03.json");
+    std::fs::write(&p, file.to_string()).unwrap();
+    p
+}
+
+#[test]
+fn lighteval_v1_layout_imports_and_a_lighteval_0_11_file_without_v1_tasks_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = v1_layout_file(tmp.path());
+    let imported =
+        leaderboard::import_lm_eval::import_lighteval(&[file.clone()], &Options::default())
+            .unwrap();
+    let run = &imported.run;
+    assert_eq!(
+        (
+            run.model_id.as_str(),
+            run.revision.as_deref(),
+            run.precision
+        ),
+        ("org-v1/model-13b", Some(REV), Precision::Float16)
+    );
+    assert_eq!(run.provenance.tool, "lighteval");
+    assert_eq!(run.provenance.suite, "openllm-v1");
+    assert!(
+        run.provenance.deviations.is_empty(),
+        "{:?}",
+        run.provenance.deviations
+    );
+    assert_eq!(headline(run, Benchmark::Arc), (0.5811, Some(0.0144)));
+    assert_eq!(headline(run, Benchmark::HellaSwag), (0.8213, Some(0.0038)));
+    assert_eq!(headline(run, Benchmark::TruthfulQa), (0.4388, Some(0.0144)));
+    assert_eq!(headline(run, Benchmark::Winogrande), (0.7672, Some(0.0119)));
+    assert_eq!(headline(run, Benchmark::Gsm8k), (0.1456, Some(0.0097)));
+    let mean = (0..57).map(|i| 0.3 + i as f64 / 200.0).sum::<f64>() / 57.0;
+    assert!((headline(run, Benchmark::Mmlu).0 - mean).abs() < 1e-12);
+    assert_eq!(run.headline(Benchmark::Mmlu).unwrap().num_fewshot, Some(5));
+    assert!(run.average().is_some());
+    assert!(
+        !format!("{run:?}").contains("SECRET"),
+        "model_config is never copied"
+    );
+    // Through the command: a results file check accepts.
+    let results = tmp.path().join("results");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leaderboard"))
+        .args(["import", "lighteval"])
+        .arg(&file)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(output_path(&results, run)
+        .ends_with("org-v1/model-13b/lighteval_openllm-v1_float16_62bd457b6fe9.parquet"));
+    let (problems, set) = leaderboard_format::check::check_and_load(&results);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(set.runs.len(), 1);
+
+    // The real lighteval 0.11 file: a community task, none of the six; its
+    // `model_config` (an API key, redacted in the fixture) is not read.
+    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/imports/lighteval/lighteval-0.11_gpt-5-mini_results_2025-09-26T18-27-15.626626.json");
+    let e = format!(
+        "{:#}",
+        leaderboard::import_lm_eval::import_lighteval(
+            &[real],
+            &opts(
+                Some("openai/gpt-5-mini"),
+                Some(REV),
+                Some(Precision::Float16)
+            )
+        )
+        .unwrap_err()
+    );
+    assert!(
+        e.contains("none of the leaderboard's six") && e.contains("community|gpqa-diamond-idk|0"),
+        "{e}"
+    );
+    assert!(!e.contains("REDACTED"));
+}
