@@ -385,9 +385,11 @@ fn v1_layout_file(dir: &Path) -> PathBuf {
 fn lighteval_v1_layout_imports_and_a_lighteval_0_11_file_without_v1_tasks_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let file = v1_layout_file(tmp.path());
-    let imported =
-        leaderboard::import_lm_eval::import_lighteval(&[file.clone()], &Options::default())
-            .unwrap();
+    let imported = leaderboard::import_lm_eval::import_lighteval(
+        std::slice::from_ref(&file),
+        &Options::default(),
+    )
+    .unwrap();
     let run = &imported.run;
     assert_eq!(
         (
