@@ -38,6 +38,7 @@
           h += " " + (isHttps(f.link) ? '<a class="flaglink" href="' + esc(f.link) + '" rel="nofollow noopener">' + mark + "</a>" : mark);
         }
         if (C.nc[i] === "1") h += ' <span class="badge nc" title="Departs from the suite (see the model page)">not comparable</span>';
+        if (D.srcs[C.src[i]].k !== "v1") h += ' <span class="badge src" title="' + esc(D.srcs[C.src[i]].d + ": " + D.srcLabels[C.sl[i]]) + '">' + esc(D.srcs[C.src[i]].k) + "</span>";
         return h;
       } },
     { k: "rank", h: "Rank range", on: false, num: true, asc: true, title: "Rank range of the Average among the comparable, unflagged runs shown: every rank the 95% intervals allow",
@@ -69,7 +70,11 @@
     { k: "hub", h: "Available on the Hub", str: true, sv: function (i) { return C.hub[i]; }, td: function (i) { return yesNo(C.hub[i]); } },
     { k: "sha", h: "Model sha", str: true, sv: function (i) { return C.sha[i] || ""; }, td: function (i) { return C.sha[i] === null ? "?" : '<code title="' + esc(C.sha[i]) + '">' + esc(C.sha[i].slice(0, 10)) + "</code>"; } },
     { k: "flag", h: "Flagged", str: true, sv: function (i) { return flagOf(i) ? "1" : "0"; }, td: function (i) { return flagOf(i) ? "yes" : "no"; } },
-    { k: "moe", h: "MoE", str: true, sv: function (i) { return C.moe[i]; }, td: function (i) { return yesNo(C.moe[i]); } }
+    { k: "moe", h: "MoE", str: true, sv: function (i) { return C.moe[i]; }, td: function (i) { return yesNo(C.moe[i]); } },
+    { k: "re", h: "Re-evaluable", str: true, title: "This project's evaluator runs the model's architecture: its numbers can be measured again here",
+      sv: function (i) { return C.re[i]; }, td: function (i) { return yesNo(C.re[i]); } },
+    { k: "src", h: "Source", str: true, title: "Where the numbers come from: this project's evaluator, the v1 archive, or an import (tool and version)",
+      sv: function (i) { return D.srcLabels[C.sl[i]] || ""; }, td: function (i) { return esc(D.srcLabels[C.sl[i]] || ""); } }
   );
   // Column names come from the URL: look them up in an object without a
   // prototype, so `__proto__` or `constructor` are just unknown names.
@@ -80,7 +85,7 @@
 
   // ---- view state <-> URL hash -------------------------------------------
   function defaults() {
-    return { q: "", sort: "avg", dir: "desc", cols: DEFAULT_COLS.slice(), types: null, precs: null,
+    return { q: "", sort: "avg", dir: "desc", cols: DEFAULT_COLS.slice(), types: null, precs: null, srcs: null,
       pmin: "", pmax: "", hide: ["private", "merges", "flagged"] };
   }
   function parseHash() {
@@ -97,6 +102,7 @@
     if (p.has("cols")) s.cols = p.get("cols").split(",").filter(isCol);
     if (p.has("types")) s.types = p.get("types").split(",").filter(function (x) { return x !== ""; });
     if (p.has("prec")) s.precs = p.get("prec").split(",").filter(function (x) { return x !== ""; });
+    if (p.has("src")) s.srcs = p.get("src").split(",").filter(function (x) { return x !== ""; });
     if (p.has("pmin")) s.pmin = p.get("pmin");
     if (p.has("pmax")) s.pmax = p.get("pmax");
     if (p.has("hide")) s.hide = p.get("hide").split(",").filter(function (x) { return x !== ""; });
@@ -110,6 +116,7 @@
     if (s.cols.join(",") !== d.cols.join(",")) p.set("cols", s.cols.join(","));
     if (s.types !== null) p.set("types", s.types.join(","));
     if (s.precs !== null) p.set("prec", s.precs.join(","));
+    if (s.srcs !== null) p.set("src", s.srcs.join(","));
     if (s.pmin !== "") p.set("pmin", s.pmin);
     if (s.pmax !== "") p.set("pmax", s.pmax);
     if (s.hide.join(",") !== d.hide.join(",")) p.set("hide", s.hide.join(","));
@@ -127,6 +134,8 @@
   }
   checkboxes($("f-type"), "type", D.types, D.types.map(function (t, i) { return D.typeSym[i] + " " + t; }));
   checkboxes($("f-prec"), "prec", D.precs, D.precs);
+  var SRC_KEYS = D.srcs.map(function (x) { return x.k; });
+  checkboxes($("f-src"), "src", SRC_KEYS, SRC_KEYS);
   $("cols").innerHTML = COLS.map(function (c) {
     return '<label><input type="checkbox" data-col="' + esc(c.k) + '"> ' + esc(c.h) + "</label>";
   }).join("");
@@ -142,6 +151,9 @@
     document.querySelectorAll("[data-prec]").forEach(function (el) {
       el.checked = state.precs === null || state.precs.indexOf(el.dataset.prec) >= 0;
     });
+    document.querySelectorAll("[data-src]").forEach(function (el) {
+      el.checked = state.srcs === null || state.srcs.indexOf(el.dataset.src) >= 0;
+    });
     document.querySelectorAll("[data-col]").forEach(function (el) { el.checked = state.cols.indexOf(el.dataset.col) >= 0; });
     Object.keys(HIDES).forEach(function (id) { $(id).checked = state.hide.indexOf(HIDES[id]) >= 0; });
   }
@@ -156,6 +168,7 @@
     }
     state.types = picked("type", D.types);
     state.precs = picked("prec", D.precs);
+    state.srcs = picked("src", SRC_KEYS);
     var cols = [];
     document.querySelectorAll("[data-col]").forEach(function (el) { if (el.checked) cols.push(el.dataset.col); });
     state.cols = cols;
@@ -233,6 +246,7 @@
     var terms = compileSearch(state.q);
     var types = state.types === null ? null : state.types.map(function (t) { return D.types.indexOf(t); });
     var precs = state.precs === null ? null : state.precs.map(function (p) { return D.precs.indexOf(p); });
+    var srcs = state.srcs === null ? null : state.srcs.map(function (x) { return SRC_KEYS.indexOf(x); });
     var pmin = state.pmin === "" ? null : parseFloat(state.pmin) * 100;
     var pmax = state.pmax === "" ? null : parseFloat(state.pmax) * 100;
     if (pmin !== null && isNaN(pmin)) pmin = null;
@@ -244,6 +258,7 @@
       var i = idx[k];
       if (types !== null && types.indexOf(C.t[i]) < 0) continue;
       if (precs !== null && precs.indexOf(C.p[i]) < 0) continue;
+      if (srcs !== null && srcs.indexOf(C.src[i]) < 0) continue;
       if (pmin !== null || pmax !== null) {
         var pb = C.pb[i];
         if (pb === null) continue;

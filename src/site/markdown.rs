@@ -1,5 +1,7 @@
 //! The content pages (`about.html`, `faq.html`, `submit.html`) from
 //! `content/*.md`, rendered with pulldown-cmark inside the `page.html` template.
+//! The text `{{architectures}}` in a page becomes the list of architectures the
+//! evaluator runs (`leaderboard_format::architectures`), so the page cannot go stale.
 
 use super::{Out, PageCtx, Sources, CONTENT_PAGES};
 use anyhow::{Context, Result};
@@ -29,6 +31,22 @@ pub fn inline_html(md: &str) -> minijinja::Value {
     minijinja::Value::from_safe_string(inner.to_string())
 }
 
+/// `` `LlamaForCausalLM`, … (GGUF: `llama`, …) ``.
+fn architectures() -> String {
+    let code = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{} (GGUF files: {})",
+        code(leaderboard_format::architectures::HF),
+        code(leaderboard_format::architectures::GGUF)
+    )
+}
+
 pub fn write(
     src: &Sources,
     env: &minijinja::Environment,
@@ -41,7 +59,8 @@ pub fn write(
             .content
             .get(stem)
             .with_context(|| format!("content page {stem}.md is missing"))?;
-        let body = minijinja::Value::from_safe_string(to_html(md));
+        let md = md.replace("{{architectures}}", &architectures());
+        let body = minijinja::Value::from_safe_string(to_html(&md));
         let html = tpl
             .render(minijinja::context! { body => body, ..ctx.page("", stem, title) })
             .with_context(|| format!("rendering {stem}.html"))?;

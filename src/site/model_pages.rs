@@ -62,6 +62,11 @@ struct RunCtx {
     weights_sha256: Option<String>,
     tool: String,
     tool_version: Option<String>,
+    /// [`super::view::SOURCES`]' description, and the label with the version.
+    source: &'static str,
+    source_label: String,
+    /// The evaluator runs this run's architecture (its numbers can be re-measured here).
+    reevaluable: bool,
     suite: String,
     source_dataset: Option<String>,
     /// The recorded run configuration, pretty-printed JSON.
@@ -179,6 +184,9 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         weights_sha256: r.weights_sha256.clone(),
         tool: r.provenance.tool.clone(),
         tool_version: r.provenance.tool_version.clone(),
+        source: super::view::SOURCES[super::view::source_of(r).0].1,
+        source_label: super::view::source_of(r).1,
+        reevaluable: super::view::reevaluable(r),
         suite: r.provenance.suite.clone(),
         source_dataset: r.provenance.source_dataset.clone(),
         run_config: r.provenance.run_config.as_ref().map(|c| {

@@ -19,7 +19,8 @@
 //! | `c.pb` | parameters in hundredths of a billion, `null` = unknown |
 //! | `c.lk` | Hub likes or `null` |
 //! | `c.sha` | revision or `null` |
-//! | `c.mg`, `c.moe`, `c.nc`, `c.hub` | one character per row: merge / MoE / not comparable (`1`/`0`); on the Hub (`1`/`0`/`?`) |
+//! | `srcs`, `srcLabels` | the sources ([`super::view::SOURCES`]: key, description) and each distinct source label (tool and version); `c.src` indexes `srcs`, `c.sl` `srcLabels` |
+//! | `c.mg`, `c.moe`, `c.nc`, `c.hub`, `c.re` | one character per row: merge / MoE / not comparable / re-evaluable here (the evaluator runs its architecture) (`1`/`0`); on the Hub (`1`/`0`/`?`) |
 //!
 //! Strings are serialized with serde_json, then `<`, `>`, `&`, U+2028 and
 //! U+2029 are written as `\uXXXX` escapes so no string can end the script.
@@ -193,9 +194,34 @@ pub fn render(v: &View, dx: &BTreeMap<usize, String>) -> String {
         col(&|r| json!(r.params_billions.map(hundredths))),
     );
     c.insert("lk".into(), col(&|r| json!(r.hub_likes)));
+    let sources: Vec<(usize, String)> = runs.iter().map(|r| super::view::source_of(r)).collect();
+    let src_labels = Dict::new(sources.iter().map(|(_, l)| Some(l.clone())).collect());
+    c.insert(
+        "src".into(),
+        Value::Array(sources.iter().map(|(i, _)| json!(i)).collect()),
+    );
+    c.insert(
+        "sl".into(),
+        Value::Array(
+            sources
+                .iter()
+                .map(|(_, l)| json!(src_labels.get(&Some(l.clone()))))
+                .collect(),
+        ),
+    );
     c.insert("sha".into(), col(&|r| json!(r.revision)));
     c.insert("mg".into(), bits(&|r| if r.is_merge { '1' } else { '0' }));
     c.insert("moe".into(), bits(&|r| if r.is_moe { '1' } else { '0' }));
+    c.insert(
+        "re".into(),
+        bits(&|r| {
+            if super::view::reevaluable(r) {
+                '1'
+            } else {
+                '0'
+            }
+        }),
+    );
     c.insert(
         "nc".into(),
         bits(&|r| if r.is_comparable() { '0' } else { '1' }),
@@ -219,6 +245,8 @@ pub fn render(v: &View, dx: &BTreeMap<usize, String>) -> String {
         "precs": precs,
         "lics": lics.values,
         "wts": wts,
+        "srcs": super::view::SOURCES.iter().map(|(k, d)| json!({"k": k, "d": d})).collect::<Vec<_>>(),
+        "srcLabels": src_labels.values,
         "flags": flags,
         "mf": mf,
         "dx": dx.iter().map(|(k, p)| (k.to_string(), json!(p))).collect::<Map<String, Value>>(),

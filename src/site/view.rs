@@ -133,3 +133,45 @@ impl<'a> View<'a> {
 fn is_ranked(r: &Run, flags: &BTreeMap<&str, &Flag>) -> bool {
     r.is_comparable() && !flags.contains_key(r.model_id.as_str())
 }
+
+/// Where a run's numbers come from, as the site's "Source" facet names it.
+pub const SOURCES: [(&str, &str); 5] = [
+    ("evaluator", "measured by this project's evaluator"),
+    ("v1", "the v1 leaderboard's archive"),
+    ("lm-eval", "imported from lm-evaluation-harness"),
+    ("lighteval", "imported from lighteval"),
+    ("other", "contributed by another tool"),
+];
+
+/// The run's source (an index into [`SOURCES`]) and its label with the tool's version.
+pub fn source_of(r: &Run) -> (usize, String) {
+    let p = &r.provenance;
+    let i = match p.tool.as_str() {
+        "leaderboard-evaluator" => 0,
+        leaderboard_format::schema::V1_ARCHIVE_TOOL => 1,
+        "lm-evaluation-harness" => 2,
+        "lighteval" => 3,
+        _ => 4,
+    };
+    let tool = match i {
+        0 => "this project's evaluator",
+        1 => "v1 archive",
+        2 => "lm-eval",
+        3 => "lighteval",
+        _ => p.tool.as_str(),
+    };
+    let label = match (&p.tool_version, i) {
+        (_, 1) | (None, _) => tool.to_string(),
+        (Some(v), _) => format!("{tool} {v}"),
+    };
+    (i, label)
+}
+
+/// Whether the evaluator runs `r`'s architecture (one of `architecture`'s
+/// `;`-joined names is in `leaderboard_format::architectures::HF`).
+pub fn reevaluable(r: &Run) -> bool {
+    r.architecture.as_deref().is_some_and(|a| {
+        a.split(';')
+            .any(|n| leaderboard_format::architectures::is_supported_hf(n.trim()))
+    })
+}

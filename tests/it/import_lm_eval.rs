@@ -461,3 +461,120 @@ fn lighteval_v1_layout_imports_and_a_lighteval_0_11_file_without_v1_tasks_is_ref
     );
     assert!(!e.contains("REDACTED"));
 }
+
+/// Copies `from` (files only, one level) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn imported_runs_show_their_source_and_stderr_on_the_site_in_chromium() {
+    // Also: the re-evaluable marker and the Submit page's architecture list.
+    use crate::support::chrome;
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    copy_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results"),
+        &results,
+    );
+    let lm = import(&llama3(), &opts(None, Some(REV), Some(Precision::BFloat16)))
+        .unwrap()
+        .run;
+    leaderboard_format::write_file(&output_path(&results, &lm), std::slice::from_ref(&lm)).unwrap();
+    let le = leaderboard::import_lm_eval::import_lighteval(
+        &[v1_layout_file(tmp.path())],
+        &Options::default(),
+    )
+    .unwrap()
+    .run;
+    leaderboard_format::write_file(&output_path(&results, &le), std::slice::from_ref(&le)).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let src = leaderboard::site::load(&results, &root.join("content"), None, None).unwrap();
+    let out = tmp.path().join("site");
+    leaderboard::site::build(&src, &out).unwrap();
+
+    let c = chrome::Chrome::launch();
+    let index = chrome::file_url(&out.join("index.html"));
+    c.open(&format!("{index}#src=lm-eval,lighteval&hide="));
+    let shown = c.js("[...document.querySelectorAll('#rows tr td a')].filter(a => a.getAttribute('href').startsWith('models/')).map(a => a.textContent)");
+    assert_eq!(
+        shown,
+        serde_json::json!(["meta-llama/Meta-Llama-3-8B", "org-v1/model-13b"])
+    );
+    let badges = c.js(
+        "[...document.querySelectorAll('#rows .badge.src')].map(b => [b.textContent, b.title])",
+    );
+    assert_eq!(
+        badges,
+        serde_json::json!([
+            [
+                "lm-eval",
+                "imported from lm-evaluation-harness: lm-eval 0.4 (git 3196e907)"
+            ],
+            [
+                "lighteval",
+                "imported from lighteval: lighteval git 494ee12240e716e804ae9ea834f84a2c864c07ca"
+            ]
+        ])
+    );
+    let facet =
+        c.js("[...document.querySelectorAll('#f-src input')].map(i => [i.dataset.src, i.checked])");
+    assert_eq!(
+        facet,
+        serde_json::json!([
+            ["evaluator", false],
+            ["v1", false],
+            ["lm-eval", true],
+            ["lighteval", true],
+            ["other", false]
+        ])
+    );
+    // The v1 runs alone: no source badge.
+    c.tab
+        .navigate_to("about:blank")
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    c.open(&format!("{index}#src=v1&hide="));
+    assert_eq!(
+        c.js("document.querySelectorAll('#rows .badge.src').length"),
+        serde_json::json!(0)
+    );
+    assert!(
+        c.js("document.querySelectorAll('#rows tr').length")
+            .as_u64()
+            .unwrap()
+            > 2
+    );
+    // Runs whose architecture the evaluator runs are marked re-evaluable, and the
+    // Submit page lists those architectures from the one list.
+    let want = src
+        .runs
+        .iter()
+        .filter(|r| leaderboard::site::view::reevaluable(r))
+        .count();
+    assert!(want > 0 && want < src.runs.len(), "{want}");
+    let got = c.js("window.LB_DATA.c.re.split('').filter(x => x === '1').length");
+    assert_eq!(got, serde_json::json!(want));
+    let submit = std::fs::read_to_string(out.join("submit.html")).unwrap();
+    assert!(
+        submit.contains("<code>LlamaForCausalLM</code>, <code>MistralForCausalLM</code>"),
+        "architectures listed"
+    );
+    assert!(!submit.contains("{{architectures}}"));
+    // The model page says where the numbers come from, with their stderr.
+    let page =
+        std::fs::read_to_string(out.join("models/meta-llama--meta-llama-3-8b.html")).unwrap();
+    assert!(
+        page.contains("imported from lm-evaluation-harness"),
+        "source on the model page"
+    );
+    assert!(page.contains("lm-eval 0.4 (git 3196e907)"));
+    assert!(page.contains("±"), "stderr shown");
+}

@@ -57,9 +57,18 @@ Environment:
   HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE, HF_TOKEN
                              Hugging Face Hub access and cache, as huggingface_hub reads them";
 
+/// `--help`'s closing text: the environment and the architectures the evaluator runs.
+fn after_help() -> String {
+    format!(
+        "{ENVIRONMENT}\n\nArchitectures: {} (Hugging Face config.json); GGUF: {}",
+        leaderboard_format::architectures::HF.join(", "),
+        leaderboard_format::architectures::GGUF.join(", ")
+    )
+}
+
 /// Evaluate a model on the leaderboard tasks and write its results file.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = ENVIRONMENT)]
+#[command(after_help = after_help())]
 pub struct RunArgs {
     /// The model: a local .gguf file, a local Hugging Face folder (config.json,
     /// *.safetensors, tokenizer.json), or a Hub id `org/name` (`org/name:file.gguf`
