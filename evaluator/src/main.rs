@@ -18,6 +18,8 @@ enum Command {
     Run(Box<evaluator::cmd::run::RunArgs>),
     /// Take evaluation requests from the queue (requests/) and evaluate them, one at a time.
     Work(Box<evaluator::cmd::work::WorkArgs>),
+    /// Run the queue's workers on a Slurm cluster: one job array of `work --once` tasks.
+    Slurm(Box<evaluator::cmd::slurm::SlurmArgs>),
     /// Validate a results folder, exactly as `leaderboard check` does (same rules, same output).
     Check(leaderboard_format::check::Args),
 }
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         Command::Prompts(a) => evaluator::cmd::prompts::run(a),
         Command::Run(a) => evaluator::cmd::run::run(&a),
         Command::Work(a) => evaluator::cmd::work::run(&a),
+        Command::Slurm(a) => evaluator::cmd::slurm::run(&a),
         Command::Check(a) => {
             std::process::exit(leaderboard_format::check::main(&a.results, &a.requests))
         }

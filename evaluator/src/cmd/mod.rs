@@ -3,6 +3,7 @@
 
 pub mod prompts;
 pub mod run;
+pub mod slurm;
 pub mod work;
 
 use crate::suite::{DrawMode, Suite};

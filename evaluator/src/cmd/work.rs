@@ -322,13 +322,16 @@ fn run_arguments(args: &WorkArgs, r: &Request) -> std::result::Result<Vec<String
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "--output".into(),
         args.results.display().to_string(),
-        "--tasks".into(),
-        args.tasks.clone(),
-        "--device".into(),
-        args.device.clone(),
-        "--suite".into(),
-        args.task.suite.name().into(),
     ];
+    let dtype = match r.precision {
+        Precision::Float32 => Some("f32"),
+        Precision::Float16 => Some("f16"),
+        Precision::BFloat16 => Some("bf16"),
+        Precision::Int8 | Precision::Int4 | Precision::Gptq => None,
+    };
+    if let Some(d) = dtype {
+        a.extend(["--dtype".into(), d.into()]);
+    }
     if !r.license.is_empty() {
         a.extend(["--license".into(), r.license.clone()]);
     }
@@ -342,40 +345,52 @@ fn run_arguments(args: &WorkArgs, r: &Request) -> std::result::Result<Vec<String
     if r.is_moe {
         a.push("--moe".into());
     }
-    let dtype = match r.precision {
-        Precision::Float32 => Some("f32"),
-        Precision::Float16 => Some("f16"),
-        Precision::BFloat16 => Some("bf16"),
-        Precision::Int8 | Precision::Int4 | Precision::Gptq => None,
-    };
-    if let Some(d) = dtype {
-        a.extend(["--dtype".into(), d.into()]);
-    }
-    let t = &args.task;
-    let mut opt = |flag: &str, v: Option<String>| {
-        if let Some(v) = v {
-            a.extend([flag.to_string(), v]);
-        }
-    };
-    opt("--num-fewshot", t.num_fewshot.map(|n| n.to_string()));
-    opt("--limit", t.limit.map(|n| n.to_string()));
-    opt("--data", t.data.as_ref().map(|d| d.display().to_string()));
-    opt(
-        "--hellaswag-fewshot-fallback",
-        t.hellaswag_fewshot_fallback.map(|f| f.name().to_string()),
-    );
-    opt(
-        "--fewshot-draws",
-        Some(
-            match t.fewshot_draws {
+    a.extend(args.run_options());
+    Ok(a)
+}
+
+impl WorkArgs {
+    /// The run options as command-line arguments, named alike for `evaluator run`
+    /// and `evaluator work` (`evaluator slurm` passes them to its workers).
+    pub fn run_options(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--tasks".into(),
+            self.tasks.clone(),
+            "--device".into(),
+            self.device.clone(),
+            "--suite".into(),
+            self.task.suite.name().into(),
+            "--fewshot-draws".into(),
+            match self.task.fewshot_draws {
                 crate::suite::DrawMode::Standalone => "standalone",
                 crate::suite::DrawMode::Group => "group",
             }
             .into(),
-        ),
-    );
-    opt("--batch-tokens", args.batch_tokens.map(|n| n.to_string()));
-    Ok(a)
+        ];
+        let t = &self.task;
+        let mut opt = |flag: &str, v: Option<String>| {
+            if let Some(v) = v {
+                a.extend([flag.to_string(), v]);
+            }
+        };
+        opt("--num-fewshot", t.num_fewshot.map(|n| n.to_string()));
+        opt("--limit", t.limit.map(|n| n.to_string()));
+        opt("--data", t.data.as_ref().map(|d| d.display().to_string()));
+        opt(
+            "--hellaswag-fewshot-fallback",
+            t.hellaswag_fewshot_fallback.map(|f| f.name().to_string()),
+        );
+        opt("--batch-tokens", self.batch_tokens.map(|n| n.to_string()));
+        a
+    }
+}
+
+/// How many requests under `dir` wait for a worker (none if the folder is missing).
+pub fn waiting_count(dir: &Path) -> Result<usize> {
+    if !dir.exists() {
+        return Ok(0);
+    }
+    Ok(waiting(dir)?.len())
 }
 
 fn log_path(args: &WorkArgs, request: &Path, worker: &Worker) -> PathBuf {

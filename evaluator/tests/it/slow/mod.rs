@@ -10,4 +10,5 @@ mod run_generate;
 mod run_hub;
 mod run_smollm;
 mod schedule_equivalence;
+mod slurm_cluster;
 mod work_queue;

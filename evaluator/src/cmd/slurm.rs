@@ -1,0 +1,203 @@
+//! `evaluator slurm`: runs the queue's workers on a Slurm cluster, as one job
+//! array of `evaluator work --once` tasks (one per waiting request, or `--jobs`).
+//!
+//! The batch script is written beside the logs (`<logs>/slurm/work-<time>.sbatch`)
+//! so a maintainer can read it and submit it again with `sbatch`; it is submitted
+//! with `sbatch --parsable` and the array's job id printed. Each task records
+//! its request's progress itself (`RUNNING` with the Slurm job id
+//! `slurm:<array>_<task>`, then `FINISHED` or `FAILED` with the reason), so the
+//! queue stays the one source of truth. Preemption, a time limit or
+//! `scancel --signal=TERM`: the worker puts its request back to `PENDING`
+//! (journal kept) and exits 75; with the cluster's `RequeueExit=75` Slurm
+//! requeues the task, which resumes the request from its journal on any node —
+//! journals (`LEADERBOARD_CACHE`), requests, results and logs must be on a
+//! shared file system. The tasks inherit the submitting environment
+//! (`--export=ALL`, Slurm's default): `HF_*`, `LEADERBOARD_CACHE`, …
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+
+/// Submit `evaluator work` to Slurm as a job array over the queue.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SlurmArgs {
+    /// Array tasks to submit (default: one per waiting request).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Slurm partition (`sbatch --partition`).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs per task (`sbatch --gpus-per-task`); pass `--device cuda` too.
+    #[arg(long)]
+    pub gpus_per_task: Option<u32>,
+    /// CPUs per task (`sbatch --cpus-per-task`; also the worker's RAYON_NUM_THREADS).
+    #[arg(long)]
+    pub cpus_per_task: Option<u32>,
+    /// Time limit (`sbatch --time`, e.g. 04:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Account (`sbatch --account`).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Any other `sbatch` option, as one argument each (`--sbatch-arg=--qos=high`).
+    #[arg(long = "sbatch-arg", value_name = "OPTION")]
+    pub sbatch_args: Vec<String>,
+    /// Write the script and print the sbatch command without submitting.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The workers' options (requests, results, logs folders and run options).
+    #[command(flatten)]
+    pub work: super::work::WorkArgs,
+}
+
+/// Single-quotes `s` for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// An absolute form of `p` (relative to the current folder), so tasks find it
+/// whatever folder Slurm starts them in.
+fn absolute(p: &Path) -> Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+/// An `#SBATCH` value: one line, no control characters.
+fn sbatch_value(flag: &str, v: &str) -> Result<String> {
+    if v.is_empty() || v.chars().any(|c| c.is_control()) {
+        bail!("{flag} {v:?}: expected one line of text");
+    }
+    Ok(v.to_string())
+}
+
+/// The batch script: `#SBATCH` lines, then `exec evaluator work --once …`.
+fn script(args: &SlurmArgs, exe: &Path, n: usize, logs: &Path) -> Result<String> {
+    let mut s = String::from(
+        "#!/bin/bash\n# Written by `evaluator slurm`; submit again with: sbatch <this file>\n",
+    );
+    let mut line = |opt: String| {
+        s.push_str("#SBATCH ");
+        s.push_str(&opt);
+        s.push('\n');
+    };
+    line("--job-name=leaderboard-work".into());
+    line(format!("--array=0-{}", n - 1));
+    line("--requeue".into());
+    line("--open-mode=append".into());
+    line(format!(
+        "--output={}",
+        logs.join("slurm").join("%A_%a.out").display()
+    ));
+    if let Some(p) = &args.partition {
+        line(format!("--partition={}", sbatch_value("--partition", p)?));
+    }
+    if let Some(g) = args.gpus_per_task {
+        line(format!("--gpus-per-task={g}"));
+    }
+    if let Some(c) = args.cpus_per_task {
+        line(format!("--cpus-per-task={c}"));
+    }
+    if let Some(t) = &args.time {
+        line(format!("--time={}", sbatch_value("--time", t)?));
+    }
+    if let Some(a) = &args.account {
+        line(format!("--account={}", sbatch_value("--account", a)?));
+    }
+    for o in &args.sbatch_args {
+        line(sbatch_value("--sbatch-arg", o)?);
+    }
+    let w = &args.work;
+    let mut cmd: Vec<String> = vec![
+        exe.display().to_string(),
+        "work".into(),
+        "--once".into(),
+        "--requests".into(),
+        absolute(&w.requests)?.display().to_string(),
+        "--results".into(),
+        absolute(&w.results)?.display().to_string(),
+        "--logs".into(),
+        logs.display().to_string(),
+    ];
+    cmd.extend(w.run_options());
+    s.push_str(&format!(
+        "cd {}\n",
+        sh_quote(&std::env::current_dir()?.display().to_string())
+    ));
+    if let Some(c) = args.cpus_per_task {
+        s.push_str(&format!("export RAYON_NUM_THREADS={c}\n"));
+    }
+    s.push_str("exec");
+    for a in &cmd {
+        s.push(' ');
+        s.push_str(&sh_quote(a));
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+/// Runs the command.
+pub fn run(args: &SlurmArgs) -> Result<()> {
+    let waiting = super::work::waiting_count(&args.work.requests)?;
+    let n = args.jobs.unwrap_or(waiting);
+    if n == 0 {
+        println!(
+            "no waiting request in {}; nothing submitted",
+            args.work.requests.display()
+        );
+        return Ok(());
+    }
+    let logs = absolute(&args.work.logs)?;
+    let dir = logs.join("slurm");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let exe = std::env::current_exe().context("locating the evaluator binary")?;
+    let text = script(args, &exe, n, &logs)?;
+    let path = dir.join(format!(
+        "work-{}-{}.sbatch",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    ));
+    leaderboard_format::atomic::write_atomic(&path, text.as_bytes())?;
+    println!(
+        "wrote {} ({n} array tasks, {waiting} waiting requests)",
+        path.display()
+    );
+    if args.dry_run {
+        println!("sbatch --parsable {}", path.display());
+        return Ok(());
+    }
+    let out = Command::new("sbatch")
+        .arg("--parsable")
+        .arg(&path)
+        .output()
+        .context("running sbatch (is this a Slurm login node? SLURM_CONF set?)")?;
+    if !out.status.success() {
+        bail!(
+            "sbatch refused {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    println!(
+        "submitted job array {id}: squeue -j {id}; logs in {}",
+        dir.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert!(sbatch_value("--time", "1:00\n#SBATCH --x").is_err());
+    }
+}
