@@ -7,12 +7,10 @@
 //! exits 75, is requeued by Slurm (`RequeueExit=75`) and resumes from its journal.
 //! Nothing is left running: the queue is empty and the daemons are stopped.
 
-use crate::support::hub_server::{Body, FakeRepo, HubServer};
-use crate::support::model::test_model;
+use crate::support::hub_server::{FakeRepo, HubServer};
+use crate::support::queue::{journal_records, model_repo as repo, statuses};
 
-use leaderboard_format::requests::{read_request, write_request, Request, Status};
-use leaderboard_format::schema::{Precision, WeightType};
-use std::collections::BTreeMap;
+use leaderboard_format::requests::{read_request, Status};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -90,32 +88,12 @@ impl Drop for Cluster {
     }
 }
 
-fn repo(id: &str, sha: &str) -> FakeRepo {
-    FakeRepo {
-        dataset: false,
-        id: id.into(),
-        sha: sha.into(),
-        refs: vec!["main".into()],
-        files: BTreeMap::from([(
-            "SmolLM2-135M-Instruct.Q4_1.gguf".to_string(),
-            Body::File(test_model()),
-        )]),
-    }
-}
-
 fn sha(n: u8) -> String {
     format!("{:040x}", 0x51_0000_u64 + n as u64)
 }
 
 fn pending(dir: &Path, model: &str, rev: &str, day: u32) -> PathBuf {
-    let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T10:00:00Z"))
-        .unwrap()
-        .to_utc();
-    let r = Request::new_pending(model, rev, Precision::Float32, WeightType::Original, at);
-    let path = dir.join(r.rel_path());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    write_request(&path, &r).unwrap();
-    path
+    crate::support::queue::pending(dir, model, rev, &format!("2026-11-{day:02}T10:00:00Z"))
 }
 
 /// `evaluator slurm` with the test's environment (inherited by the array tasks).
@@ -160,26 +138,6 @@ fn wait(cluster: &Cluster, what: &str, secs: u64, done: impl Fn() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-fn statuses(p: &Path) -> Vec<Status> {
-    read_request(p)
-        .unwrap()
-        .history
-        .iter()
-        .map(|t| t.status)
-        .collect()
-}
-
-fn journal_records(cache: &Path) -> usize {
-    crate::support::model::files_under(cache)
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-        .map(|p| {
-            let b = std::fs::read(cache.join(p)).unwrap_or_default();
-            b.iter().filter(|&&c| c == b'\n').count().saturating_sub(1)
-        })
-        .sum()
 }
 
 #[test]

@@ -5,56 +5,16 @@
 //! the next worker resumes it from the journal, with results and details byte-identical
 //! to an uninterrupted worker's.
 
-use crate::support::hub_server::{Body, FakeRepo, HubServer};
-use crate::support::model::test_model;
+use crate::support::hub_server::HubServer;
+use crate::support::queue::{journal_records, model_repo as repo, pending, statuses};
 
-use chrono::{DateTime, Utc};
-use leaderboard_format::requests::{read_request, write_request, Request, Status};
-use leaderboard_format::schema::{Precision, WeightType};
-use std::collections::BTreeMap;
+use leaderboard_format::requests::{read_request, Status};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GGUF_NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn repo(id: &str, sha: &str) -> FakeRepo {
-    FakeRepo {
-        dataset: false,
-        id: id.into(),
-        sha: sha.into(),
-        refs: vec!["main".into()],
-        files: BTreeMap::from([
-            (GGUF_NAME.to_string(), Body::File(test_model())),
-            ("README.md".to_string(), Body::Bytes(b"# test\n".to_vec())),
-        ]),
-    }
-}
-
 fn sha(n: u8) -> String {
     format!("{:040x}", 0xabc0_u64 + n as u64)
-}
-
-fn time(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-/// Writes a PENDING request for `model` at `rev`, submitted at `at`; returns its path.
-fn pending(dir: &Path, model: &str, rev: &str, at: &str) -> PathBuf {
-    let mut r = Request::new_pending(
-        model,
-        rev,
-        Precision::Float32,
-        WeightType::Original,
-        time(at),
-    );
-    r.license = "apache-2.0".into();
-    r.likes = 7;
-    r.is_merge = model.contains("two");
-    let path = dir.join(r.rel_path());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    write_request(&path, &r).unwrap();
-    path
 }
 
 /// Where a worker's state lives: Hub, HF cache, journals, and its folders.
@@ -101,10 +61,6 @@ fn finish(child: Child, what: &str) -> (std::process::ExitStatus, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     println!("--- {what}: {}\n{stderr}", out.status);
     (out.status, stderr)
-}
-
-fn statuses(r: &Request) -> Vec<Status> {
-    r.history.iter().map(|t| t.status).collect()
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -172,7 +128,7 @@ fn two_workers_take_each_request_once_and_a_missing_model_fails() {
     for (p, m) in paths.iter().zip(models) {
         let r = read_request(p).unwrap();
         assert_eq!(
-            statuses(&r),
+            statuses(p),
             [Status::Pending, Status::Running, Status::Finished],
             "{m}: {r:?}"
         );
@@ -201,7 +157,7 @@ fn two_workers_take_each_request_once_and_a_missing_model_fails() {
     }
     let m = read_request(&missing).unwrap();
     assert_eq!(
-        statuses(&m),
+        statuses(&missing),
         [Status::Pending, Status::Running, Status::Failed]
     );
     let reason = m.history[2].reason.clone().unwrap();
@@ -246,18 +202,6 @@ fn two_workers_take_each_request_once_and_a_missing_model_fails() {
         "two workers, 4 requests (jobs {hosts_jobs:?}): {:.1} s",
         started.elapsed().as_secs_f64()
     );
-}
-
-/// Complete journal records under `cache`.
-fn journal_records(cache: &Path) -> usize {
-    files(cache)
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-        .map(|p| {
-            let b = std::fs::read(cache.join(p)).unwrap_or_default();
-            b.iter().filter(|&&c| c == b'\n').count().saturating_sub(1)
-        })
-        .sum()
 }
 
 #[test]
@@ -328,7 +272,7 @@ fn sigterm_puts_the_request_back_and_the_next_worker_resumes_it() {
     assert_eq!(s.code(), Some(75), "exit 75 (requeue): {stderr}");
     let r = read_request(&path_b).unwrap();
     assert_eq!(
-        statuses(&r),
+        statuses(&path_b),
         [Status::Pending, Status::Running, Status::Pending]
     );
     assert!(
@@ -346,9 +290,8 @@ fn sigterm_puts_the_request_back_and_the_next_worker_resumes_it() {
 
     let (s, _) = finish(spawn(worker(&env_b, &run)), "resumed");
     assert!(s.success());
-    let r = read_request(&path_b).unwrap();
     assert_eq!(
-        statuses(&r),
+        statuses(&path_b),
         [
             Status::Pending,
             Status::Running,

@@ -1,12 +1,13 @@
 //! The one helper module of the evaluator's tests: where the repository's data and the
 //! test fixtures are (here), the test model, reference outputs and small utilities
 //! ([`model`]), building tasks and the spec's worked prompts ([`tasks`]), a local
-//! stand-in for the Hugging Face Hub ([`hub_server`]) and Hub-shaped Parquet files
-//! ([`hf_parquet`]).
+//! stand-in for the Hugging Face Hub ([`hub_server`]), Hub-shaped Parquet files
+//! ([`hf_parquet`]) and the queue tests' requests ([`queue`]).
 
 pub mod hf_parquet;
 pub mod hub_server;
 pub mod model;
+pub mod queue;
 pub mod tasks;
 
 use std::path::PathBuf;
