@@ -49,7 +49,7 @@ pub struct SlurmArgs {
     pub dry_run: bool,
     /// The workers' options (requests, results, logs folders and run options).
     #[command(flatten)]
-    pub work: super::work::WorkArgs,
+    pub work: super::work::QueueArgs,
 }
 
 /// Single-quotes `s` for a POSIX shell.

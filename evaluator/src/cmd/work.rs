@@ -48,6 +48,21 @@ const TAIL_LINES: usize = 20;
 /// Take requests from the queue and evaluate them, one at a time.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkArgs {
+    /// Take at most one request, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// When the queue is empty, look again every SECS seconds instead of exiting.
+    #[arg(long, value_name = "SECS")]
+    pub watch: Option<u64>,
+    /// The folders and run options (shared with `evaluator slurm`).
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// The queue's folders and each run's options, as `evaluator work` and
+/// `evaluator slurm` take them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueArgs {
     /// The requests folder (`<org>/<name>_eval_request_….json` files).
     #[arg(long, default_value = "requests")]
     pub requests: PathBuf,
@@ -57,12 +72,6 @@ pub struct WorkArgs {
     /// Where each run's log goes (`<logs>/<org>/<request file stem>_<time>.log`).
     #[arg(long, default_value = "logs")]
     pub logs: PathBuf,
-    /// Take at most one request, then exit.
-    #[arg(long)]
-    pub once: bool,
-    /// When the queue is empty, look again every SECS seconds instead of exiting.
-    #[arg(long, value_name = "SECS")]
-    pub watch: Option<u64>,
     /// Tasks of each run (`evaluator run --tasks`).
     #[arg(long, default_value = "all")]
     pub tasks: String,
@@ -175,9 +184,9 @@ pub fn run(args: &WorkArgs) -> Result<()> {
             eprintln!("work: {sig}: stopping");
             std::process::exit(EXIT_REQUEUE);
         }
-        match take_next(&args.requests, &worker)? {
+        match take_next(&args.queue.requests, &worker)? {
             Some((path, request)) => {
-                let outcome = evaluate(args, &exe, &worker, &path, request)?;
+                let outcome = evaluate(&args.queue, &exe, &worker, &path, request)?;
                 done += 1;
                 if outcome == Outcome::Interrupted {
                     std::process::exit(EXIT_REQUEUE);
@@ -300,7 +309,7 @@ enum Outcome {
 
 /// `evaluator run`'s arguments for a request (None: the request cannot be
 /// run by this evaluator, with the reason).
-fn run_arguments(args: &WorkArgs, r: &Request) -> std::result::Result<Vec<String>, String> {
+fn run_arguments(args: &QueueArgs, r: &Request) -> std::result::Result<Vec<String>, String> {
     if r.weight_type != WeightType::Original {
         return Err(format!(
             "{} weights (base model {}) are not supported by the evaluator yet; submit the merged weights as Original",
@@ -349,7 +358,7 @@ fn run_arguments(args: &WorkArgs, r: &Request) -> std::result::Result<Vec<String
     Ok(a)
 }
 
-impl WorkArgs {
+impl QueueArgs {
     /// The run options as command-line arguments, named alike for `evaluator run`
     /// and `evaluator work` (`evaluator slurm` passes them to its workers).
     pub fn run_options(&self) -> Vec<String> {
@@ -393,7 +402,7 @@ pub fn waiting_count(dir: &Path) -> Result<usize> {
     Ok(waiting(dir)?.len())
 }
 
-fn log_path(args: &WorkArgs, request: &Path, worker: &Worker) -> PathBuf {
+fn log_path(args: &QueueArgs, request: &Path, worker: &Worker) -> PathBuf {
     let stem = request
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -416,7 +425,7 @@ fn log_path(args: &WorkArgs, request: &Path, worker: &Worker) -> PathBuf {
 
 /// Evaluates one RUNNING request and records its outcome.
 fn evaluate(
-    args: &WorkArgs,
+    args: &QueueArgs,
     exe: &Path,
     worker: &Worker,
     path: &Path,
@@ -533,7 +542,7 @@ fn fail(
 /// The results file the run wrote (its `wrote … .parquet` line), relative to
 /// the results folder, after checking it holds the requested precision.
 fn finished_results(
-    args: &WorkArgs,
+    args: &QueueArgs,
     r: &Request,
     lines: &[String],
 ) -> std::result::Result<String, String> {
