@@ -22,7 +22,8 @@
 //! <host>`) and exits with [`EXIT_REQUEUE`] (75, Slurm's `RequeueExit`
 //! convention); the next worker resumes it from the journal (`LEADERBOARD_CACHE`
 //! must be shared between the workers' hosts for that), with results
-//! identical to an uninterrupted run's.
+//! identical to an uninterrupted run's. A run killed from outside (`kill -9`, the OOM
+//! killer) is put back the same way, up to 3 times (`MAX_KILLS`); then the request fails.
 
 use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,10 @@ use leaderboard_format::schema::{Precision, WeightType};
 pub const EXIT_REQUEUE: i32 = 75;
 /// Age after which a claim file is considered left behind by a dead worker.
 pub const STALE_CLAIM_SECS: u64 = 600;
+/// How a run killed by SIGKILL is recorded (the start of the transition's reason).
+const KILLED: &str = "the run was killed (signal 9)";
+/// Kills after which a request fails instead of waiting again.
+const MAX_KILLS: usize = 3;
 /// Lines of the log kept in a FAILED transition.
 const TAIL_LINES: usize = 20;
 
@@ -474,6 +479,36 @@ fn evaluate(
         write_request(path, &r)?;
         eprintln!("work: {sig}: {} is PENDING again", path.display());
         return Ok(Outcome::Interrupted);
+    }
+    // The run killed from outside (kill -9, the OOM killer): its journal holds what it
+    // answered, so the request waits again, up to MAX_KILLS times.
+    if let Some(9) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        let kills = r
+            .history
+            .iter()
+            .filter(|t| t.reason.as_deref().is_some_and(|m| m.starts_with(KILLED)))
+            .count()
+            + 1;
+        if kills < MAX_KILLS {
+            let mut t = worker.transition(Status::Pending);
+            t.reason = Some(format!(
+                "{KILLED} on {} ({kills} of {MAX_KILLS}); resumes from its journal",
+                worker.host
+            ));
+            r.transition(t);
+            write_request(path, &r)?;
+            eprintln!(
+                "work: the run was killed: {} is PENDING again",
+                path.display()
+            );
+            return Ok(Outcome::Interrupted);
+        }
+        let reason = format!(
+            "{KILLED} {MAX_KILLS} times (out of memory? the last time on {})",
+            worker.host
+        );
+        fail(path, &mut r, worker, reason, tail(&lines))?;
+        return Ok(Outcome::Failed);
     }
     if !status.success() {
         let reason = error_message(&lines).unwrap_or_else(|| {

@@ -322,3 +322,90 @@ fn sigterm_puts_the_request_back_and_the_next_worker_resumes_it() {
     assert_eq!(a.len(), 2, "results and details");
     assert!(a == b, "resumed files differ from the uninterrupted run's");
 }
+
+/// The pids of the processes whose parent is `parent`.
+fn children(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: the comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_killed_with_sigkill_waits_again_and_the_next_worker_finishes_it() {
+    let model = "org-k/model-killed";
+    let rev = sha(8);
+    let server = HubServer::start(vec![repo(model, &rev)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let requests = tmp.path().join("requests");
+    let (results, logs, cache) = (
+        tmp.path().join("results"),
+        tmp.path().join("logs"),
+        tmp.path().join("cache"),
+    );
+    let path = pending(&requests, model, &rev, "2026-11-21T08:00:00Z");
+    let env = Env {
+        endpoint: &server.endpoint,
+        hf_home: &tmp.path().join("hf-home"),
+        cache: &cache,
+        requests: &requests,
+        results: &results,
+        logs: &logs,
+    };
+    let run = [
+        "--tasks",
+        "winogrande,truthfulqa_mc",
+        "--limit",
+        "2",
+        "--batch-tokens",
+        "256",
+    ];
+    let child = spawn(worker(&env, &run));
+    let start = Instant::now();
+    while journal_records(&cache) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "no journal records"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let runs = children(child.id());
+    assert_eq!(
+        runs.len(),
+        1,
+        "one evaluator run under the worker: {runs:?}"
+    );
+    // SAFETY: kill(2) of the worker's own child, as the OOM killer would.
+    unsafe {
+        libc::kill(runs[0], libc::SIGKILL);
+    }
+    let (s, stderr) = finish(child, "killed run");
+    assert_eq!(s.code(), Some(75), "exit 75 (requeue): {stderr}");
+    assert_eq!(
+        statuses(&path),
+        [Status::Pending, Status::Running, Status::Pending]
+    );
+    let r = read_request(&path).unwrap();
+    let reason = r.history[2].reason.clone().unwrap();
+    assert!(
+        reason.starts_with("the run was killed (signal 9)") && reason.contains("1 of 3"),
+        "{reason}"
+    );
+    let (s, _) = finish(spawn(worker(&env, &run)), "after the kill");
+    assert!(s.success());
+    assert_eq!(read_request(&path).unwrap().status, Status::Finished);
+}
