@@ -42,6 +42,16 @@ pub enum DrawMode {
     Group,
 }
 
+impl DrawMode {
+    /// The name `--fewshot-draws` takes and the run configuration records.
+    pub fn name(self) -> &'static str {
+        match self {
+            DrawMode::Standalone => "standalone",
+            DrawMode::Group => "group",
+        }
+    }
+}
+
 impl FromStr for DrawMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -30,6 +30,29 @@ impl ResultsSet {
     pub fn flag_for(&self, model_id: &str) -> Option<&Flag> {
         self.flags.iter().find(|f| f.model == model_id)
     }
+
+    /// The do-not-submit entry of a model, ids compared as the Hub does.
+    pub fn do_not_submit(&self, model_id: &str) -> Option<&Flag> {
+        let folded = crate::ids::fold(model_id);
+        self.flags
+            .iter()
+            .find(|f| f.is_do_not_submit() && crate::ids::fold(&f.model) == folded)
+    }
+
+    /// The runs of one identity: model (compared as the Hub does), revision, precision.
+    pub fn runs_of<'a>(
+        &'a self,
+        model_id: &str,
+        revision: &'a str,
+        precision: schema::Precision,
+    ) -> impl Iterator<Item = &'a LoadedRun> + 'a {
+        let folded = crate::ids::fold(model_id);
+        self.runs.iter().filter(move |l| {
+            l.run.precision == precision
+                && l.run.revision.as_deref() == Some(revision)
+                && crate::ids::fold(&l.run.model_id) == folded
+        })
+    }
 }
 
 /// Name of the flags file inside a results folder.

@@ -18,7 +18,8 @@
 //! | what `check` enforces beyond the types | [`check`], [`check::runs`] |
 //! | writing a results file with pandas / pyarrow | [`guide`] |
 //!
-//! Atomic writes (temporary file, then rename) live in [`atomic`]; what the
+//! Atomic writes (temporary file, then rename) live in [`atomic`]; recorded
+//! timestamps (flags, `SOURCE_DATE_EPOCH`) in [`mod@time`]; what the
 //! writers share (version and checksum metadata) in [`mod@write`].
 
 pub mod architectures;
@@ -34,6 +35,7 @@ pub mod read;
 pub mod requests;
 pub mod results;
 pub mod schema;
+pub mod time;
 pub mod write;
 
 pub use error::ResultsError;

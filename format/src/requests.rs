@@ -228,7 +228,7 @@ impl fmt::Display for RequestKey {
             f,
             "{} @ {} ({}, {})",
             self.model,
-            &self.revision[..self.revision.len().min(12)],
+            short_revision(&self.revision),
             self.precision,
             self.weight_type
         )
@@ -384,12 +384,7 @@ impl Request {
                 ),
             );
         }
-        let tag_ok = |s: &str, max: usize, extra: &[u8]| {
-            s.len() <= max
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
-        };
-        if !tag_ok(&self.license, 64, b"._-") {
+        if !is_license_tag(&self.license) {
             bad(
                 "license",
                 format!(
@@ -398,7 +393,12 @@ impl Request {
                 ),
             );
         }
-        if !tag_ok(&self.architectures, 200, b"_;") {
+        let archs_ok = self.architectures.len() <= 200
+            && self
+                .architectures
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_;".contains(&b));
+        if !archs_ok {
             bad(
                 "architectures",
                 format!(
@@ -581,9 +581,19 @@ pub fn check_results_path(p: &str) -> Result<(), String> {
     }
 }
 
-/// `t` truncated to whole seconds (the files store seconds).
-pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+pub use crate::time::whole_seconds;
+
+/// The first 12 characters of a revision, for messages and tables (a revision
+/// read from an untrusted file may hold any characters).
+pub fn short_revision(rev: &str) -> String {
+    rev.chars().take(12).collect()
+}
+
+/// Whether `s` is a licence tag the format accepts: at most 64 of `[A-Za-z0-9._-]`.
+pub fn is_license_tag(s: &str) -> bool {
+    s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Reads and parses one request file, bounded by [`MAX_REQUEST_BYTES`]; errors

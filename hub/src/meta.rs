@@ -27,8 +27,6 @@ pub struct ModelMeta {
     pub files: Vec<String>,
     pub likes: u64,
     pub private: bool,
-    /// Gated repos need an accepted licence (and a token) to download.
-    pub gated: bool,
     /// The Hub's tags (the card's `tags` plus the Hub's own, e.g. `merge`).
     pub tags: Vec<String>,
 }
@@ -42,9 +40,6 @@ struct RawInfo {
     likes: u64,
     #[serde(default)]
     private: bool,
-    /// `false`, or `"auto"` / `"manual"`.
-    #[serde(default)]
-    gated: serde_json::Value,
     #[serde(default)]
     tags: Vec<String>,
 }
@@ -118,10 +113,6 @@ impl Hub {
             files: raw.siblings.into_iter().map(|s| s.rfilename).collect(),
             likes: raw.likes,
             private: raw.private,
-            gated: !matches!(
-                raw.gated,
-                serde_json::Value::Null | serde_json::Value::Bool(false)
-            ),
             tags: raw.tags,
         })
     }

@@ -23,7 +23,6 @@
 //! with range requests of at most [`MAX_TEXT_BYTES`], never executed.
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
 use leaderboard_format::requests::{self, Request};
 use leaderboard_format::schema::{ModelType, Precision, WeightType};
 use leaderboard_hub::{Hub, HubConfig, ModelMeta};
@@ -80,23 +79,6 @@ pub struct Args {
 /// A refusal: what is wrong, and what to do about it.
 fn refuse(msg: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{msg}")
-}
-
-fn now(flag: Option<&str>) -> Result<DateTime<Utc>> {
-    if let Some(s) = flag {
-        return Ok(DateTime::parse_from_rfc3339(s)
-            .with_context(|| format!("--now {s:?}: expected RFC 3339, e.g. 2026-12-03T15:04:05Z"))?
-            .with_timezone(&Utc));
-    }
-    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = s
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={s:?}: expected seconds since 1970"))?;
-        return DateTime::from_timestamp(secs, 0)
-            .with_context(|| format!("SOURCE_DATE_EPOCH={s:?}: out of range"));
-    }
-    Ok(requests::whole_seconds(Utc::now()))
 }
 
 /// The model card's YAML front matter, as far as v1 read it: `license`,
@@ -191,14 +173,21 @@ pub fn merge_and_moe(card: &Card, hub_tags: &[String], model: &str) -> (bool, bo
     (merge, moe)
 }
 
-/// A small text file of the repo (at most [`MAX_TEXT_BYTES`]), or None when absent.
-fn text_file(hub: &Hub, meta: &ModelMeta, repo: &str, file: &str) -> Result<Option<String>> {
+/// A text file of the repo of at most `max` bytes ([`MAX_TEXT_BYTES`] for cards and
+/// configs), or None when absent.
+fn text_file(
+    hub: &Hub,
+    meta: &ModelMeta,
+    repo: &str,
+    file: &str,
+    max: u64,
+) -> Result<Option<String>> {
     if !meta.files.iter().any(|f| f == file) {
         return Ok(None);
     }
-    let bytes = hub.read_range(repo, &meta.sha, file, 0, MAX_TEXT_BYTES + 1)?;
-    if bytes.len() as u64 > MAX_TEXT_BYTES {
-        bail!("{repo}: {file} is larger than {MAX_TEXT_BYTES} bytes; expected a small text file");
+    let bytes = hub.read_range(repo, &meta.sha, file, 0, max + 1)?;
+    if bytes.len() as u64 > max {
+        bail!("{repo}: {file} is larger than {max} bytes");
     }
     Ok(Some(
         String::from_utf8(bytes).with_context(|| format!("{repo}: {file} is not UTF-8"))?,
@@ -207,7 +196,13 @@ fn text_file(hub: &Hub, meta: &ModelMeta, repo: &str, file: &str) -> Result<Opti
 
 /// The safetensors weight files: the index's shards, or `*.safetensors`.
 fn weight_files(hub: &Hub, meta: &ModelMeta, repo: &str) -> Result<Vec<String>> {
-    if let Some(index) = text_file(hub, meta, repo, "model.safetensors.index.json")? {
+    if let Some(index) = text_file(
+        hub,
+        meta,
+        repo,
+        "model.safetensors.index.json",
+        MAX_TEXT_BYTES,
+    )? {
         let v: serde_json::Value = serde_json::from_str(&index)
             .with_context(|| format!("{repo}: model.safetensors.index.json is not JSON"))?;
         let map = v
@@ -244,7 +239,8 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
     let (org, _) = model
         .split_once('/')
         .ok_or_else(|| refuse(format!("--model {model:?}: expected org/name")))?;
-    let submitted = now(args.now.as_deref())?;
+    let submitted = leaderboard_format::time::given_or_now("--now", args.now.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
 
     // 1. Model type.
     if args.model_type == ModelType::Unknown {
@@ -280,10 +276,7 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
     }
 
     // 3. Do-not-submit list.
-    if let Some(f) = set.flags.iter().find(|f| {
-        f.is_do_not_submit()
-            && leaderboard_format::ids::fold(&f.model) == leaderboard_format::ids::fold(model)
-    }) {
+    if let Some(f) = set.do_not_submit(model) {
         return Err(refuse(format!(
             "{model} is on the do-not-submit list ({}): its authors asked not to be evaluated",
             f.reason
@@ -318,7 +311,7 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
     };
 
     // 6. config.json: no custom code, a supported architecture.
-    let config_text = text_file(hub, &meta, model, "config.json")?.ok_or_else(|| {
+    let config_text = text_file(hub, &meta, model, "config.json", MAX_TEXT_BYTES)?.ok_or_else(|| {
         refuse(format!(
             "{model} has no config.json at {}; submit a repo in the Hugging Face format (config.json, safetensors weights, tokenizer.json)",
             meta.sha
@@ -355,32 +348,21 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
     }
 
     // 7. Tokenizer.
-    if !meta.files.iter().any(|f| f == "tokenizer.json") {
-        return Err(refuse(format!(
-            "{model} has no tokenizer.json at {}; save the tokenizer with a recent transformers (tokenizer.save_pretrained) and push it",
-            meta.sha
-        )));
-    }
-    if let Some(tc) = text_file(hub, &meta, model, "tokenizer_config.json")? {
+    let tok = text_file(hub, &meta, model, "tokenizer.json", MAX_TOKENIZER_BYTES)?
+        .ok_or_else(|| {
+            refuse(format!(
+                "{model} has no tokenizer.json at {}; save the tokenizer with a recent transformers (tokenizer.save_pretrained) and push it",
+                meta.sha
+            ))
+        })?;
+    if let Some(tc) = text_file(hub, &meta, model, "tokenizer_config.json", MAX_TEXT_BYTES)? {
         serde_json::from_str::<serde_json::Value>(&tc).map_err(|e| {
             refuse(format!(
                 "{model}: tokenizer_config.json is not valid JSON ({e}); fix the file"
             ))
         })?;
     }
-    let tok = hub.read_range(
-        model,
-        &meta.sha,
-        "tokenizer.json",
-        0,
-        MAX_TOKENIZER_BYTES + 1,
-    )?;
-    if tok.len() as u64 > MAX_TOKENIZER_BYTES {
-        return Err(refuse(format!(
-            "{model}: tokenizer.json is larger than {MAX_TOKENIZER_BYTES} bytes"
-        )));
-    }
-    let tok: serde_json::Value = serde_json::from_slice(&tok).map_err(|e| {
+    let tok: serde_json::Value = serde_json::from_str(&tok).map_err(|e| {
         refuse(format!(
             "{model}: tokenizer.json is not valid JSON ({e}); save it again with transformers"
         ))
@@ -392,11 +374,12 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
     }
 
     // 8. Model card.
-    let card_text = text_file(hub, &meta, model, "README.md")?.ok_or_else(|| {
-        refuse(format!(
-            "{model} has no model card (README.md); add one with a description and a license"
-        ))
-    })?;
+    let card_text =
+        text_file(hub, &meta, model, "README.md", MAX_TEXT_BYTES)?.ok_or_else(|| {
+            refuse(format!(
+                "{model} has no model card (README.md); add one with a description and a license"
+            ))
+        })?;
     let card = parse_card(&card_text);
     let license = card.license.clone().ok_or_else(|| {
         refuse(format!(
@@ -410,11 +393,7 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
         )));
     }
     // A licence tag the request format accepts; anything else is v1's "other".
-    let license = if license.len() <= 64
-        && license
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
+    let license = if requests::is_license_tag(&license) {
         license
     } else {
         "other".to_string()
@@ -465,11 +444,11 @@ pub fn submit(args: &Args, hub: &Hub) -> Result<PathBuf> {
             }
         )));
     }
-    if set.runs.iter().any(|l| {
-        leaderboard_format::ids::fold(&l.run.model_id) == leaderboard_format::ids::fold(model)
-            && l.run.revision.as_deref() == Some(meta.sha.as_str())
-            && l.run.precision == args.precision
-    }) {
+    if set
+        .runs_of(model, &meta.sha, args.precision)
+        .next()
+        .is_some()
+    {
         return Err(refuse(format!(
             "{model} at {} in {} is already evaluated in {}; its results are on the leaderboard",
             meta.sha,

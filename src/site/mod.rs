@@ -243,10 +243,7 @@ fn build_into(src: &Sources, o: &mut Out) -> Result<usize> {
         .render(minijinja::context! {
             runs => v.runs.len(),
             models => v.models.len(),
-            queue => minijinja::context! {
-                total => queue::Counts::of(&src.requests).total(),
-                ..minijinja::Value::from_serialize(queue::Counts::of(&src.requests))
-            },
+            queue => queue::Counts::of(&src.requests),
             ..ctx.page("", "index", "Leaderboard")
         })
         .context("rendering index.html")?;

@@ -159,6 +159,7 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
     };
     let params_zero = r.params_billions == Some(0.0) && r.params_truncated;
+    let source = super::view::source_of(r);
     RunCtx {
         precision: r.precision.as_str(),
         precision_detail: r.precision_detail.clone(),
@@ -184,8 +185,8 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         weights_sha256: r.weights_sha256.clone(),
         tool: r.provenance.tool.clone(),
         tool_version: r.provenance.tool_version.clone(),
-        source: super::view::SOURCES[super::view::source_of(r).0].1,
-        source_label: super::view::source_of(r).1,
+        source: super::view::SOURCES[source.0].1,
+        source_label: source.1,
         reevaluable: super::view::reevaluable(r),
         suite: r.provenance.suite.clone(),
         source_dataset: r.provenance.source_dataset.clone(),

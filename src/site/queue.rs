@@ -65,6 +65,8 @@ pub struct Counts {
     pub running: usize,
     pub pending: usize,
     pub failed: usize,
+    /// All requests.
+    pub total: usize,
 }
 
 impl Counts {
@@ -78,11 +80,8 @@ impl Counts {
                 Status::Failed => c.failed += 1,
             }
         }
+        c.total = requests.len();
         c
-    }
-
-    pub fn total(&self) -> usize {
-        self.finished + self.running + self.pending + self.failed
     }
 }
 
@@ -110,7 +109,7 @@ fn row(r: &Request, view: &View) -> Row {
             .slugs
             .get(r.model.as_str())
             .map(|s| format!("models/{s}.html")),
-        revision: r.revision.chars().take(12).collect(),
+        revision: leaderboard_format::requests::short_revision(&r.revision),
         precision: r.precision.as_str(),
         weight_type: r.weight_type.as_str(),
         status: r.status.as_str(),
@@ -183,7 +182,6 @@ pub fn write(
         .render(minijinja::context! {
             sections => sections(requests, view),
             counts => Counts::of(requests),
-            total => requests.len(),
             ..ctx.page("", "queue", "Queue")
         })
         .context("rendering queue.html")?;

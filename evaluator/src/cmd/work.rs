@@ -375,11 +375,7 @@ impl QueueArgs {
             "--suite".into(),
             self.task.suite.name().into(),
             "--fewshot-draws".into(),
-            match self.task.fewshot_draws {
-                crate::suite::DrawMode::Standalone => "standalone",
-                crate::suite::DrawMode::Group => "group",
-            }
-            .into(),
+            self.task.fewshot_draws.name().into(),
         ];
         let t = &self.task;
         let mut opt = |flag: &str, v: Option<String>| {
@@ -440,7 +436,7 @@ fn evaluate(
         "work: {} ({} @ {}, {})",
         path.display(),
         r.model,
-        &r.revision[..12.min(r.revision.len())],
+        requests::short_revision(&r.revision),
         r.precision
     );
     let cmd_args = match run_arguments(args, &r) {
@@ -470,14 +466,11 @@ fn evaluate(
     let (status, signal) = wait(child)?;
     let lines = read_log(&log);
     if let Some(sig) = signal {
-        let mut t = worker.transition(Status::Pending);
-        t.reason = Some(format!(
+        let reason = format!(
             "interrupted ({sig}) on {}; resumes from its journal",
             worker.host
-        ));
-        r.transition(t);
-        write_request(path, &r)?;
-        eprintln!("work: {sig}: {} is PENDING again", path.display());
+        );
+        requeue(path, &mut r, worker, reason)?;
         return Ok(Outcome::Interrupted);
     }
     // The run killed from outside (kill -9, the OOM killer): its journal holds what it
@@ -490,17 +483,11 @@ fn evaluate(
             .count()
             + 1;
         if kills < MAX_KILLS {
-            let mut t = worker.transition(Status::Pending);
-            t.reason = Some(format!(
+            let reason = format!(
                 "{KILLED} on {} ({kills} of {MAX_KILLS}); resumes from its journal",
                 worker.host
-            ));
-            r.transition(t);
-            write_request(path, &r)?;
-            eprintln!(
-                "work: the run was killed: {} is PENDING again",
-                path.display()
             );
+            requeue(path, &mut r, worker, reason)?;
             return Ok(Outcome::Interrupted);
         }
         let reason = format!(
@@ -556,6 +543,16 @@ fn wait(mut child: Child) -> Result<(std::process::ExitStatus, Option<&'static s
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Puts a stopped request back in the queue, saying why.
+fn requeue(path: &Path, r: &mut Request, worker: &Worker, reason: String) -> Result<()> {
+    let mut t = worker.transition(Status::Pending);
+    eprintln!("work: {reason}: {} is PENDING again", path.display());
+    t.reason = Some(reason);
+    r.transition(t);
+    write_request(path, r)?;
+    Ok(())
 }
 
 fn fail(
@@ -624,15 +621,13 @@ fn read_log(path: &Path) -> Vec<String> {
     BufReader::new(f)
         .split(b'\n')
         .map_while(|l| l.ok())
-        .flat_map(|l| {
+        .map(|l| {
             // Progress bars redraw with carriage returns: keep the last state.
-            let text = String::from_utf8_lossy(&l).into_owned();
-            let last = text.rsplit('\r').next().unwrap_or("").to_string();
-            Some(
-                last.chars()
-                    .filter(|c| !c.is_control() || *c == '\t')
-                    .collect::<String>(),
-            )
+            let text = String::from_utf8_lossy(&l);
+            let last = text.rsplit('\r').next().unwrap_or("");
+            last.chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect::<String>()
         })
         .collect()
 }

@@ -84,13 +84,7 @@ pub fn check(requests_dir: &Path, set: &ResultsSet) -> (Vec<Problem>, Vec<Loaded
             }
         }
         let waiting = matches!(r.status, Status::Pending | Status::Rerun | Status::Running);
-        let folded = crate::ids::fold(&r.model);
-        if let Some(flag) = set
-            .flags
-            .iter()
-            .find(|f| f.is_do_not_submit() && crate::ids::fold(&f.model) == folded)
-            .filter(|_| waiting)
-        {
+        if let Some(flag) = set.do_not_submit(&r.model).filter(|_| waiting) {
             problems.push(Problem::line(
                 &rel,
                 0,
@@ -135,13 +129,9 @@ fn check_results_file(
         ));
         return;
     }
-    let model = crate::ids::fold(&r.model);
-    let found = set.runs.iter().any(|l| {
-        l.file == path
-            && crate::ids::fold(&l.run.model_id) == model
-            && l.run.revision.as_deref() == Some(r.revision.as_str())
-            && l.run.precision == r.precision
-    });
+    let found = set
+        .runs_of(&r.model, &r.revision, r.precision)
+        .any(|l| l.file == path);
     if !found {
         problems.push(Problem::line(
             rel,

@@ -26,7 +26,7 @@ use crate::suite::Suite;
 use crate::tasks::spec::TaskSpec;
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use leaderboard_format::schema::{ModelType, Provenance, Run, Score, WeightType};
 
 use crate::cmd::TaskArgs;
@@ -164,12 +164,15 @@ struct Resolved {
 /// tokenizer), the kernel path and the data source.
 fn resolve(args: &RunArgs) -> Result<Resolved> {
     let tasks = parse_tasks(&args.tasks)?;
-    let evaluated_at = evaluated_at(args.evaluated_at.as_deref())?;
+    let evaluated_at =
+        leaderboard_format::time::given_or_now("--evaluated-at", args.evaluated_at.as_deref())
+            .map_err(|e| anyhow::anyhow!(e))?;
     let submitted_at = args
         .submitted_at
         .as_deref()
-        .map(|s| rfc3339("--submitted-at", s))
-        .transpose()?;
+        .map(|s| leaderboard_format::time::parse_flag("--submitted-at", s))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
     let source = resolve_source(args)?;
     check_output(&args.output, &source.model_id)?;
     let device = model::device(&args.device)?;
@@ -260,11 +263,7 @@ fn run_config(
             tasks: r.tasks.iter().map(|t| t.id.to_string()).collect(),
             num_fewshot: build.num_fewshot,
             limit: build.limit,
-            fewshot_draws: match build.draw_mode {
-                crate::suite::DrawMode::Standalone => "standalone",
-                crate::suite::DrawMode::Group => "group",
-            }
-            .to_string(),
+            fewshot_draws: build.draw_mode.name().to_string(),
             hellaswag_fewshot_fallback: build.hellaswag_fallback.map(|f| f.name().to_string()),
         },
         data: r.data_config.clone(),
@@ -475,33 +474,6 @@ fn parse_dtype(s: &str) -> Result<candle_core::DType> {
         "bf16" | "bfloat16" => candle_core::DType::BF16,
         _ => bail!("--dtype: expected f32, f16 or bf16, got {s:?}"),
     })
-}
-
-fn rfc3339(flag: &str, s: &str) -> Result<DateTime<Utc>> {
-    Ok(DateTime::parse_from_rfc3339(s)
-        .with_context(|| format!("{flag} {s:?}: expected RFC 3339, e.g. 2024-01-31T12:00:00Z"))?
-        .with_timezone(&Utc))
-}
-
-fn evaluated_at(flag: Option<&str>) -> Result<DateTime<Utc>> {
-    if let Some(s) = flag {
-        return rfc3339("--evaluated-at", s);
-    }
-    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = s
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={s:?}: expected seconds since 1970"))?;
-        return Utc
-            .timestamp_opt(secs, 0)
-            .single()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={s:?}: out of range"));
-    }
-    let now = Utc::now();
-    Ok(Utc
-        .timestamp_opt(now.timestamp(), 0)
-        .single()
-        .unwrap_or(now))
 }
 
 /// The Hugging Face `architectures` name of a GGUF `general.architecture`.

@@ -8,7 +8,9 @@
 //! Nothing is left running: the queue is empty and the daemons are stopped.
 
 use crate::support::hub_server::{FakeRepo, HubServer};
-use crate::support::queue::{journal_records, model_repo as repo, statuses};
+use crate::support::queue::{
+    journal_records, model_repo as repo, statuses, wait_for_journal_records,
+};
 
 use leaderboard_format::requests::{read_request, Status};
 use std::path::{Path, PathBuf};
@@ -250,14 +252,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let before = journal_records(&cache);
     let array = submit(&cluster, &env, &server.endpoint, &args);
-    let start = Instant::now();
-    while journal_records(&cache) < before + 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "no journal records"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_journal_records(&cache, before + 3);
     let out = cluster
         .cmd("scancel")
         .args(["--signal=TERM", "--batch", &format!("{array}_0")])

@@ -6,12 +6,12 @@
 //! to an uninterrupted worker's.
 
 use crate::support::hub_server::HubServer;
-use crate::support::queue::{journal_records, model_repo as repo, pending, statuses};
+use crate::support::queue::{model_repo as repo, pending, statuses, wait_for_journal_records};
 
 use leaderboard_format::requests::{read_request, Status};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn sha(n: u8) -> String {
     format!("{:040x}", 0xabc0_u64 + n as u64)
@@ -256,14 +256,7 @@ fn sigterm_puts_the_request_back_and_the_next_worker_resumes_it() {
         logs: &logs_b,
     };
     let child = spawn(worker(&env_b, &run));
-    let start = Instant::now();
-    while journal_records(&cache_b) < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "no journal records after 15 min"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_journal_records(&cache_b, 3);
     // SAFETY: kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
@@ -375,14 +368,7 @@ fn a_run_killed_with_sigkill_waits_again_and_the_next_worker_finishes_it() {
         "256",
     ];
     let child = spawn(worker(&env, &run));
-    let start = Instant::now();
-    while journal_records(&cache) < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "no journal records"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_journal_records(&cache, 3);
     let runs = children(child.id());
     assert_eq!(
         runs.len(),

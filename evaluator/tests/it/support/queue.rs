@@ -59,3 +59,16 @@ pub fn journal_records(cache: &Path) -> usize {
         })
         .sum()
 }
+
+/// Waits until the journals under `cache` hold at least `n` complete records
+/// (a run is then midway), panicking after 15 minutes.
+pub fn wait_for_journal_records(cache: &Path, n: usize) {
+    let start = std::time::Instant::now();
+    while journal_records(cache) < n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(900),
+            "fewer than {n} journal records after 15 min"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
