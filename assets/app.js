@@ -73,6 +73,8 @@
     { k: "moe", h: "MoE", str: true, sv: function (i) { return C.moe[i]; }, td: function (i) { return yesNo(C.moe[i]); } },
     { k: "re", h: "Re-evaluable", str: true, title: "This project's evaluator runs the model's architecture: its numbers can be measured again here",
       sv: function (i) { return C.re[i]; }, td: function (i) { return yesNo(C.re[i]); } },
+    { k: "vf", h: "Verified", str: true, title: "evaluator verify re-evaluated a sample of the run's documents: yes (all agree), no (some disagree), ? (not verified)",
+      sv: function (i) { return C.vf[i]; }, td: function (i) { return C.vf[i] === "1" ? "yes" : C.vf[i] === "0" ? '<span class="badge nc">no</span>' : "?"; } },
     { k: "src", h: "Source", str: true, title: "Where the numbers come from: this project's evaluator, the v1 archive, or an import (tool and version)",
       sv: function (i) { return D.srcLabels[C.sl[i]] || ""; }, td: function (i) { return esc(D.srcLabels[C.sl[i]] || ""); } }
   );

@@ -16,6 +16,10 @@ enum Command {
     Prompts(evaluator::cmd::prompts::Args),
     /// Evaluate a model on the leaderboard tasks; write its results and details files.
     Run(Box<evaluator::cmd::run::RunArgs>),
+    /// Combine the shard files of `run --shard I/N` runs into whole results and details files.
+    Merge(evaluator::cmd::merge::MergeArgs),
+    /// Re-evaluate a seeded sample of a results file's documents; record whether they agree.
+    Verify(Box<evaluator::cmd::verify::VerifyArgs>),
     /// Take evaluation requests from the queue (requests/) and evaluate them, one at a time.
     Work(Box<evaluator::cmd::work::WorkArgs>),
     /// Run the queue's workers on a Slurm cluster: one job array of `work --once` tasks.
@@ -28,6 +32,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Prompts(a) => evaluator::cmd::prompts::run(a),
         Command::Run(a) => evaluator::cmd::run::run(&a),
+        Command::Merge(a) => evaluator::cmd::merge::run(&a),
+        Command::Verify(a) => evaluator::cmd::verify::run(&a),
         Command::Work(a) => evaluator::cmd::work::run(&a),
         Command::Slurm(a) => evaluator::cmd::slurm::run(&a),
         Command::Check(a) => {

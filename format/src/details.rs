@@ -148,6 +148,11 @@ pub fn to_batch(rows: &[DetailRow]) -> RecordBatch {
     rows.sort_by(|a, b| {
         (a.sample.task.as_str(), a.sample.doc_id).cmp(&(b.sample.task.as_str(), b.sample.doc_id))
     });
+    batch_in_order(&rows)
+}
+
+/// Encodes `rows` in the order given.
+fn batch_in_order(rows: &[&DetailRow]) -> RecordBatch {
     let task = StringArray::from_iter_values(rows.iter().map(|r| r.sample.task.as_str()));
     let doc_id = Int64Array::from_iter_values(rows.iter().map(|r| r.sample.doc_id as i64));
     let sha = StringArray::from_iter_values(rows.iter().map(|r| r.sample.prompt_sha256.as_str()));
@@ -164,7 +169,7 @@ pub fn to_batch(rows: &[DetailRow]) -> RecordBatch {
     let mut metrics = ListBuilder::new(StructBuilder::from_fields(metric_fields(), 0)).with_field(
         Arc::new(Field::new("item", DataType::Struct(metric_fields()), false)),
     );
-    for r in &rows {
+    for r in rows {
         ll.values().append_slice(&r.sample.loglikelihoods);
         ll.append(true);
         for &g in &r.is_greedy {
@@ -209,24 +214,50 @@ pub fn to_batch(rows: &[DetailRow]) -> RecordBatch {
 
 /// Encodes `rows` as the bytes of a details Parquet file.
 pub fn to_bytes(rows: &[DetailRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    encode(&to_batch(rows))
+}
+
+fn encode(batch: &RecordBatch) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
         .set_created_by("leaderboard-evaluator".to_string())
         .set_statistics_enabled(EnabledStatistics::None);
-    crate::write::encode(
-        &to_batch(rows),
-        props,
-        DETAILS_VERSION_KEY,
-        DETAILS_VERSION,
-        &[],
-    )
+    crate::write::encode(batch, props, DETAILS_VERSION_KEY, DETAILS_VERSION, &[])
 }
 
 /// Writes a details file atomically and deterministically.
 pub fn write_file(path: &Path, rows: &[DetailRow]) -> Result<(), ResultsError> {
     crate::write::write_file(path, to_bytes(rows))
+}
+
+/// Writes a shard's details file ([`crate::shard`]): `rows` in the order given (the
+/// run's evaluation order), atomically and deterministically.
+pub fn write_shard_file(path: &Path, rows: &[DetailRow]) -> Result<(), ResultsError> {
+    let rows: Vec<&DetailRow> = rows.iter().collect();
+    crate::write::write_file(path, encode(&batch_in_order(&rows)))
+}
+
+/// Reads a shard's details file ([`crate::shard`]): as [`read_rows`], but the rows stay in
+/// the file's (evaluation) order, each (`task`, `doc_id`) at most once.
+pub fn read_shard_rows(path: &Path) -> Result<Vec<DetailRow>, ResultsError> {
+    let rows = decode_all(path)?;
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        if !seen.insert((r.sample.task.as_str(), r.sample.doc_id)) {
+            return Err(ResultsError::Value {
+                path: path.to_path_buf(),
+                row: i + 1,
+                column: "doc_id".into(),
+                message: format!(
+                    "({}, {}) a second time; expected each document once",
+                    r.sample.task, r.sample.doc_id
+                ),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 /// Reads a details file as record batches of [`schema`]'s types (every
@@ -240,11 +271,7 @@ pub fn read(path: &Path) -> Result<Vec<RecordBatch>, ResultsError> {
 /// (`task`, `doc_id`) without repeats, a sha256 prompt hash, `is_greedy` as
 /// long as `loglikelihoods`, finite values. Returns the rows.
 pub fn read_rows(path: &Path) -> Result<Vec<DetailRow>, ResultsError> {
-    let batches = read(path)?;
-    let mut out = Vec::new();
-    for b in &batches {
-        decode(path, b, out.len() + 1, &mut out)?;
-    }
+    let out = decode_all(path)?;
     for (i, w) in out.windows(2).enumerate() {
         let (a, b) = (&w[0].sample, &w[1].sample);
         if (a.task.as_str(), a.doc_id) >= (b.task.as_str(), b.doc_id) {
@@ -258,6 +285,16 @@ pub fn read_rows(path: &Path) -> Result<Vec<DetailRow>, ResultsError> {
                 ),
             });
         }
+    }
+    Ok(out)
+}
+
+/// Every row of a details file, in file order, each checked.
+fn decode_all(path: &Path) -> Result<Vec<DetailRow>, ResultsError> {
+    let batches = read(path)?;
+    let mut out = Vec::new();
+    for b in &batches {
+        decode(path, b, out.len() + 1, &mut out)?;
     }
     Ok(out)
 }

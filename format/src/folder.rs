@@ -23,6 +23,8 @@ pub struct ResultsSet {
     pub flags: Vec<Flag>,
     /// Relative paths of the `.parquet` files read, sorted.
     pub files: Vec<PathBuf>,
+    /// Verification records, by the results file they verify (relative path).
+    pub verifications: std::collections::BTreeMap<PathBuf, crate::verifications::Verification>,
 }
 
 impl ResultsSet {
@@ -74,7 +76,21 @@ pub fn load_dir(results_dir: &Path) -> Result<ResultsSet, ResultsError> {
     } else {
         Vec::new()
     };
-    Ok(ResultsSet::new(files, flags))
+    let mut set = ResultsSet::new(files, flags);
+    let dir = results_dir.join(crate::verifications::VERIFICATIONS_DIR);
+    if dir.is_dir() {
+        let mut records = Vec::new();
+        walk(&dir, Path::new(""), &mut |rel, ft| {
+            if ft.is_file() && rel.extension().is_some_and(|e| e == "json") {
+                records.push(rel.to_path_buf());
+            }
+        })?;
+        for rel in records {
+            let v = crate::verifications::read_record(&dir.join(&rel))?;
+            set.verifications.insert(rel.with_extension("parquet"), v);
+        }
+    }
+    Ok(set)
 }
 
 impl ResultsSet {
@@ -104,6 +120,7 @@ impl ResultsSet {
             runs,
             flags,
             files: names,
+            verifications: Default::default(),
         }
     }
 }

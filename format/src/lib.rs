@@ -10,10 +10,12 @@
 //! |---|---|
 //! | results files (`results/**/*.parquet`), columns and types | [`schema`] |
 //! | per-sample details files (`*.details.parquet`) | [`details`] |
+//! | shards of a run (`*.shard-I-of-N.parquet`), before `evaluator merge` | [`shard`] |
 //! | the flags file (`results/flags.toml`) | [`flags`] |
 //! | the architectures the evaluator runs | [`architectures`] |
 //! | evaluation requests (`requests/<org>/*_eval_request_*.json`) | [`requests`] |
 //! | how files are read: encodings accepted, limits, integrity | [`read`] |
+//! | verification records (`results/verifications/**/*.json`) | [`verifications`] |
 //! | ids: model ids, revisions, look-alikes, links | [`ids`] |
 //! | what `check` enforces beyond the types | [`check`], [`check::runs`] |
 //! | writing a results file with pandas / pyarrow | [`guide`] |
@@ -35,7 +37,9 @@ pub mod read;
 pub mod requests;
 pub mod results;
 pub mod schema;
+pub mod shard;
 pub mod time;
+pub mod verifications;
 pub mod write;
 
 pub use error::ResultsError;

@@ -600,21 +600,33 @@ pub fn is_license_tag(s: &str) -> bool {
 /// name the file and, for JSON errors, the line. Does not apply the rules of
 /// [`Request::problems`].
 pub fn read_request(path: &Path) -> Result<Request, ResultsError> {
+    read_small_json(
+        path,
+        MAX_REQUEST_BYTES,
+        "a request file",
+        "a request object (keys: model, base_model, revision, private, precision, weight_type, status, submitted_time, model_type, likes, params, license, architectures, job_id, job_start_time, format_version, is_merge, is_moe, history, results_file)",
+    )
+}
+
+/// Reads a small JSON file of at most `max` bytes (`what`: "a request file") and parses
+/// it as `expected` says; errors name the file and, for JSON errors, the line.
+pub(crate) fn read_small_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    max: u64,
+    what: &str,
+    expected: &str,
+) -> Result<T, ResultsError> {
     let io = |source| ResultsError::Io {
         path: path.to_path_buf(),
         source,
     };
     let f = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    f.take(MAX_REQUEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_REQUEST_BYTES {
+    f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
         return Err(ResultsError::Limit {
             path: path.to_path_buf(),
-            message: format!(
-                "larger than {MAX_REQUEST_BYTES} bytes; a request file is a small JSON object"
-            ),
+            message: format!("larger than {max} bytes; {what} is a small JSON object"),
         });
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| ResultsError::File {
@@ -624,9 +636,7 @@ pub fn read_request(path: &Path) -> Result<Request, ResultsError> {
     serde_json::from_str(text).map_err(|e| ResultsError::Flags {
         path: path.to_path_buf(),
         line: e.line(),
-        message: format!(
-            "{e}; expected a request object (keys: model, base_model, revision, private, precision, weight_type, status, submitted_time, model_type, likes, params, license, architectures, job_id, job_start_time, format_version, is_merge, is_moe, history, results_file)"
-        ),
+        message: format!("{e}; expected {expected}"),
     })
 }
 
@@ -642,7 +652,7 @@ pub fn write_request(path: &Path, r: &Request) -> Result<(), ResultsError> {
     crate::atomic::write_atomic(path, render_request(r).as_bytes())
 }
 
-mod seconds {
+pub(crate) mod seconds {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -63,6 +63,8 @@ pub struct Sources {
     pub repo_url: Option<String>,
     /// Details files of runs that have one ([`details::find`]).
     pub details: BTreeMap<details::Key, PathBuf>,
+    /// Verification records of runs that have one (`results/verifications/`).
+    pub verifications: BTreeMap<details::Key, leaderboard_format::verifications::Verification>,
     /// The benchmark data (`data/benchmarks` layout) the compare page's
     /// document texts come from; none: ids only.
     pub benchmarks: Option<PathBuf>,
@@ -125,6 +127,14 @@ pub fn from_set(
         base_url: None,
         repo_url: None,
         details: details::find(results, &set),
+        verifications: set
+            .runs
+            .iter()
+            .filter_map(|lr| {
+                let v = set.verifications.get(&lr.file)?;
+                Some((details::key(&lr.run), v.clone()))
+            })
+            .collect(),
         benchmarks: None,
         requests: Vec::new(),
         runs: set.runs.into_iter().map(|r| r.run).collect(),
@@ -222,7 +232,7 @@ pub fn build(src: &Sources, out: &Path) -> Result<Summary> {
 
 /// Writes every file of the site into `o`; returns the number of models.
 fn build_into(src: &Sources, o: &mut Out) -> Result<usize> {
-    let v = view::View::new(&src.runs, &src.flags);
+    let v = view::View::new(&src.runs, &src.flags).with_verifications(&src.verifications);
     let env = templates_env(&src.theme)?;
     let ctx = PageCtx::new(src);
     // Per-sample details (compare page), then the main table, which names them.

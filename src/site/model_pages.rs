@@ -67,6 +67,9 @@ struct RunCtx {
     source_label: String,
     /// The evaluator runs this run's architecture (its numbers can be re-measured here).
     reevaluable: bool,
+    /// `evaluator verify`'s record: whether the run verified, and its summary.
+    verified: Option<bool>,
+    verification: Option<String>,
     suite: String,
     source_dataset: Option<String>,
     /// The recorded run configuration, pretty-printed JSON.
@@ -188,6 +191,18 @@ fn run_ctx(v: &View, r: &Run) -> RunCtx {
         source: super::view::SOURCES[source.0].1,
         source_label: source.1,
         reevaluable: super::view::reevaluable(r),
+        verified: v.verification(r).map(|x| x.verified()),
+        verification: v.verification(r).map(|x| {
+            format!(
+                "{} (sample of {} per task, seed {}, tolerance {} nats; {} on {})",
+                x.summary(),
+                x.docs_per_task,
+                x.seed,
+                x.tolerance,
+                x.evaluator_version,
+                x.verified_at.format("%Y-%m-%d")
+            )
+        }),
         suite: r.provenance.suite.clone(),
         source_dataset: r.provenance.source_dataset.clone(),
         run_config: r.provenance.run_config.as_ref().map(|c| {

@@ -223,6 +223,14 @@ pub fn render(v: &View, dx: &BTreeMap<usize, String>) -> String {
         }),
     );
     c.insert(
+        "vf".into(),
+        bits(&|r| match v.verification(r).map(|x| x.verified()) {
+            Some(true) => '1',
+            Some(false) => '0',
+            None => '?',
+        }),
+    );
+    c.insert(
         "nc".into(),
         bits(&|r| if r.is_comparable() { '0' } else { '1' }),
     );

@@ -3,6 +3,7 @@
 
 use super::{slug, uncertainty, Flag};
 use leaderboard_format::schema::{Benchmark, Run};
+use leaderboard_format::verifications::Verification;
 use std::collections::BTreeMap;
 
 /// The seven ranked columns: Average, then the six benchmarks.
@@ -41,6 +42,8 @@ pub struct View<'a> {
     sorted: Vec<Vec<f64>>,
     /// Per ranked column, the estimates of the ranked runs (rank ranges).
     estimates: Vec<uncertainty::Column>,
+    /// Verification records of the runs that have one, by run identity.
+    verifications: BTreeMap<super::details::Key, &'a Verification>,
 }
 
 impl<'a> View<'a> {
@@ -94,7 +97,22 @@ impl<'a> View<'a> {
             flags: fmap,
             sorted,
             estimates,
+            verifications: BTreeMap::new(),
         }
+    }
+
+    /// The view with the runs' verification records (`evaluator verify`).
+    pub fn with_verifications(
+        mut self,
+        records: &'a BTreeMap<super::details::Key, Verification>,
+    ) -> View<'a> {
+        self.verifications = records.iter().map(|(k, v)| (k.clone(), v)).collect();
+        self
+    }
+
+    /// A run's verification record, if it has one.
+    pub fn verification(&self, r: &Run) -> Option<&'a Verification> {
+        self.verifications.get(&super::details::key(r)).copied()
     }
 
     /// Rank (1 = best) of `value` in ranked column `col` among the ranked

@@ -14,5 +14,6 @@ mod site_fixture;
 mod site_queue;
 mod site_reader;
 mod site_swap;
+mod site_verified;
 mod submit;
 mod support;

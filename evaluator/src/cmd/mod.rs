@@ -1,9 +1,11 @@
 //! One module per `evaluator` subcommand, plus the task options they share
 //! (`check` is the format crate's, shared with `leaderboard check`).
 
+pub mod merge;
 pub mod prompts;
 pub mod run;
 pub mod slurm;
+pub mod verify;
 pub mod work;
 
 use crate::suite::{DrawMode, Suite};

@@ -13,6 +13,16 @@
 //! journals (`LEADERBOARD_CACHE`), requests, results and logs must be on a
 //! shared file system. The tasks inherit the submitting environment
 //! (`--export=ALL`, Slurm's default): `HF_*`, `LEADERBOARD_CACHE`, …
+//!
+//! **Sharded** (`--shards N`, N ≥ 2): each waiting request becomes two submissions,
+//! their scripts in `<logs>/slurm/<org>/<request stem>-<time>/`: a job array of N shard
+//! tasks (`work --request R --shard I/N`, submitted held) and a finish job
+//! (`--dependency=afterany:<array>`: `work --request R --finish-shards <array>`, which
+//! merges and marks the request `FINISHED`, or marks it `FAILED`); the request is marked
+//! `RUNNING` with the array's job id, then the array released. Not `afterok` /
+//! `afternotok`: Slurm (22.05) resolves those when a task exits 75, before requeueing it,
+//! so a preempted shard would fail its request. What each part does:
+//! [`super::work::shard`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,7 +33,8 @@ use chrono::Utc;
 /// Submit `evaluator work` to Slurm as a job array over the queue.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SlurmArgs {
-    /// Array tasks to submit (default: one per waiting request).
+    /// Array tasks to submit (default: one per waiting request); with --shards, the
+    /// most requests to submit.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Slurm partition (`sbatch --partition`).
@@ -44,6 +55,10 @@ pub struct SlurmArgs {
     /// Any other `sbatch` option, as one argument each (`--sbatch-arg=--qos=high`).
     #[arg(long = "sbatch-arg", value_name = "OPTION")]
     pub sbatch_args: Vec<String>,
+    /// Split each request's run into N shards: a job array of N `evaluator run --shard`
+    /// tasks per request, then a finish job that merges them (default 1: one worker per request).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub shards: u32,
     /// Write the script and print the sbatch command without submitting.
     #[arg(long)]
     pub dry_run: bool,
@@ -75,8 +90,18 @@ fn sbatch_value(flag: &str, v: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-/// The batch script: `#SBATCH` lines, then `exec evaluator work --once …`.
-fn script(args: &SlurmArgs, exe: &Path, n: usize, logs: &Path) -> Result<String> {
+/// What one batch script runs as.
+struct Job<'a> {
+    name: &'a str,
+    /// `--array=<spec>`, and the tasks are requeued on exit 75.
+    array: Option<String>,
+    /// An evaluation (GPUs, CPUs), not bookkeeping.
+    evaluates: bool,
+}
+
+/// A batch script: `#SBATCH` lines, then `exec <cmd>` (`$SLURM_ARRAY_TASK_ID` in an
+/// argument is left for the shell).
+fn script(args: &SlurmArgs, job: &Job, logs: &Path, cmd: &[String]) -> Result<String> {
     let mut s = String::from(
         "#!/bin/bash\n# Written by `evaluator slurm`; submit again with: sbatch <this file>\n",
     );
@@ -85,21 +110,32 @@ fn script(args: &SlurmArgs, exe: &Path, n: usize, logs: &Path) -> Result<String>
         s.push_str(&opt);
         s.push('\n');
     };
-    line("--job-name=leaderboard-work".into());
-    line(format!("--array=0-{}", n - 1));
-    line("--requeue".into());
+    line(format!("--job-name={}", job.name));
+    let out = match &job.array {
+        Some(spec) => {
+            line(format!("--array={spec}"));
+            line("--requeue".into());
+            "%A_%a.out"
+        }
+        None => "%j.out",
+    };
     line("--open-mode=append".into());
     line(format!(
         "--output={}",
-        logs.join("slurm").join("%A_%a.out").display()
+        logs.join("slurm").join(out).display()
     ));
     if let Some(p) = &args.partition {
         line(format!("--partition={}", sbatch_value("--partition", p)?));
     }
-    if let Some(g) = args.gpus_per_task {
+    let cpus = if job.evaluates {
+        args.cpus_per_task
+    } else {
+        None
+    };
+    if let (Some(g), true) = (args.gpus_per_task, job.evaluates) {
         line(format!("--gpus-per-task={g}"));
     }
-    if let Some(c) = args.cpus_per_task {
+    if let Some(c) = cpus {
         line(format!("--cpus-per-task={c}"));
     }
     if let Some(t) = &args.time {
@@ -111,11 +147,44 @@ fn script(args: &SlurmArgs, exe: &Path, n: usize, logs: &Path) -> Result<String>
     for o in &args.sbatch_args {
         line(sbatch_value("--sbatch-arg", o)?);
     }
+    s.push_str(&format!(
+        "cd {}\n",
+        sh_quote(&std::env::current_dir()?.display().to_string())
+    ));
+    if let Some(c) = cpus {
+        s.push_str(&format!("export RAYON_NUM_THREADS={c}\n"));
+    }
+    s.push_str("exec");
+    for a in cmd {
+        s.push(' ');
+        // The array index is the shell's to expand; everything else is quoted.
+        match a.split_once(TASK_ID) {
+            Some((pre, post)) => s.push_str(&format!(
+                "{}\"${{SLURM_ARRAY_TASK_ID}}\"{}",
+                sh_quote(pre),
+                sh_quote(post)
+            )),
+            None => s.push_str(&sh_quote(a)),
+        }
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+/// Stands for `$SLURM_ARRAY_TASK_ID` in a command argument given to [`script`].
+const TASK_ID: &str = "\u{0}TASK\u{0}";
+
+/// `evaluator work` with the queue's folders (absolute) and run options, then `extra`.
+fn work_command(
+    args: &SlurmArgs,
+    exe: &Path,
+    logs: &Path,
+    extra: &[String],
+) -> Result<Vec<String>> {
     let w = &args.work;
     let mut cmd: Vec<String> = vec![
         exe.display().to_string(),
         "work".into(),
-        "--once".into(),
         "--requests".into(),
         absolute(&w.requests)?.display().to_string(),
         "--results".into(),
@@ -123,25 +192,23 @@ fn script(args: &SlurmArgs, exe: &Path, n: usize, logs: &Path) -> Result<String>
         "--logs".into(),
         logs.display().to_string(),
     ];
+    cmd.extend(extra.iter().cloned());
     cmd.extend(w.run_options());
-    s.push_str(&format!(
-        "cd {}\n",
-        sh_quote(&std::env::current_dir()?.display().to_string())
-    ));
-    if let Some(c) = args.cpus_per_task {
-        s.push_str(&format!("export RAYON_NUM_THREADS={c}\n"));
-    }
-    s.push_str("exec");
-    for a in &cmd {
-        s.push(' ');
-        s.push_str(&sh_quote(a));
-    }
-    s.push('\n');
-    Ok(s)
+    Ok(cmd)
 }
 
 /// Runs the command.
 pub fn run(args: &SlurmArgs) -> Result<()> {
+    if args.shards == 0 || args.shards > leaderboard_format::shard::MAX_SHARDS {
+        bail!(
+            "--shards {}: expected 1 to {}",
+            args.shards,
+            leaderboard_format::shard::MAX_SHARDS
+        );
+    }
+    if args.shards > 1 {
+        return sharded::run(args);
+    }
     let waiting = super::work::waiting_count(&args.work.requests)?;
     let n = args.jobs.unwrap_or(waiting);
     if n == 0 {
@@ -155,7 +222,13 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
     let dir = logs.join("slurm");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let exe = std::env::current_exe().context("locating the evaluator binary")?;
-    let text = script(args, &exe, n, &logs)?;
+    let job = Job {
+        name: "leaderboard-work",
+        array: Some(format!("0-{}", n - 1)),
+        evaluates: true,
+    };
+    let cmd = work_command(args, &exe, &logs, &["--once".to_string()])?;
+    let text = script(args, &job, &logs, &cmd)?;
     let path = dir.join(format!(
         "work-{}-{}.sbatch",
         Utc::now().format("%Y%m%dT%H%M%SZ"),
@@ -170,25 +243,39 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
         println!("sbatch --parsable {}", path.display());
         return Ok(());
     }
-    let out = Command::new("sbatch")
-        .arg("--parsable")
-        .arg(&path)
-        .output()
-        .context("running sbatch (is this a Slurm login node? SLURM_CONF set?)")?;
-    if !out.status.success() {
-        bail!(
-            "sbatch refused {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let id = sbatch(&path, &[])?;
     println!(
         "submitted job array {id}: squeue -j {id}; logs in {}",
         dir.display()
     );
     Ok(())
 }
+
+/// `sbatch --parsable <options> <script>`: the job id.
+fn sbatch(script: &Path, options: &[String]) -> Result<String> {
+    let out = Command::new("sbatch")
+        .arg("--parsable")
+        .args(options)
+        .arg(script)
+        .output()
+        .context("running sbatch (is this a Slurm login node? SLURM_CONF set?)")?;
+    if !out.status.success() {
+        bail!(
+            "sbatch refused {}: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    // `--parsable` prints `<id>` or `<id>;<cluster>`.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = text.trim().split(';').next().unwrap_or("").to_string();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        bail!("sbatch printed {:?}; expected a job id", text.trim());
+    }
+    Ok(id)
+}
+
+mod sharded;
 
 #[cfg(test)]
 mod tests {

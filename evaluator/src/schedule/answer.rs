@@ -36,6 +36,7 @@ use crate::schedule::journal::{request_hash, Journal};
 use crate::suite::Suite;
 use crate::tokenizer::harness::{self, LlTokens, Options};
 use crate::tokenizer::Tokenizer;
+use leaderboard_format::shard::Shard;
 
 /// A model with its tokenizer, as one suite uses them.
 pub struct Backend<'a> {
@@ -69,6 +70,9 @@ pub struct AnswerOptions {
     pub progress: bool,
     /// Token budget of one batched forward (see [`super::plan::plan`]).
     pub batch_tokens: usize,
+    /// Answer only this shard's documents ([`super::shard`]); the plan stays the whole
+    /// task's, so the answers are the whole run's.
+    pub shard: Option<Shard>,
 }
 
 impl Default for AnswerOptions {
@@ -77,6 +81,7 @@ impl Default for AnswerOptions {
             shared: true,
             progress: true,
             batch_tokens: DEFAULT_BATCH_TOKENS,
+            shard: None,
         }
     }
 }
@@ -84,7 +89,10 @@ impl Default for AnswerOptions {
 /// A task's answers and what it took.
 #[derive(Debug, Clone)]
 pub struct Answered {
-    /// One response per request, per document, in the order of the input.
+    /// The documents answered (indices into the input, ascending): all of them, or
+    /// the shard's.
+    pub docs: Vec<usize>,
+    /// One response per request, per answered document, in `docs` order.
     pub responses: Vec<Vec<Response>>,
     pub stats: AnswerStats,
 }
@@ -203,7 +211,17 @@ pub fn answer_task(
 ) -> Result<Answered> {
     let start = Instant::now();
     let mut stats = AnswerStats::default();
-    let inv = inventory(be, docs, journal.as_deref(), &mut stats)?;
+    let mut inv = inventory(be, docs, journal.as_deref(), &mut stats)?;
+    let selected = match opts.shard {
+        Some(shard) => {
+            let group = gen_group_size(opts.batch_tokens);
+            let units = super::shard::units(docs, &inv.ll_doc_tokens, &inv.gen_slots, group);
+            let on = super::shard::select(&units, docs.len(), shard);
+            inv.keep_only(&on);
+            on
+        }
+        None => vec![true; docs.len()],
+    };
     let gen_groups = generation::groups(&inv.gen_slots, opts.batch_tokens);
     let planned_tokens = generation::planned_tokens(&gen_groups)
         + loglikelihood_tokens(be, &inv.trie, &inv.needed, opts);
@@ -232,8 +250,10 @@ pub fn answer_task(
     )?;
     let responses = out.finish()?;
     stats.seconds = start.elapsed().as_secs_f64();
+    let (docs, responses) = complete(responses, &selected);
     Ok(Answered {
-        responses: complete(responses),
+        docs,
+        responses,
         stats,
     })
 }
@@ -251,6 +271,20 @@ struct Inventory {
     gen_slots: Vec<GenSlot>,
     /// Per document and request: the answer found in the journal.
     responses: Vec<Vec<Option<Response>>>,
+    /// Per document: the trie tokens its log-likelihood requests added.
+    ll_doc_tokens: Vec<u64>,
+}
+
+impl Inventory {
+    /// Leaves only the requests of the documents `on` marks to compute.
+    fn keep_only(&mut self, on: &[bool]) {
+        for (n, (di, _, _)) in self.needed.iter_mut().zip(&self.ll_slots) {
+            *n &= on[*di];
+        }
+        for s in &mut self.gen_slots {
+            s.needed &= on[s.di];
+        }
+    }
 }
 
 /// Tokenizes the requests of `docs` a chunk of documents at a time, looks each up in
@@ -268,6 +302,7 @@ fn inventory(
         needed: Vec::new(),
         gen_slots: Vec::new(),
         responses: docs.iter().map(|d| vec![None; d.requests.len()]).collect(),
+        ll_doc_tokens: vec![0; docs.len()],
     };
     for (ci, chunk) in docs.chunks(TOKENIZE_CHUNK).enumerate() {
         let toks = tokenize_all(be, chunk)?;
@@ -283,7 +318,8 @@ fn inventory(
                 let left = inv.responses[di][ri].is_none();
                 match t {
                     Tokenized::Ll(ll) => {
-                        inv.trie.insert(&ll.ctx, &ll.cont);
+                        let r = inv.trie.insert(&ll.ctx, &ll.cont);
+                        inv.ll_doc_tokens[di] += inv.trie.new_tokens(r) as u64;
                         inv.ll_slots.push((di, ri, h));
                         inv.needed.push(left);
                     }
@@ -465,16 +501,24 @@ impl<'j> Responses<'j> {
     }
 }
 
-/// One response per request, per document: every request is answered by now.
-fn complete(responses: Vec<Vec<Option<Response>>>) -> Vec<Vec<Response>> {
+/// The `selected` documents and their responses, one per request: every request of
+/// theirs is answered by now.
+fn complete(
+    responses: Vec<Vec<Option<Response>>>,
+    selected: &[bool],
+) -> (Vec<usize>, Vec<Vec<Response>>) {
     responses
         .into_iter()
-        .map(|v| {
-            v.into_iter()
-                .map(|r| r.expect("every request answered"))
-                .collect()
+        .enumerate()
+        .filter(|(d, _)| selected[*d])
+        .map(|(d, v)| {
+            let v = v
+                .into_iter()
+                .map(|r| r.expect("every request of a selected document answered"))
+                .collect();
+            (d, v)
         })
-        .collect()
+        .unzip()
 }
 
 /// The most KV cache a task holds at once: positions, caches and room.

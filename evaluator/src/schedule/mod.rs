@@ -25,6 +25,7 @@ pub mod generation;
 pub mod journal;
 pub mod plan;
 pub mod resume;
+mod shard;
 pub mod steps;
 #[cfg(test)]
 mod testing;

@@ -11,6 +11,7 @@
 
 use crate::tasks::spec::TaskSpec;
 use anyhow::{Context, Result};
+use leaderboard_format::shard::Shard;
 
 use super::answer::{answer_task, AnswerOptions, Backend};
 use crate::model::CausalLm;
@@ -27,10 +28,19 @@ use crate::tokenizer::Tokenizer;
 /// [`super::plan::kv_budget_tokens`].
 pub const PLAN_VERSION: u32 = 2;
 
-/// Answers every request of `tr` (prefix-shared, resumable, with progress). Returns the
-/// responses per document and, per document, the greedy flags of its log-likelihood
-/// requests (the shape `evaluate_task` in `cmd::run` returns).
-#[allow(clippy::type_complexity)]
+/// A task's answers as `evaluator run` scores them.
+pub struct TaskAnswers {
+    /// The documents answered (indices into `tr.docs`, ascending): all, or a shard's.
+    pub docs: Vec<usize>,
+    /// Per answered document, its responses.
+    pub responses: Vec<Vec<Response>>,
+    /// Per answered document, the greedy flags of its log-likelihood requests.
+    pub greedy: Vec<Vec<bool>>,
+}
+
+/// Answers every request of `tr` (prefix-shared, resumable, with progress), or only
+/// those of `shard`'s documents ([`crate::schedule::answer::AnswerOptions::shard`]).
+#[allow(clippy::too_many_arguments)]
 pub fn run_task(
     model: &dyn CausalLm,
     tok: &Tokenizer,
@@ -39,7 +49,8 @@ pub fn run_task(
     tr: &TaskRequests,
     batch_tokens: usize,
     journal_key: &str,
-) -> Result<(Vec<Vec<Response>>, Vec<Vec<bool>>)> {
+    shard: Option<Shard>,
+) -> Result<TaskAnswers> {
     let task = tr.task.id;
     let mut j = Journal::open(&journal::default_dir(), journal_key, suite.name(), task)
         .with_context(|| format!("{task}: opening the run journal"))?;
@@ -58,6 +69,7 @@ pub fn run_task(
     };
     let answer_opts = AnswerOptions {
         batch_tokens,
+        shard,
         ..AnswerOptions::default()
     };
     let answered = answer_task(&be, task, &tr.docs, Some(&mut j), &answer_opts)?;
@@ -73,7 +85,11 @@ pub fn run_task(
                 .collect()
         })
         .collect();
-    Ok((answered.responses, greedy))
+    Ok(TaskAnswers {
+        docs: answered.docs,
+        responses: answered.responses,
+        greedy,
+    })
 }
 
 /// Removes the journals of `tasks` under `journal_key` (call after the results

@@ -359,6 +359,12 @@ impl Trie {
         self.seqs.iter().map(|t| t.tokens.len()).sum()
     }
 
+    /// Tokens request `r` added to the trie when it was inserted: its input from where it
+    /// left what earlier requests had stored (what it costs to forward after them).
+    pub fn new_tokens(&self, r: u32) -> usize {
+        self.seqs[r as usize].tokens.len()
+    }
+
     pub fn counts(&self) -> Counts {
         Counts {
             requests: self.num_requests(),

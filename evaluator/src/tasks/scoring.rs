@@ -188,17 +188,9 @@ pub fn score(tr: &TaskRequests, responses: &[Vec<Response>]) -> Result<TaskResul
             ),
         });
     }
-    // (task, metric) -> values in evaluation order; keep first-seen order.
-    let mut groups: Vec<(String, &'static str, Vec<f64>)> = Vec::new();
     let mut details = Vec::with_capacity(tr.docs.len());
     for (d, resp) in tr.docs.iter().zip(responses) {
         let ds = score_doc(spec, tr.suite, d, resp)?;
-        for (m, v) in &ds.metrics {
-            match groups.iter_mut().find(|g| g.0 == d.task && g.1 == *m) {
-                Some(g) => g.2.push(*v),
-                None => groups.push((d.task.clone(), m, vec![*v])),
-            }
-        }
         details.push(SampleDetail {
             task: d.task.clone(),
             doc_id: d.doc_id,
@@ -215,12 +207,34 @@ pub fn score(tr: &TaskRequests, responses: &[Vec<Response>]) -> Result<TaskResul
                 .collect(),
         });
     }
+    let scores = aggregate(spec, tr.num_fewshot, &details);
+    Ok(TaskResults { scores, details })
+}
+
+/// The scores of one task from its documents' details in evaluation order: the mean of
+/// each (task, metric)'s values (added in that order, as the harness adds them), in
+/// first-seen order, then the spec's aggregate (MMLU's macro mean `mmlu`). What
+/// `evaluator run` reports and what `evaluator merge` recomputes from shards.
+pub fn aggregate(spec: &TaskSpec, num_fewshot: usize, details: &[SampleDetail]) -> Vec<Score> {
+    if details.is_empty() {
+        return Vec::new();
+    }
+    // (task, metric) -> values in evaluation order; keep first-seen order.
+    let mut groups: Vec<(&str, &str, Vec<f64>)> = Vec::new();
+    for d in details {
+        for (m, v) in &d.metrics {
+            match groups.iter_mut().find(|g| g.0 == d.task && g.1 == m) {
+                Some(g) => g.2.push(*v),
+                None => groups.push((&d.task, m, vec![*v])),
+            }
+        }
+    }
     let mut scores: Vec<Score> = groups
         .iter()
-        .map(|(t, m, v)| metrics::score(t, m, v, tr.num_fewshot))
+        .map(|(t, m, v)| metrics::score(t, m, v, num_fewshot))
         .collect();
     if let Some(aggregate) = spec.aggregate {
-        scores.push(aggregate(&scores, tr.num_fewshot));
+        scores.push(aggregate(&scores, num_fewshot));
     }
-    Ok(TaskResults { scores, details })
+    scores
 }

@@ -96,6 +96,16 @@ impl TaskSpec {
         self.benchmark.map_or(self.id, Benchmark::label)
     }
 
+    /// Whether a document task id (a details row's `task`) is this task's: its id, or
+    /// for a task with an aggregate its subtasks (`mmlu_anatomy` of `mmlu`).
+    pub fn owns(&self, doc_task: &str) -> bool {
+        doc_task == self.id
+            || (self.aggregate.is_some()
+                && doc_task
+                    .strip_prefix(self.id)
+                    .is_some_and(|rest| rest.starts_with('_')))
+    }
+
     /// The split named `name`, if the task has it.
     pub fn split(&self, name: &str) -> Option<&'static Split> {
         self.splits.iter().find(|s| s.name == name)

@@ -31,6 +31,7 @@ pub mod flags;
 pub mod paths;
 pub mod requests;
 pub mod runs;
+pub mod verifications;
 
 use crate::ids;
 use crate::schema::{Run, RunKey, V1_ARCHIVE_FILE, V1_ARCHIVE_TOOL};
@@ -219,7 +220,12 @@ pub fn check_and_load(results_dir: &Path) -> (Vec<Problem>, crate::ResultsSet) {
     } else {
         Vec::new()
     };
-    let set = crate::ResultsSet::new(loaded.into_iter().collect(), flags);
+    let mut set = crate::ResultsSet::new(loaded.into_iter().collect(), flags);
+    for rel in &found.verifications {
+        if let Some((results, v)) = verifications::check(results_dir, rel, &found, &mut problems) {
+            set.verifications.insert(results, v);
+        }
+    }
     (cap_per_file(problems), set)
 }
 

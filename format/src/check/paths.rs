@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 pub struct Found {
     pub results: Vec<PathBuf>,
     pub details: Vec<PathBuf>,
+    /// Verification records (`verifications/**/*.json`).
+    pub verifications: Vec<PathBuf>,
     pub flags: bool,
 }
 
@@ -94,6 +96,23 @@ pub fn walk(results_dir: &Path, problems: &mut Vec<Problem>) -> Found {
         }
         if rel == Path::new(FLAGS_FILE) {
             found.flags = true;
+        } else if components.first().map(String::as_str)
+            == Some(crate::verifications::VERIFICATIONS_DIR)
+        {
+            if name.ends_with(".json") && components.len() > 1 {
+                found.verifications.push(rel.to_path_buf());
+            } else if name != "README.md" {
+                problems.push(Problem::file(
+                    rel,
+                    "unexpected file; verifications/ holds only verification records (*.json)",
+                ));
+            }
+        } else if crate::shard::is_shard_file(&name) {
+            problems.push(Problem::file(
+                rel,
+                "is one shard of a sharded run (`evaluator run --shard`), not a result; \
+                 merge the shards first (`evaluator merge --output <results folder>`)",
+            ));
         } else if schema::is_details_file(&name) {
             found.details.push(rel.to_path_buf());
         } else if name.ends_with(".parquet") && name.len() > ".parquet".len() {

@@ -28,6 +28,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use chrono::{DateTime, Utc};
 use leaderboard_format::schema::{ModelType, Provenance, Run, Score, WeightType};
+use leaderboard_format::shard::Shard;
 
 use crate::cmd::TaskArgs;
 use crate::config::{
@@ -142,6 +143,13 @@ pub struct RunArgs {
     /// when set (reproducible files), else now.
     #[arg(long)]
     pub evaluated_at: Option<String>,
+    /// Evaluate only shard I of N of every task's documents (cut between few-shot
+    /// groups, balanced by tokens to forward) and write a partial
+    /// `….shard-I-of-N.parquet` + details pair; once all N are written (same options,
+    /// same --output), `evaluator merge --output DIR` combines them into the files one
+    /// process writes. Each shard resumes from its own journal.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// Everything the arguments decide, resolved before the model loads.
@@ -270,13 +278,33 @@ fn run_config(
     })
 }
 
-/// Runs the command.
-pub fn run(args: &RunArgs) -> Result<()> {
-    let started = Instant::now();
-    let r = resolve(args)?;
-    let suite = args.task.suite;
+/// A model loaded for a run: the resolved arguments, tokenizer, model, spec §3 options,
+/// batch budget and the completed configuration (what `evaluator verify` reuses).
+pub struct Prepared {
+    resolved: Resolved,
+    pub tok: Tokenizer,
+    pub model: Box<dyn CausalLm>,
+    pub opts: Options,
+    pub batch_tokens: usize,
+    pub config: RunConfig,
+}
 
-    // Tokenizer first: cheap, and a mismatch should fail before the weights load.
+impl Prepared {
+    /// The task requests of `t` built from the run's data source.
+    pub fn build_task(
+        &self,
+        t: &'static TaskSpec,
+        build: &tasks::BuildOptions,
+    ) -> Result<tasks::TaskRequests> {
+        tasks::build(t, self.resolved.data.as_ref(), build)
+            .with_context(|| format!("building the {} requests", t.id))
+    }
+}
+
+/// Resolves the arguments, loads the tokenizer (first: cheap, and a mismatch should fail
+/// before the weights load) and the model, and completes the run configuration.
+pub fn prepare(args: &RunArgs) -> Result<Prepared> {
+    let r = resolve(args)?;
     let tok = match &args.tokenizer {
         Some(p) => Tokenizer::from_tokenizer_json(p)?,
         None => Tokenizer::for_model(&r.source.load_path)?,
@@ -289,15 +317,47 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let model = model::load_probed(&r.probe, &r.device, r.dtype, r.kernels)?;
     let info = model.info().clone();
     tok.check_fits_model(info.vocab_size, &r.source.load_path)?;
-    let opts = Options::for_suite(suite, &tok, info.max_length);
+    let opts = Options::for_suite(args.task.suite, &tok, info.max_length);
     let batch_tokens = crate::schedule::plan::batch_tokens_for(
         args.batch_tokens,
         model.activation_bytes_per_token(),
         crate::model::available_memory(),
     );
     let config = run_config(args, &r, model.as_ref(), &tok, batch_tokens)?;
+    Ok(Prepared {
+        resolved: r,
+        tok,
+        model,
+        opts,
+        batch_tokens,
+        config,
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &RunArgs) -> Result<()> {
+    let started = Instant::now();
+    let suite = args.task.suite;
+    let p = prepare(args)?;
+    let (r, tok, model, opts, batch_tokens, config) = (
+        &p.resolved,
+        &p.tok,
+        &p.model,
+        p.opts,
+        p.batch_tokens,
+        &p.config,
+    );
+    let info = model.info().clone();
     eprintln!("{}", config.describe());
-    let key = config.journal_key();
+    // A shard journals under its own key: shards of one run may run at once, and each
+    // removes its journals when its files are written.
+    let key = match args.shard {
+        Some(s) => format!("{}{}", config.journal_key(), s.suffix()),
+        None => config.journal_key(),
+    };
+    if let Some(s) = args.shard {
+        eprintln!("shard {s}: this process evaluates part of each task's documents");
+    }
 
     // Build every task's requests before any model work, so data errors show up at once;
     // then keep one task's requests at a time (rebuilt, identically, when the task runs):
@@ -316,19 +376,33 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut deviations: Vec<String> = Vec::new();
     for t in &r.tasks {
         let task_started = Instant::now();
-        let tr = &build_task(t)?;
+        let mut tr = build_task(t)?;
         // Shared-prefix scheduling + resumable journal (crate::schedule::resume).
-        let (responses, greedy) = crate::schedule::resume::run_task(
+        let answers = crate::schedule::resume::run_task(
             model.as_ref(),
-            &tok,
+            tok,
             &opts,
             suite,
-            tr,
+            &tr,
             batch_tokens,
             &key,
+            args.shard,
         )?;
-        let results = tasks::score(tr, &responses)?;
-        for (sample, is_greedy) in results.details.into_iter().zip(greedy) {
+        if args.shard.is_some() {
+            // Score the shard's documents only, in evaluation order.
+            let mut docs = std::mem::take(&mut tr.docs);
+            let mut keep = answers.docs.iter().peekable();
+            let mut i = 0;
+            docs.retain(|_| {
+                let on = keep.next_if_eq(&&i).is_some();
+                i += 1;
+                on
+            });
+            tr.docs = docs;
+        }
+        let tr = &tr;
+        let results = tasks::score(tr, &answers.responses)?;
+        for (sample, is_greedy) in results.details.into_iter().zip(answers.greedy) {
             detail_rows.push(DetailRow { sample, is_greedy });
         }
         if let Some(s) = headline_score(&results.scores, t, suite) {
@@ -346,6 +420,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     if let Some(n) = build.limit {
         deviations.push(format!("limit:{n}"));
+    }
+    if let Some(s) = args.shard {
+        deviations.push(s.deviation());
     }
     if let Some(k) = build.num_fewshot {
         deviations.push(format!("num_fewshot:{k}"));
@@ -389,7 +466,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         scores,
     };
 
-    let path = results_path(
+    let whole = results_path(
         &args.output,
         &run.model_id,
         suite,
@@ -397,7 +474,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         run.revision.as_deref(),
         &info.weights_sha256,
     )?;
-    write_outputs(&path, &run, &detail_rows)?;
+    let path = match args.shard {
+        Some(s) => shard_path(&whole, s),
+        None => whole,
+    };
+    write_outputs(&path, &run, &detail_rows, args.shard.is_some())?;
     // The results are written: the run's journals are no longer needed.
     crate::schedule::resume::forget_journals(&key, suite, &r.tasks)?;
     for t in &r.tasks {
@@ -420,10 +501,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the details file, then the results file; on failure neither stays.
-fn write_outputs(path: &Path, run: &Run, rows: &[DetailRow]) -> Result<()> {
+/// `<stem>.shard-I-of-N.parquet` beside the whole run's `<stem>.parquet`.
+pub fn shard_path(whole: &Path, shard: Shard) -> PathBuf {
+    let stem = whole
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    whole.with_file_name(format!("{stem}{}.parquet", shard.suffix()))
+}
+
+/// Writes the details file (a shard's: rows in evaluation order), then the results
+/// file; on failure neither stays.
+pub fn write_outputs(path: &Path, run: &Run, rows: &[DetailRow], shard: bool) -> Result<()> {
     let details_path = details::details_path(path);
-    details::write_file(&details_path, rows)?;
+    if shard {
+        details::write_shard_file(&details_path, rows)?;
+    } else {
+        details::write_file(&details_path, rows)?;
+    }
     if let Err(e) = leaderboard_format::write_file(path, std::slice::from_ref(run)) {
         let _ = std::fs::remove_file(&details_path);
         return Err(e).with_context(|| format!("writing {}", path.display()));

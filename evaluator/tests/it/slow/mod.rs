@@ -10,5 +10,7 @@ mod run_generate;
 mod run_hub;
 mod run_smollm;
 mod schedule_equivalence;
+mod shard_merge;
 mod slurm_cluster;
+mod verify_run;
 mod work_queue;

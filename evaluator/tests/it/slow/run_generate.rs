@@ -136,6 +136,7 @@ fn batched_generation_equals_one_by_one() {
         shared: true,
         progress: false,
         batch_tokens: 512,
+        shard: None,
     };
     assert_eq!(evaluator::schedule::generation::gen_group_size(512), 2);
     let answered = evaluator::schedule::answer_task(&be, "gsm8k", &docs, None, &ao).unwrap();

@@ -5,6 +5,11 @@
 //! missing one FAILED with the loader's message. Then a task stopped with SIGTERM
 //! mid-run (`scancel --signal=TERM --batch`, as preemption does) puts its request back,
 //! exits 75, is requeued by Slurm (`RequeueExit=75`) and resumes from its journal.
+//! Sharded (`--shards 3`): a request runs as 3 shards on the 3 nodes plus a finish job;
+//! one shard's `evaluator run` is killed with SIGKILL mid-run, requeued, and resumes
+//! from its journal (its log says how many requests it reused); the request ends
+//! FINISHED with the merged file, which `check` accepts. A sharded request for a missing
+//! model ends FAILED with the loader's message, nothing left queued.
 //! Nothing is left running: the queue is empty and the daemons are stopped.
 
 use crate::support::hub_server::{FakeRepo, HubServer};
@@ -98,8 +103,19 @@ fn pending(dir: &Path, model: &str, rev: &str, day: u32) -> PathBuf {
     crate::support::queue::pending(dir, model, rev, &format!("2026-11-{day:02}T10:00:00Z"))
 }
 
-/// `evaluator slurm` with the test's environment (inherited by the array tasks).
+/// `evaluator slurm` with the test's environment (inherited by the array tasks): the
+/// array's job id.
 fn submit(cluster: &Cluster, env: &[(&str, &Path)], endpoint: &str, args: &[&str]) -> String {
+    slurm(cluster, env, endpoint, args)
+        .lines()
+        .find_map(|l| l.strip_prefix("submitted job array "))
+        .and_then(|l| l.split(':').next())
+        .expect("the array's job id")
+        .to_string()
+}
+
+/// `evaluator slurm` with the test's environment: its output.
+fn slurm(cluster: &Cluster, env: &[(&str, &Path)], endpoint: &str, args: &[&str]) -> String {
     let mut c = crate::support::evaluator();
     crate::support::isolate_env(&mut c);
     c.arg("slurm")
@@ -122,11 +138,6 @@ fn submit(cluster: &Cluster, env: &[(&str, &Path)], endpoint: &str, args: &[&str
     );
     println!("{stdout}");
     stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("submitted job array "))
-        .and_then(|l| l.split(':').next())
-        .expect("the array's job id")
-        .to_string()
 }
 
 /// Waits until `done` holds and the queue is empty.
@@ -153,6 +164,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         .map(|(i, m)| repo(m, &sha(i as u8)))
         .collect();
     repos.push(repo("org-s/model-resume", &sha(9)));
+    repos.push(repo("org-s/model-sharded", &sha(10)));
     let server = HubServer::start(repos);
     let requests = tmp.path().join("requests");
     let (results, logs) = (tmp.path().join("results"), tmp.path().join("logs"));
@@ -233,7 +245,9 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         .expect("the batch script beside the logs");
     let text = std::fs::read_to_string(logs.join("slurm").join(script)).unwrap();
     assert!(
-        text.contains("#SBATCH --array=0-3") && text.contains("work' '--once'"),
+        text.contains("#SBATCH --array=0-3")
+            && text.contains("'work' '--requests'")
+            && text.contains("'--once'"),
         "{text}"
     );
 
@@ -297,7 +311,117 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         .any(|f| std::fs::read_to_string(logs.join(f)).is_ok_and(|t| t.contains(": resumed ")));
     assert!(resumed, "the requeued run resumed from its journal");
 
-    // 3. Nothing left running.
+    // 3. Sharded: 3 shards and a merge; shard 2's run killed with SIGKILL mid-run.
+    let p = pending(&requests, "org-s/model-sharded", &sha(10), 21);
+    let args = folders(&[
+        "--shards",
+        "3",
+        "--tasks",
+        "winogrande,truthfulqa_mc",
+        "--limit",
+        "6",
+        "--batch-tokens",
+        "256",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = slurm(&cluster, &env, &server.endpoint, &args);
+    let array = out
+        .lines()
+        .find_map(|l| l.split_once(": shards ").map(|(_, r)| r))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the shards' job array id")
+        .to_string();
+    let shard2 = |c: &Path| -> usize {
+        crate::support::model::files_under(c)
+            .iter()
+            .filter(|f| {
+                f.to_string_lossy().contains("shard-2-of-3")
+                    && f.extension().is_some_and(|e| e == "journal")
+            })
+            .map(|f| {
+                let b = std::fs::read(c.join(f)).unwrap_or_default();
+                b.iter().filter(|&&c| c == b'\n').count().saturating_sub(1)
+            })
+            .sum()
+    };
+    let start = Instant::now();
+    while shard2(&cache) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "shard 2 never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", " run .*--shard 2/3"])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no `evaluator run --shard 2/3` to kill");
+    wait(&cluster, "the sharded request", 900, || {
+        read_request(&p).is_ok_and(|r| matches!(r.status, Status::Finished | Status::Failed))
+    });
+    let r = read_request(&p).unwrap();
+    assert_eq!(
+        statuses(&p),
+        [Status::Pending, Status::Running, Status::Finished],
+        "{r:?}"
+    );
+    assert_eq!(
+        r.history[1].job_id.as_deref(),
+        Some(format!("slurm:{array}").as_str())
+    );
+    let merged = results.join(r.results_file.as_deref().unwrap());
+    assert!(merged.is_file() && leaderboard_format::details::details_path(&merged).is_file());
+    assert!(
+        !crate::support::model::files_under(&results)
+            .iter()
+            .any(|f| leaderboard_format::shard::is_shard_file(
+                &f.file_name().unwrap().to_string_lossy()
+            )),
+        "shard files removed after the merge"
+    );
+    crate::support::model::assert_results_check(&results);
+    let show = cluster
+        .cmd("scontrol")
+        .args(["show", "job", &format!("{array}_2")])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.contains("Restarts=1"),
+        "shard 2 requeued once:\n{show}"
+    );
+    let shard_logs: Vec<String> = crate::support::model::files_under(&logs)
+        .iter()
+        .filter(|f| f.to_string_lossy().contains(&format!("slurm-{array}-2")))
+        .map(|f| std::fs::read_to_string(logs.join(f)).unwrap_or_default())
+        .collect();
+    assert!(
+        shard_logs.iter().any(|t| t.contains(": resumed ")),
+        "the requeued shard resumed from its journal: {} logs",
+        shard_logs.len()
+    );
+    for t in &shard_logs {
+        if let Some(l) = t.lines().find(|l| l.contains(": resumed ")) {
+            println!("requeued shard 2: {l}");
+        }
+    }
+
+    // 4. A sharded request that fails for good: FAILED with the shard's reason.
+    let ghost = pending(&requests, "org-s/missing-sharded", &sha(11), 22);
+    let out = slurm(&cluster, &env, &server.endpoint, &args);
+    assert!(out.contains("1 request submitted"), "{out}");
+    wait(&cluster, "the failing sharded request", 600, || {
+        read_request(&ghost).is_ok_and(|r| r.status == Status::Failed)
+    });
+    let g = read_request(&ghost).unwrap();
+    let reason = g.history.last().unwrap().reason.clone().unwrap();
+    assert!(
+        reason.contains("org-s/missing-sharded") && reason.contains("not found"),
+        "{reason}"
+    );
+
+    // 5. Nothing left running.
     assert!(cluster.squeue().is_empty());
     let pids = cluster.daemon_pids();
     assert!(!pids.is_empty());

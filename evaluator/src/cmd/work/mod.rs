@@ -39,6 +39,8 @@ use leaderboard_format::requests::{
 };
 use leaderboard_format::schema::{Precision, WeightType};
 
+pub mod shard;
+
 /// Exit code after a signal put the request in flight back in the queue.
 pub const EXIT_REQUEUE: i32 = 75;
 /// Age after which a claim file is considered left behind by a dead worker.
@@ -62,6 +64,9 @@ pub struct WorkArgs {
     /// The folders and run options (shared with `evaluator slurm`).
     #[command(flatten)]
     pub queue: QueueArgs,
+    /// A sharded request's part, as the scripts of `evaluator slurm --shards` run it.
+    #[command(flatten)]
+    pub role: shard::RoleArgs,
 }
 
 /// The queue's folders and each run's options, as `evaluator work` and
@@ -117,13 +122,13 @@ fn stop_signal() -> Option<&'static str> {
 }
 
 /// Where this worker runs: host name and job id (Slurm's when under Slurm).
-struct Worker {
+pub(crate) struct Worker {
     host: String,
     job_id: String,
 }
 
 impl Worker {
-    fn current() -> Worker {
+    pub(crate) fn current() -> Worker {
         let host = hostname();
         let job_id = match (
             std::env::var("SLURM_ARRAY_JOB_ID"),
@@ -140,7 +145,7 @@ impl Worker {
         }
     }
 
-    fn transition(&self, status: Status) -> Transition {
+    pub(crate) fn transition(&self, status: Status) -> Transition {
         Transition {
             status,
             time: requests::whole_seconds(Utc::now()),
@@ -183,6 +188,9 @@ pub fn run(args: &WorkArgs) -> Result<()> {
     install_handlers();
     let worker = Worker::current();
     let exe = std::env::current_exe().context("locating the evaluator binary")?;
+    if let Some(request) = &args.role.request {
+        return shard::run(&args.role, request, &args.queue, &exe, &worker);
+    }
     let mut done = 0usize;
     loop {
         if let Some(sig) = stop_signal() {
@@ -222,7 +230,7 @@ fn sleep_unless_stopped(d: Duration) {
 
 /// The waiting requests under `dir`, oldest first (unreadable files are
 /// skipped with a message: `check` reports them).
-fn waiting(dir: &Path) -> Result<Vec<(PathBuf, Request)>> {
+pub(crate) fn waiting(dir: &Path) -> Result<Vec<(PathBuf, Request)>> {
     let mut out = Vec::new();
     let mut visit = |rel: &Path, ft: std::fs::FileType| {
         let name = rel.to_string_lossy();
@@ -243,7 +251,7 @@ fn waiting(dir: &Path) -> Result<Vec<(PathBuf, Request)>> {
 }
 
 /// A claim file; removed when dropped.
-struct Claim(PathBuf);
+pub(crate) struct Claim(PathBuf);
 
 impl Drop for Claim {
     fn drop(&mut self) {
@@ -251,7 +259,7 @@ impl Drop for Claim {
     }
 }
 
-fn claim(request: &Path, worker: &Worker) -> Option<Claim> {
+pub(crate) fn claim(request: &Path, worker: &Worker) -> Option<Claim> {
     let mut name = request.as_os_str().to_owned();
     name.push(".claim");
     let path = PathBuf::from(name);
@@ -403,25 +411,33 @@ pub fn waiting_count(dir: &Path) -> Result<usize> {
     Ok(waiting(dir)?.len())
 }
 
+/// A request file's org folder and file stem, as logs and scripts are named after them.
+pub(crate) fn request_names(request: &Path) -> (String, String) {
+    let name = |p: Option<&std::ffi::OsStr>| {
+        p.map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    (
+        name(request.parent().and_then(Path::file_name)),
+        name(request.file_stem()),
+    )
+}
+
 fn log_path(args: &QueueArgs, request: &Path, worker: &Worker) -> PathBuf {
-    let stem = request
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let org = request
-        .parent()
-        .and_then(Path::file_name)
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let job: String = worker
-        .job_id
+    let (org, stem) = request_names(request);
+    args.logs.join(org).join(format!(
+        "{stem}_{}_{}.log",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        job_tag(&worker.job_id)
+    ))
+}
+
+/// A job id as it appears in log file names (`slurm:12_3` → `slurm-12-3`).
+fn job_tag(job_id: &str) -> String {
+    job_id
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    args.logs.join(org).join(format!(
-        "{stem}_{}_{job}.log",
-        Utc::now().format("%Y%m%dT%H%M%SZ")
-    ))
+        .collect()
 }
 
 /// Evaluates one RUNNING request and records its outcome.
@@ -446,25 +462,12 @@ fn evaluate(
             return Ok(Outcome::Failed);
         }
     };
-    let log = log_path(args, path, worker);
-    if let Some(d) = log.parent() {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    let log_file =
-        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    eprintln!("work: log {}", log.display());
     let started = Instant::now();
-    let child = Command::new(exe)
-        .args(&cmd_args)
-        // The error message is the reason; a backtrace would only bury it.
-        .env("RUST_LIB_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let (status, signal) = wait(child)?;
-    let lines = read_log(&log);
+    let Ran {
+        status,
+        signal,
+        lines,
+    } = run_logged(args, exe, worker, path, &cmd_args)?;
     if let Some(sig) = signal {
         let reason = format!(
             "interrupted ({sig}) on {}; resumes from its journal",
@@ -522,6 +525,47 @@ fn evaluate(
             Ok(Outcome::Failed)
         }
     }
+}
+
+/// How a child `evaluator run` ended: its exit status, the signal that stopped the
+/// worker meanwhile, and its log's lines.
+struct Ran {
+    status: std::process::ExitStatus,
+    signal: Option<&'static str>,
+    lines: Vec<String>,
+}
+
+/// Runs `evaluator <cmd_args>` for the request at `path` with its output in a new log
+/// file ([`log_path`]), stopping it when the worker is asked to stop.
+fn run_logged(
+    args: &QueueArgs,
+    exe: &Path,
+    worker: &Worker,
+    path: &Path,
+    cmd_args: &[String],
+) -> Result<Ran> {
+    let log = log_path(args, path, worker);
+    if let Some(d) = log.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    eprintln!("work: log {}", log.display());
+    let child = Command::new(exe)
+        .args(cmd_args)
+        // The error message is the reason; a backtrace would only bury it.
+        .env("RUST_LIB_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let (status, signal) = wait(child)?;
+    Ok(Ran {
+        status,
+        signal,
+        lines: read_log(&log),
+    })
 }
 
 /// Waits for the child; on SIGTERM/SIGINT to the worker, stops it first.
