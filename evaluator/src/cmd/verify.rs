@@ -3,8 +3,8 @@
 //!
 //! The prompts are rebuilt from the run's recorded configuration (suite, tasks, shots,
 //! limit, few-shot draws, HellaSwag fallback; kernel path, dtype and batch budget as
-//! recorded) and the data folder given; the model must be the run's (same weights
-//! sha256). Per task, `--docs` documents of the details file are drawn by a seeded hash
+//! recorded) and the data folder given, which must hold the run's data (same hash); the
+//! model must be the run's (same weights sha256). Per task, `--docs` documents of the details file are drawn by a seeded hash
 //! (sha256 of `<seed>:<task>:<doc_id>`, smallest first: the same sample on any machine)
 //! and evaluated together. A document agrees when its prompt hash, prediction, gold,
 //! correctness and (GSM8K) generated text are equal to the details row's and each
@@ -131,6 +131,17 @@ pub fn verify(args: &VerifyArgs) -> Result<(PathBuf, Verification)> {
             args.model,
             p.config.model.weights_sha256,
             run.weights_sha256.as_deref().unwrap_or("not recorded")
+        );
+    }
+    // The same documents: the data the run read (local files by their hash, or the Hub).
+    let ours = serde_json::to_value(&p.config.data).expect("a DataConfig serializes");
+    let theirs = &cfg["data"];
+    if ours["source"] != theirs["source"] || ours["sha256"] != theirs["sha256"] {
+        bail!(
+            "the benchmark data given ({}) is not the data the run read ({}): pass --data \
+             with the run's benchmark files",
+            ours,
+            theirs
         );
     }
     let tolerance = if p.config.compute.dtype == "f32"

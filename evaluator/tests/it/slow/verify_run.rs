@@ -2,8 +2,8 @@
 //! document agrees, the record passes `check`); a results file with one score edited and
 //! a details file with one row edited (both rewritten with consistent checksums, as a
 //! careful forger would) are reported, each naming what disagrees; a record whose files
-//! changed afterwards is stale for `check`; a results file without details cannot be
-//! verified and says so.
+//! changed afterwards is stale for `check`; other benchmark data than the run read is
+//! refused; a results file without details cannot be verified and says so.
 
 use crate::support::model::test_model;
 
@@ -149,6 +149,26 @@ fn verify_confirms_an_honest_run_and_reports_edited_files() {
     );
     println!("edited score: {}", v.summary());
     std::fs::write(&file, &honest_results).unwrap();
+
+    // Other benchmark data than the run read: refused before any document is evaluated.
+    let mut c = crate::support::evaluator();
+    crate::support::isolate_env(&mut c);
+    let o = c
+        .arg("verify")
+        .arg(&file)
+        .arg("--model")
+        .arg(test_model())
+        .args(["--data", "hub"])
+        .arg("--results")
+        .arg(&results)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("not the data the run read"),
+        "{err}"
+    );
 
     // No details: refused with the reason.
     std::fs::remove_file(&details_file).unwrap();
