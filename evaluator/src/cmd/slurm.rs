@@ -11,7 +11,11 @@
 //! (journal kept) and exits 75; with the cluster's `RequeueExit=75` Slurm
 //! requeues the task, which resumes the request from its journal on any node —
 //! journals (`LEADERBOARD_CACHE`), requests, results and logs must be on a
-//! shared file system. The tasks inherit the submitting environment
+//! shared file system. A task whose worker vanishes without recording anything (its
+//! node lost, `kill -9`) would leave its request `RUNNING`: a sweep job
+//! (`--dependency=afterany:<array>`, `work --sweep-array <array>`) puts such requests
+//! back to `PENDING` once the array has left the queue (up to 3 times, then `FAILED`).
+//! The tasks inherit the submitting environment
 //! (`--export=ALL`, Slurm's default): `HF_*`, `LEADERBOARD_CACHE`, …
 //!
 //! **Sharded** (`--shards N`, N ≥ 2): each waiting request becomes two submissions,
@@ -244,8 +248,26 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
         return Ok(());
     }
     let id = sbatch(&path, &[])?;
+    // The sweep: requests whose worker vanished (node lost, kill -9) go back to PENDING.
+    let sweep_cmd = work_command(
+        args,
+        &exe,
+        &logs,
+        &["--sweep-array".to_string(), id.clone()],
+    )?;
+    let sweep_job = Job {
+        name: "leaderboard-sweep",
+        array: None,
+        evaluates: false,
+    };
+    let sweep_path = dir.join(format!("sweep-{id}.sbatch"));
+    leaderboard_format::atomic::write_atomic(
+        &sweep_path,
+        script(args, &sweep_job, &logs, &sweep_cmd)?.as_bytes(),
+    )?;
+    let sweep = sbatch(&sweep_path, &[format!("--dependency=afterany:{id}")])?;
     println!(
-        "submitted job array {id}: squeue -j {id}; logs in {}",
+        "submitted job array {id}: squeue -j {id}; sweep job {sweep}; logs in {}",
         dir.display()
     );
     Ok(())

@@ -188,6 +188,9 @@ pub fn run(args: &WorkArgs) -> Result<()> {
     install_handlers();
     let worker = Worker::current();
     let exe = std::env::current_exe().context("locating the evaluator binary")?;
+    if let Some(array) = &args.role.sweep_array {
+        return sweep(&args.queue, &worker, array);
+    }
     if let Some(request) = &args.role.request {
         return shard::run(&args.role, request, &args.queue, &exe, &worker);
     }
@@ -231,6 +234,11 @@ fn sleep_unless_stopped(d: Duration) {
 /// The waiting requests under `dir`, oldest first (unreadable files are
 /// skipped with a message: `check` reports them).
 pub(crate) fn waiting(dir: &Path) -> Result<Vec<(PathBuf, Request)>> {
+    requests_where(dir, |r| r.status.is_waiting())
+}
+
+/// The requests under `dir` that `keep` accepts, oldest first.
+fn requests_where(dir: &Path, keep: impl Fn(&Request) -> bool) -> Result<Vec<(PathBuf, Request)>> {
     let mut out = Vec::new();
     let mut visit = |rel: &Path, ft: std::fs::FileType| {
         let name = rel.to_string_lossy();
@@ -239,7 +247,7 @@ pub(crate) fn waiting(dir: &Path) -> Result<Vec<(PathBuf, Request)>> {
         }
         let path = dir.join(rel);
         match read_request(&path) {
-            Ok(r) if r.status.is_waiting() => out.push((path, r)),
+            Ok(r) if keep(&r) => out.push((path, r)),
             Ok(_) => {}
             Err(e) => eprintln!("work: skipping {e}"),
         }
@@ -566,6 +574,39 @@ fn run_logged(
         signal,
         lines: read_log(&log),
     })
+}
+
+/// How a request whose worker vanished is recorded (the start of the transition's reason).
+const LOST: &str = "its worker ended without recording an outcome";
+
+/// After Slurm job array `array` of workers has left the queue: every request still
+/// `RUNNING` under one of its tasks lost its worker (node lost, `kill -9`, time limit
+/// without the grace to stop): back to `PENDING`, up to [`MAX_KILLS`] times, then `FAILED`.
+fn sweep(args: &QueueArgs, worker: &Worker, array: &str) -> Result<()> {
+    shard::wait_for_array(array)?;
+    let prefix = format!("slurm:{array}_");
+    let stranded = requests_where(&args.requests, |r| {
+        r.status == Status::Running && r.job_id.as_deref().is_some_and(|j| j.starts_with(&prefix))
+    })?;
+    for (path, mut r) in stranded {
+        let job = r.job_id.clone().unwrap_or_default();
+        let lost = r
+            .history
+            .iter()
+            .filter(|t| t.reason.as_deref().is_some_and(|m| m.starts_with(LOST)))
+            .count()
+            + 1;
+        if lost < MAX_KILLS {
+            let reason = format!(
+                "{LOST} (Slurm task {job}: node lost, killed or out of time; {lost} of {MAX_KILLS}); resumes from its journal"
+            );
+            requeue(&path, &mut r, worker, reason)?;
+        } else {
+            let reason = format!("{LOST} {MAX_KILLS} times (the last time Slurm task {job})");
+            fail(&path, &mut r, worker, reason, Vec::new())?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits for the child; on SIGTERM/SIGINT to the worker, stops it first.

@@ -44,6 +44,11 @@ pub struct RoleArgs {
         conflicts_with = "shard"
     )]
     pub finish_shards: Option<String>,
+    /// Once no task of Slurm job array ARRAY of workers is left, put each request still
+    /// RUNNING under one of its tasks back to PENDING (its worker vanished); `evaluator
+    /// slurm` submits this after every array.
+    #[arg(long, value_name = "ARRAY", conflicts_with = "request")]
+    pub sweep_array: Option<String>,
 }
 
 /// Runs the part `role` names for the request at `path`.
@@ -74,7 +79,7 @@ pub(super) fn run(
 
 /// Waits until Slurm lists no task of `array` (pending, requeued or running) twice in a
 /// row, a few seconds apart.
-fn wait_for_array(array: &str) -> Result<()> {
+pub(super) fn wait_for_array(array: &str) -> Result<()> {
     let mut empty = 0;
     while empty < 2 {
         if super::stop_signal().is_some() {

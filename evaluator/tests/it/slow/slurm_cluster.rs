@@ -9,7 +9,9 @@
 //! one shard's `evaluator run` is killed with SIGKILL mid-run, requeued, and resumes
 //! from its journal (its log says how many requests it reused); the request ends
 //! FINISHED with the merged file, which `check` accepts. A sharded request for a missing
-//! model ends FAILED with the loader's message, nothing left queued.
+//! model ends FAILED with the loader's message, nothing left queued. A worker whose task
+//! is SIGKILLed whole (as when its node is lost) leaves its request RUNNING until the
+//! array's sweep job puts it back to PENDING.
 //! Nothing is left running: the queue is empty and the daemons are stopped.
 
 use crate::support::hub_server::{FakeRepo, HubServer};
@@ -165,6 +167,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         .collect();
     repos.push(repo("org-s/model-resume", &sha(9)));
     repos.push(repo("org-s/model-sharded", &sha(10)));
+    repos.push(repo("org-s/model-lost", &sha(12)));
     let server = HubServer::start(repos);
     let requests = tmp.path().join("requests");
     let (results, logs) = (tmp.path().join("results"), tmp.path().join("logs"));
@@ -241,7 +244,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
     );
     let script = crate::support::model::files_under(&logs.join("slurm"))
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "sbatch"))
+        .find(|p| p.to_string_lossy().starts_with("work-"))
         .expect("the batch script beside the logs");
     let text = std::fs::read_to_string(logs.join("slurm").join(script)).unwrap();
     assert!(
@@ -421,7 +424,51 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         "{reason}"
     );
 
-    // 5. Nothing left running.
+    // 5. A worker that vanishes (SIGKILLed, as when its node is lost): the
+    // sweep job puts its request back to PENDING once the array has left the queue.
+    let lost = pending(&requests, "org-s/model-lost", &sha(12), 23);
+    let args = folders(&[
+        "--jobs",
+        "1",
+        "--tasks",
+        "winogrande,truthfulqa_mc",
+        "--limit",
+        "2",
+        "--batch-tokens",
+        "256",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let before = journal_records(&cache);
+    let array = submit(&cluster, &env, &server.endpoint, &args);
+    wait_for_journal_records(&cache, before + 3);
+    let out = cluster
+        .cmd("scancel")
+        .args(["--signal=KILL", "--batch", &format!("{array}_0")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait(&cluster, "the sweep", 300, || {
+        read_request(&lost).is_ok_and(|r| r.status == Status::Pending)
+    });
+    assert_eq!(
+        statuses(&lost),
+        [Status::Pending, Status::Running, Status::Pending]
+    );
+    let reason = read_request(&lost).unwrap().history[2]
+        .reason
+        .clone()
+        .unwrap();
+    assert!(
+        reason.contains("ended without recording an outcome"),
+        "{reason}"
+    );
+    println!("vanished worker: {reason}");
+
+    // 6. Nothing left running.
     assert!(cluster.squeue().is_empty());
     let pids = cluster.daemon_pids();
     assert!(!pids.is_empty());
