@@ -116,6 +116,36 @@ fn submit(cluster: &Cluster, env: &[(&str, &Path)], endpoint: &str, args: &[&str
         .to_string()
 }
 
+/// Submits one worker (`args`), waits until its run is midway (3 more journal records
+/// under `cache`) and sends its batch process `SIG<signal>`; the array's id.
+fn signal_midway(
+    cluster: &Cluster,
+    env: &[(&str, &Path)],
+    endpoint: &str,
+    args: &[&str],
+    cache: &Path,
+    signal: &str,
+) -> String {
+    let before = journal_records(cache);
+    let array = submit(cluster, env, endpoint, args);
+    wait_for_journal_records(cache, before + 3);
+    let out = cluster
+        .cmd("scancel")
+        .args([
+            &format!("--signal={signal}"),
+            "--batch",
+            &format!("{array}_0"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    array
+}
+
 /// `evaluator slurm` with the test's environment: its output.
 fn slurm(cluster: &Cluster, env: &[(&str, &Path)], endpoint: &str, args: &[&str]) -> String {
     let mut c = crate::support::evaluator();
@@ -256,7 +286,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
 
     // 2. Preemption: SIGTERM to a running task; Slurm requeues it, it resumes.
     let p = pending(&requests, "org-s/model-resume", &sha(9), 20);
-    let args = folders(&[
+    let one = folders(&[
         "--jobs",
         "1",
         "--tasks",
@@ -266,20 +296,8 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
         "--batch-tokens",
         "256",
     ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let before = journal_records(&cache);
-    let array = submit(&cluster, &env, &server.endpoint, &args);
-    wait_for_journal_records(&cache, before + 3);
-    let out = cluster
-        .cmd("scancel")
-        .args(["--signal=TERM", "--batch", &format!("{array}_0")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let one: Vec<&str> = one.iter().map(String::as_str).collect();
+    let array = signal_midway(&cluster, &env, &server.endpoint, &one, &cache, "TERM");
     wait(&cluster, "the requeued task", 600, || {
         read_request(&p).is_ok_and(|r| r.status == Status::Finished)
     });
@@ -427,30 +445,7 @@ fn a_job_array_of_workers_runs_the_queue_and_a_preempted_task_is_requeued() {
     // 5. A worker that vanishes (SIGKILLed, as when its node is lost): the
     // sweep job puts its request back to PENDING once the array has left the queue.
     let lost = pending(&requests, "org-s/model-lost", &sha(12), 23);
-    let args = folders(&[
-        "--jobs",
-        "1",
-        "--tasks",
-        "winogrande,truthfulqa_mc",
-        "--limit",
-        "2",
-        "--batch-tokens",
-        "256",
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let before = journal_records(&cache);
-    let array = submit(&cluster, &env, &server.endpoint, &args);
-    wait_for_journal_records(&cache, before + 3);
-    let out = cluster
-        .cmd("scancel")
-        .args(["--signal=KILL", "--batch", &format!("{array}_0")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    signal_midway(&cluster, &env, &server.endpoint, &one, &cache, "KILL");
     wait(&cluster, "the sweep", 300, || {
         read_request(&lost).is_ok_and(|r| r.status == Status::Pending)
     });
