@@ -487,12 +487,7 @@ fn evaluate(
     // The run killed from outside (kill -9, the OOM killer): its journal holds what it
     // answered, so the request waits again, up to MAX_KILLS times.
     if let Some(9) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        let kills = r
-            .history
-            .iter()
-            .filter(|t| t.reason.as_deref().is_some_and(|m| m.starts_with(KILLED)))
-            .count()
-            + 1;
+        let kills = times(&r, KILLED) + 1;
         if kills < MAX_KILLS {
             let reason = format!(
                 "{KILLED} on {} ({kills} of {MAX_KILLS}); resumes from its journal",
@@ -590,12 +585,7 @@ fn sweep(args: &QueueArgs, worker: &Worker, array: &str) -> Result<()> {
     })?;
     for (path, mut r) in stranded {
         let job = r.job_id.clone().unwrap_or_default();
-        let lost = r
-            .history
-            .iter()
-            .filter(|t| t.reason.as_deref().is_some_and(|m| m.starts_with(LOST)))
-            .count()
-            + 1;
+        let lost = times(&r, LOST) + 1;
         if lost < MAX_KILLS {
             let reason = format!(
                 "{LOST} (Slurm task {job}: node lost, killed or out of time; {lost} of {MAX_KILLS}); resumes from its journal"
@@ -607,6 +597,14 @@ fn sweep(args: &QueueArgs, worker: &Worker, array: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many earlier transitions of `r` give a reason starting with `what`.
+fn times(r: &Request, what: &str) -> usize {
+    r.history
+        .iter()
+        .filter(|t| t.reason.as_deref().is_some_and(|m| m.starts_with(what)))
+        .count()
 }
 
 /// Waits for the child; on SIGTERM/SIGINT to the worker, stops it first.
