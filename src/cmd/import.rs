@@ -23,15 +23,25 @@ pub struct Args {
 /// Results of other tools.
 #[derive(Debug, clap::Subcommand)]
 pub enum Tool {
-    /// lm-evaluation-harness results JSON (0.3 or 0.4.x) of one model → one results file.
+    /// lm-evaluation-harness results JSON (0.3 or 0.4.x) of one model → one results file; with --samples, its details file too.
     LmEval(LmEvalArgs),
     /// lighteval results JSON of one model (the v1 leaderboard's `harness|task|shots` layout) → one results file.
-    Lighteval(LmEvalArgs),
+    Lighteval(ToolArgs),
 }
 
-/// `leaderboard import lm-eval` and `leaderboard import lighteval`.
+/// `leaderboard import lm-eval`.
 #[derive(Debug, clap::Args)]
 pub struct LmEvalArgs {
+    #[command(flatten)]
+    pub common: ToolArgs,
+    /// lm-eval 0.4 samples files of the same run (`--log_samples`: samples_<task>_<time>.jsonl), one per task → the run's details file.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub samples: Vec<PathBuf>,
+}
+
+/// What `leaderboard import lm-eval` and `leaderboard import lighteval` share.
+#[derive(Debug, clap::Args)]
+pub struct ToolArgs {
     /// Results files of one model (one with several tasks, or one per task).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -71,8 +81,8 @@ pub struct V1Args {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.tool {
-        Some(Tool::LmEval(a)) => tool(a, crate::import_lm_eval::import),
-        Some(Tool::Lighteval(a)) => tool(a, crate::import_lm_eval::import_lighteval),
+        Some(Tool::LmEval(a)) => tool(&a.common, &a.samples, crate::import_lm_eval::import),
+        Some(Tool::Lighteval(a)) => tool(a, &[], crate::import_lm_eval::import_lighteval),
         None => v1(&args.v1),
     }
 }
@@ -82,18 +92,30 @@ type Importer = fn(
     &crate::import_lm_eval::Options,
 ) -> anyhow::Result<crate::import_lm_eval::Imported>;
 
-fn tool(a: &LmEvalArgs, import: Importer) -> anyhow::Result<()> {
+fn tool(a: &ToolArgs, samples: &[PathBuf], import: Importer) -> anyhow::Result<()> {
     let opts = crate::import_lm_eval::Options {
         model_id: a.model_id.clone(),
         revision: a.revision.clone(),
         precision: a.precision,
         model_type: a.model_type,
+        samples: samples.to_vec(),
     };
     let imported = import(&a.files, &opts)?;
     let run = &imported.run;
     let out = crate::import_lm_eval::output_path(&a.results, run);
     results::write_file(&out, std::slice::from_ref(run))
         .with_context(|| format!("writing {}", out.display()))?;
+    let details = results::details::details_path(&out);
+    if imported.details.is_empty() {
+        // A details file left from an earlier import would no longer match.
+        if details.is_file() {
+            std::fs::remove_file(&details)
+                .with_context(|| format!("removing the stale {}", details.display()))?;
+        }
+    } else {
+        results::details::write_file(&details, &imported.details)
+            .with_context(|| format!("writing {}", details.display()))?;
+    }
     if !imported.skipped.is_empty() {
         eprintln!(
             "not imported (not among the leaderboard's six): {}",
@@ -119,6 +141,13 @@ fn tool(a: &LmEvalArgs, import: Importer) -> anyhow::Result<()> {
         );
     }
     println!("wrote {}", out.display());
+    if !imported.details.is_empty() {
+        println!(
+            "wrote {} ({} documents)",
+            details.display(),
+            imported.details.len()
+        );
+    }
     Ok(())
 }
 

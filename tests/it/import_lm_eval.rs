@@ -43,6 +43,7 @@ fn opts(model: Option<&str>, rev: Option<&str>, p: Option<Precision>) -> Options
         revision: rev.map(str::to_string),
         precision: p,
         model_type: None,
+        samples: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod browser;
 mod import_lm_eval;
+mod import_samples;
 mod import_v1;
 mod results_fixture;
 mod site_archive;

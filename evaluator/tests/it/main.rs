@@ -23,6 +23,7 @@ mod tasks_cli;
 mod tasks_cpython_crosscheck;
 mod tasks_data_errors;
 mod tasks_fewshot;
+mod tasks_lm_eval_samples;
 mod tasks_metrics;
 mod tasks_prompts;
 mod tasks_random;

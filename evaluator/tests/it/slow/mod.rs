@@ -4,6 +4,7 @@
 //! and throughput. `cargo test -- --skip slow` leaves them out.
 
 mod batch_invariance;
+mod lm_eval_samples;
 mod model_speed;
 mod resume_kill9;
 mod run_generate;

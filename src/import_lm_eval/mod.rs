@@ -45,6 +45,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+mod lighteval;
+mod samples;
+pub use lighteval::{import_lighteval, LIGHTEVAL_TOOL};
+
 /// Largest results file read.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// `Provenance.tool` of imported lm-eval runs.
@@ -57,6 +61,8 @@ pub struct Options {
     pub revision: Option<String>,
     pub precision: Option<Precision>,
     pub model_type: Option<ModelType>,
+    /// lm-eval samples files (`--log_samples`) of the same run → its details.
+    pub samples: Vec<PathBuf>,
 }
 
 /// The imported run and what was left out.
@@ -65,6 +71,8 @@ pub struct Imported {
     pub run: Run,
     /// Tasks of the files that are not among the six, sorted.
     pub skipped: Vec<String>,
+    /// The run's details, from its samples files ([`samples`]); empty without them.
+    pub details: Vec<leaderboard_format::details::DetailRow>,
 }
 
 struct File {
@@ -98,6 +106,12 @@ fn read_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
 }
 
 fn read(path: &Path) -> Result<File> {
+    if samples::task_of(path).is_some() {
+        bail!(
+            "{}: an lm-eval samples file (samples_<task>_<time>.jsonl), not a results file; pass it after --samples, beside its run's results files",
+            path.display()
+        );
+    }
     let json = read_object(path, "an lm-eval results file")?;
     let Some(Value::Object(results)) = json.get("results") else {
         bail!(
@@ -294,7 +308,93 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         bail!("no files given; expected lm-eval results JSON files");
     }
     let files: Vec<File> = paths.iter().map(|p| read(p)).collect::<Result<_>>()?;
-    import_files(files, opts)
+    let mut imported = import_files(files, opts)?;
+    if !opts.samples.is_empty() {
+        let mut kept = Vec::new();
+        let mut skipped = BTreeSet::new();
+        for p in &opts.samples {
+            let f = samples::read(p)?;
+            if samples::our_task(&f.task).is_some() {
+                kept.push(f);
+            } else {
+                skipped.insert(f.task);
+            }
+        }
+        if kept.is_empty() {
+            bail!(
+                "{}: none of the samples files is for one of the leaderboard's six tasks (arc_challenge, hellaswag, mmlu_<subject>, truthfulqa_mc1/mc2, winogrande, gsm8k); they hold {}",
+                opts.samples[0].display(),
+                skipped.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let rows = samples::rows(&kept)?;
+        match_scores(&imported.run, &rows, &opts.samples[0])?;
+        imported
+            .skipped
+            .extend(skipped.into_iter().map(|t| format!("{t} (samples)")));
+        imported.details = rows;
+    }
+    Ok(imported)
+}
+
+/// The samples' rows must be the results file's documents: every task has
+/// rows, and per task and metric the rows' mean is the score (within 1e-9)
+/// and their count its `n_samples`.
+fn match_scores(
+    run: &Run,
+    rows: &[leaderboard_format::details::DetailRow],
+    first: &Path,
+) -> Result<()> {
+    let mut values: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    let mut docs: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in rows {
+        *docs.entry(r.sample.task.as_str()).or_default() += 1;
+        for (m, v) in &r.sample.metrics {
+            values
+                .entry((r.sample.task.as_str(), m.as_str()))
+                .or_default()
+                .push(*v);
+        }
+    }
+    for s in run.scores.iter().filter(|s| s.task != "mmlu") {
+        let Some(v) = values.get(&(s.task.as_str(), s.metric.as_str())) else {
+            bail!(
+                "{} …: no samples for {} {} of the results file; pass the samples files of every task",
+                first.display(),
+                s.task,
+                s.metric
+            );
+        };
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        if (mean - s.value).abs() > 1e-9 {
+            bail!(
+                "{} …: the samples give {} {} = {mean} over {} documents but the results file says {}; expected the samples of this same run",
+                first.display(),
+                s.task,
+                s.metric,
+                v.len(),
+                s.value
+            );
+        }
+        if let Some(n) = s.n_samples.filter(|n| *n != v.len() as i64) {
+            bail!(
+                "{} …: {} documents of {} in the samples but the results file counts {n}",
+                first.display(),
+                v.len(),
+                s.task
+            );
+        }
+    }
+    if let Some(task) = docs
+        .keys()
+        .find(|t| !run.scores.iter().any(|s| s.task == **t))
+    {
+        bail!(
+            "{} …: samples for {task}, which the results file does not score",
+            first.display()
+        );
+    }
+    Ok(())
 }
 
 /// The run of `files` (lm-eval's shape; lighteval's converted to it).
@@ -488,6 +588,7 @@ fn import_files(files: Vec<File>, opts: &Options) -> Result<Imported> {
     Ok(Imported {
         run,
         skipped: skipped.into_iter().collect(),
+        details: Vec::new(),
     })
 }
 
@@ -538,107 +639,4 @@ pub fn output_path(results: &Path, run: &Run) -> PathBuf {
         "{tool}_{}_{}_{rev}.parquet",
         run.provenance.suite, run.precision
     ))
-}
-
-/// `Provenance.tool` of imported lighteval runs.
-pub const LIGHTEVAL_TOOL: &str = "lighteval";
-
-/// A lighteval task key `suite|task|shots` in lm-eval's terms: the v1
-/// leaderboard's layout (`harness|arc:challenge|25`,
-/// `harness|hendrycksTest-<subject>|5`, `harness|truthfulqa:mc|0`,
-/// `harness|winogrande|5`, `harness|gsm8k|5`, `harness|hellaswag|10`) maps to
-/// harness 0.3 task names; other suites' tasks keep their key (not imported).
-fn lighteval_task(key: &str) -> (String, Option<i64>) {
-    let parts: Vec<&str> = key.split('|').collect();
-    match parts.as_slice() {
-        ["harness", task, shots] => {
-            let task = match *task {
-                "arc:challenge" => "arc_challenge".to_string(),
-                "truthfulqa:mc" => "truthfulqa_mc".to_string(),
-                t => t.to_string(),
-            };
-            (task, shots.parse().ok())
-        }
-        _ => (key.to_string(), None),
-    }
-}
-
-fn read_lighteval(path: &Path) -> Result<File> {
-    let json = read_object(path, "a lighteval results file")?;
-    let general = json
-        .get("config_general")
-        .and_then(Value::as_object)
-        .with_context(|| {
-            format!(
-                "{}: no `config_general`; expected a lighteval results file",
-                path.display()
-            )
-        })?;
-    let Some(Value::Object(results)) = json.get("results") else {
-        bail!(
-            "{}: no `results` object; expected a lighteval results file",
-            path.display()
-        );
-    };
-    let mut converted = Map::new();
-    let mut shots = Map::new();
-    for (key, m) in results.iter().filter(|(k, _)| k.as_str() != "all") {
-        let (task, k) = lighteval_task(key);
-        if let Some(k) = k {
-            shots.insert(task.clone(), Value::from(k));
-        }
-        converted.insert(task, m.clone());
-    }
-    // Only the model's name, commit and dtype are read from `config_general`:
-    // `model_config` (which can hold API keys) is never looked at.
-    let text = |k: &str| {
-        general
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut config = Map::new();
-    config.insert(
-        "model_args".into(),
-        Value::from(format!("pretrained={}", text("model_name"))),
-    );
-    config.insert("model_sha".into(), Value::from(text("model_sha")));
-    config.insert("model_dtype".into(), Value::from(text("model_dtype")));
-    config.insert(
-        "limit".into(),
-        general.get("max_samples").cloned().unwrap_or(Value::Null),
-    );
-    let mut out = Map::new();
-    out.insert("results".into(), Value::Object(converted));
-    out.insert("n-shot".into(), Value::Object(shots));
-    out.insert("config".into(), Value::Object(config));
-    let sha = text("lighteval_sha");
-    Ok(File {
-        path: path.to_path_buf(),
-        json: out,
-        v04: false,
-        tool: LIGHTEVAL_TOOL,
-        version: if sha.is_empty() || sha == "?" {
-            "unknown".to_string()
-        } else {
-            format!("git {}", leaderboard_format::ids::shorten(&sha))
-        },
-    })
-}
-
-/// Imports lighteval results files of one model as one run: the v1
-/// leaderboard's own layout (`config_general` with `model_name`, `model_sha`,
-/// `model_dtype`; results keyed `harness|<task>|<shots>`, harness 0.3 metric
-/// names) maps like lm-eval 0.3 (suite `openllm-v1`); lighteval's own suites'
-/// tasks are not the v1 tasks and are not imported. `model_config` is never read.
-pub fn import_lighteval(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
-    if paths.is_empty() {
-        bail!("no files given; expected lighteval results JSON files");
-    }
-    let files: Vec<File> = paths
-        .iter()
-        .map(|p| read_lighteval(p))
-        .collect::<Result<_>>()?;
-    import_files(files, opts)
 }
