@@ -25,8 +25,8 @@ pub struct Args {
 pub enum Tool {
     /// lm-evaluation-harness results JSON (0.3 or 0.4.x) of one model → one results file; with --samples, its details file too.
     LmEval(LmEvalArgs),
-    /// lighteval results JSON of one model (the v1 leaderboard's `harness|task|shots` layout) → one results file.
-    Lighteval(ToolArgs),
+    /// lighteval results JSON of one model (the v1 leaderboard's `harness|task|shots` layout) → one results file; with --details, its details file too.
+    Lighteval(LightevalArgs),
 }
 
 /// `leaderboard import lm-eval`.
@@ -37,6 +37,16 @@ pub struct LmEvalArgs {
     /// lm-eval 0.4 samples files of the same run (`--log_samples`: samples_<task>_<time>.jsonl), one per task → the run's details file.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub samples: Vec<PathBuf>,
+}
+
+/// `leaderboard import lighteval`.
+#[derive(Debug, clap::Args)]
+pub struct LightevalArgs {
+    #[command(flatten)]
+    pub common: ToolArgs,
+    /// lighteval 0.11 details files of the same run (details_<suite>|<task>|<shots>_<time>.parquet) → the run's details file (multiple-choice tasks).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub details: Vec<PathBuf>,
 }
 
 /// What `leaderboard import lm-eval` and `leaderboard import lighteval` share.
@@ -82,7 +92,11 @@ pub struct V1Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     match &args.tool {
         Some(Tool::LmEval(a)) => tool(&a.common, &a.samples, crate::import_lm_eval::import),
-        Some(Tool::Lighteval(a)) => tool(a, &[], crate::import_lm_eval::import_lighteval),
+        Some(Tool::Lighteval(a)) => tool(
+            &a.common,
+            &a.details,
+            crate::import_lm_eval::import_lighteval,
+        ),
         None => v1(&args.v1),
     }
 }

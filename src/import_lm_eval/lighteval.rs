@@ -16,7 +16,7 @@ pub const LIGHTEVAL_TOOL: &str = "lighteval";
 /// `harness|hendrycksTest-<subject>|5`, `harness|truthfulqa:mc|0`,
 /// `harness|winogrande|5`, `harness|gsm8k|5`, `harness|hellaswag|10`) maps to
 /// harness 0.3 task names; other suites' tasks keep their key (not imported).
-fn lighteval_task(key: &str) -> (String, Option<i64>) {
+pub(super) fn lighteval_task(key: &str) -> (String, Option<i64>) {
     let parts: Vec<&str> = key.split('|').collect();
     match parts.as_slice() {
         ["harness", task, shots] => {
@@ -100,6 +100,8 @@ fn read_lighteval(path: &Path) -> Result<File> {
 /// `model_dtype`; results keyed `harness|<task>|<shots>`, harness 0.3 metric
 /// names) maps like lm-eval 0.3 (suite `openllm-v1`); lighteval's own suites'
 /// tasks are not the v1 tasks and are not imported. `model_config` is never read.
+/// `opts.samples` are lighteval details Parquet files of the same run
+/// ([`super::lighteval_details`]).
 pub fn import_lighteval(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
     if paths.is_empty() {
         bail!("no files given; expected lighteval results JSON files");
@@ -108,5 +110,14 @@ pub fn import_lighteval(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         .iter()
         .map(|p| read_lighteval(p))
         .collect::<Result<_>>()?;
-    import_files(files, opts)
+    let mut imported = import_files(files, opts)?;
+    if !opts.samples.is_empty() {
+        let (rows, skipped) = super::lighteval_details::rows(&opts.samples)?;
+        super::match_scores(&imported.run, &rows, &opts.samples[0])?;
+        imported
+            .skipped
+            .extend(skipped.into_iter().map(|t| format!("{t} (details)")));
+        imported.details = rows;
+    }
+    Ok(imported)
 }

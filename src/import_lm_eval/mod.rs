@@ -25,7 +25,13 @@
 //! `lm-eval-0.4`. **Deviations** (the run is then shown as not comparable):
 //! `num_fewshot:<task>:<k>` where a benchmark ran with other shots than the
 //! leaderboard's, `limit:<n>` when the run had a limit, `n_samples:<task>:<n>`
-//! when fewer documents were scored, `mmlu:partial` when not all 57 subjects are there.
+//! when fewer documents were scored (MMLU: counted over its 57 subjects), `mmlu:partial` when not all 57 subjects are there.
+//!
+//! **Details**: with samples files (lm-eval 0.4's `--log_samples`, read by
+//! [`samples`]) or lighteval 0.11 details Parquet ([`lighteval_details`]) the
+//! run gets its per-document details file; they must be the results file's
+//! documents (every scored task has rows; per task and metric the rows' mean is
+//! the score, their count its `n_samples`), else nothing is written.
 //!
 //! **Identity**: the model id from `model_name` (0.4.3+) or `pretrained=` of
 //! `config.model_args`, the commit from `config.model_sha`, the precision from
@@ -46,6 +52,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 mod lighteval;
+mod lighteval_details;
 mod samples;
 pub use lighteval::{import_lighteval, LIGHTEVAL_TOOL};
 
@@ -61,7 +68,8 @@ pub struct Options {
     pub revision: Option<String>,
     pub precision: Option<Precision>,
     pub model_type: Option<ModelType>,
-    /// lm-eval samples files (`--log_samples`) of the same run → its details.
+    /// lm-eval samples files (`--log_samples`), or lighteval details Parquet
+    /// files, of the same run → its details.
     pub samples: Vec<PathBuf>,
 }
 
@@ -356,6 +364,15 @@ fn match_scores(
                 .push(*v);
         }
     }
+    if let Some(task) = docs
+        .keys()
+        .find(|t| !run.scores.iter().any(|s| s.task == **t))
+    {
+        bail!(
+            "{} …: samples for {task}, which the results file does not score",
+            first.display()
+        );
+    }
     for s in run.scores.iter().filter(|s| s.task != "mmlu") {
         let Some(v) = values.get(&(s.task.as_str(), s.metric.as_str())) else {
             bail!(
@@ -384,15 +401,6 @@ fn match_scores(
                 s.task
             );
         }
-    }
-    if let Some(task) = docs
-        .keys()
-        .find(|t| !run.scores.iter().any(|s| s.task == **t))
-    {
-        bail!(
-            "{} …: samples for {task}, which the results file does not score",
-            first.display()
-        );
     }
     Ok(())
 }
@@ -528,7 +536,11 @@ fn import_files(files: Vec<File>, opts: &Options) -> Result<Imported> {
         if let Some(k) = s.num_fewshot.filter(|k| *k != b.num_fewshot()) {
             deviations.insert(format!("num_fewshot:{}:{k}", b.task()));
         }
-        if let Some(n) = s.n_samples.filter(|n| *n != n_docs) {
+        // MMLU's subjects are counted once, in `mmlu` (their sum), not 57 times.
+        if let Some(n) = s
+            .n_samples
+            .filter(|n| *n != n_docs && !s.task.starts_with("mmlu_"))
+        {
             deviations.insert(format!("n_samples:{}:{n}", s.task));
         }
     }

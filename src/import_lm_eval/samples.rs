@@ -85,7 +85,7 @@ pub fn task_of(path: &Path) -> Option<String> {
     (!task.is_empty()).then(|| task.to_string())
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(super) fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -308,7 +308,7 @@ pub fn our_task(task: &str) -> Option<String> {
 }
 
 /// First index of the largest value (numpy's argmax).
-fn argmax(xs: &[f64]) -> usize {
+pub(super) fn argmax(xs: &[f64]) -> usize {
     let mut best = 0;
     for (i, x) in xs.iter().enumerate() {
         if *x > xs[best] {
@@ -318,7 +318,7 @@ fn argmax(xs: &[f64]) -> usize {
     best
 }
 
-fn flag(v: bool) -> f64 {
+pub(super) fn flag(v: bool) -> f64 {
     if v {
         1.0
     } else {

@@ -5,6 +5,7 @@
 //! `data/leaderboard` and `results/`.
 
 mod browser;
+mod import_lighteval_details;
 mod import_lm_eval;
 mod import_samples;
 mod import_v1;
