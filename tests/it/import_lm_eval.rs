@@ -257,6 +257,13 @@ fn bad_files_are_refused_and_credentials_are_not_copied() {
     );
     let e = err(&[secret, other], &opts(None, Some(REV), None));
     assert!(e.contains("org/other") && e.contains("org/m"), "{e}");
+    // The Llama-3-8B folder's run summary (time and GPU) is not a results file.
+    let summary = fixture("v0.4.2_saucam_Meta-Llama-3-8B_openllm/summary_openllm.json");
+    let e = err(&[summary], &Options::default());
+    assert!(
+        e.contains("summary_openllm.json: no `results` object; expected an lm-eval results file"),
+        "{e}"
+    );
     let huge = tmp.path().join("huge.json");
     std::fs::write(&huge, vec![b' '; 17 << 20]).unwrap();
     assert!(err(&[huge], &Options::default()).contains("larger than"));
