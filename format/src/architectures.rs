@@ -5,7 +5,12 @@
 //! adding it here; the evaluator's tests check the two agree.
 
 /// Hugging Face `config.json` `architectures` values the evaluator runs.
-pub const HF: &[&str] = &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+pub const HF: &[&str] = &[
+    "LlamaForCausalLM",
+    "MistralForCausalLM",
+    "MixtralForCausalLM",
+    "Qwen2ForCausalLM",
+];
 
 /// GGUF `general.architecture` values the evaluator runs.
 pub const GGUF: &[&str] = &["llama", "qwen2"];

@@ -4,6 +4,7 @@
 //! headless Chromium ([`browser`]); killed builds ([`site_swap`]); the queue page ([`site_queue`]). Helpers in [`support`]; data from the repository's
 //! `data/leaderboard` and `results/`.
 
+mod architecture_coverage;
 mod browser;
 mod import_lighteval_details;
 mod import_lm_eval;

@@ -28,7 +28,7 @@ use leaderboard_format::schema::Precision;
 use super::candle_msg;
 use super::kernels::{Kernels, WeightsShape};
 use super::llama::{
-    check_shape, inv_freq, Layer, Linear, Llama, LlamaConfig, RopeScaling, RopeStyle, Weights,
+    check_shape, inv_freq, Layer, Linear, Llama, LlamaConfig, Mlp, RopeScaling, RopeStyle, Weights,
 };
 use super::{precision_of_dtype, weights_sha256, ModelInfo, SUPPORTED_GGUF_ARCHITECTURES};
 
@@ -451,9 +451,7 @@ pub fn load(path: &Path, device: &Device, dtype: Option<DType>, kernels: Kernels
             v,
             o,
             ffn_norm,
-            gate,
-            up,
-            down,
+            mlp: Mlp::Dense { gate, up, down },
         });
     }
     let norm = g.tensor("output_norm.weight", device)?.dequantize(device)?;

@@ -117,7 +117,7 @@ pub struct Linear {
 pub const DEQUANTIZE_MIN_ROWS: usize = 16;
 
 impl Linear {
-    fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
         let y = match &self.weight {
             QMatMul::QTensor(q) if dequantize_large && rows(x) >= DEQUANTIZE_MIN_ROWS => {
                 let w = q.dequantize(x.device())?;
@@ -162,9 +162,29 @@ pub struct Layer {
     pub v: Linear,
     pub o: Linear,
     pub ffn_norm: Tensor,
-    pub gate: Linear,
-    pub up: Linear,
-    pub down: Linear,
+    pub mlp: Mlp,
+}
+
+/// A layer's feed-forward block.
+#[derive(Debug, Clone)]
+pub enum Mlp {
+    /// SwiGLU: `down(silu(gate x) * up x)`.
+    Dense {
+        gate: Linear,
+        up: Linear,
+        down: Linear,
+    },
+    /// Mixtral's sparse mixture of SwiGLU experts.
+    Moe(super::mixtral::SparseMoe),
+}
+
+impl Mlp {
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        match self {
+            Mlp::Dense { gate, up, down } => vec![gate, up, down],
+            Mlp::Moe(m) => m.linears_mut().collect(),
+        }
+    }
 }
 
 /// All weights of a Llama-family model.
@@ -215,15 +235,9 @@ impl Llama {
         for l in w.layers.iter_mut() {
             l.attn_norm = l.attn_norm.to_dtype(dtype)?;
             l.ffn_norm = l.ffn_norm.to_dtype(dtype)?;
-            for lin in [
-                &mut l.q,
-                &mut l.k,
-                &mut l.v,
-                &mut l.o,
-                &mut l.gate,
-                &mut l.up,
-                &mut l.down,
-            ] {
+            let mut linears = vec![&mut l.q, &mut l.k, &mut l.v, &mut l.o];
+            linears.extend(l.mlp.linears_mut());
+            for lin in linears {
                 if let Some(b) = lin.bias.take() {
                     lin.bias = Some(b.to_dtype(dtype)?);
                 }
@@ -371,9 +385,14 @@ impl Llama {
 
     fn mlp(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
         let dq = self.dequantize_large;
-        let g = candle_nn::ops::silu(&layer.gate.forward(x, dq)?)?;
-        let u = layer.up.forward(x, dq)?;
-        layer.down.forward(&(g * u)?, dq)
+        match &layer.mlp {
+            Mlp::Dense { gate, up, down } => {
+                let g = candle_nn::ops::silu(&gate.forward(x, dq)?)?;
+                let u = up.forward(x, dq)?;
+                down.forward(&(g * u)?, dq)
+            }
+            Mlp::Moe(moe) => moe.forward(x, dq),
+        }
     }
 
     /// Runs the decoder over every sequence of `batch` (each after its own cache, which
@@ -489,8 +508,9 @@ impl CausalLm for Llama {
     /// real model). One row goes to a vector kernel instead, hence the
     /// proviso of [`CausalLm::batch_invariant`]. Quantized weights are not claimed:
     /// [`Llama::set_dequantize_large`] switches kernels on the row count, and on other
-    /// devices the libraries choose algorithms by shape. `tests/it/slow/batch_invariance.rs`
-    /// checks it on the real model.
+    /// devices the libraries choose algorithms by shape. Nor are mixtures of experts
+    /// ([`super::mixtral`]): an expert's product sees the rows the batch routes to it.
+    /// `tests/it/slow/batch_invariance.rs` checks it on the real model.
     fn batch_invariant(&self) -> bool {
         // (gemm treats products at most 64 wide in both dimensions apart.)
         let dense_f32 = |l: &Linear| {
@@ -500,10 +520,11 @@ impl CausalLm for Llama {
         self.device.is_cpu()
             && self.dtype == DType::F32
             && dense_f32(&self.w.lm_head)
-            && self.w.layers.iter().all(|l| {
-                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
+            && self.w.layers.iter().all(|l| match &l.mlp {
+                Mlp::Dense { gate, up, down } => [&l.q, &l.k, &l.v, &l.o, gate, up, down]
                     .into_iter()
-                    .all(dense_f32)
+                    .all(dense_f32),
+                Mlp::Moe(_) => false,
             })
     }
 

@@ -6,13 +6,14 @@
 //!   quantized for [`candle_core::quantized::QMatMul`]), see [`gguf`];
 //! - a Hugging Face folder: `config.json` plus `model.safetensors` or sharded
 //!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
-//!   `Qwen2ForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see
-//!   [`safetensors`].
+//!   `MixtralForCausalLM`, `Qwen2ForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or
+//!   bf16, see [`safetensors`].
 //!
 //! [`probe`] reads a model's header or config first (architecture, weight storage), so an
 //! unsupported model is refused before anything else is read.
 //!
-//! Both feed one forward pass, [`llama::Llama`]. It returns logits for every input
+//! Both feed one forward pass, [`llama::Llama`] (Mixtral: with [`mixtral::SparseMoe`] as
+//! the feed-forward block). It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
 //! the caller owns. [`CausalLm::forward_batch`] runs several sequences in one call, packed
 //! (no padding), each with its own cache.
@@ -25,6 +26,7 @@ pub mod gguf;
 pub mod kernels;
 pub mod kv_cache;
 pub mod llama;
+pub mod mixtral;
 pub mod safetensors;
 pub mod softmax;
 

@@ -1,17 +1,19 @@
-//! Loading a Llama-family model from a Hugging Face folder: `config.json` + `*.safetensors` (f32/f16/bf16).
+//! Loading a Llama-family model (Llama, Mistral, Mixtral, Qwen2) from a Hugging Face folder: `config.json` + `*.safetensors` (f32/f16/bf16).
 //!
 //! Weight files: `model.safetensors`, or the files named by `model.safetensors.index.json`'s
 //! `weight_map` (sharded). Tensor names are Hugging Face's: `model.embed_tokens.weight`,
 //! `model.layers.N.{input_layernorm, post_attention_layernorm}.weight`,
 //! `model.layers.N.self_attn.{q,k,v,o}_proj.weight` (+ `{q,k,v}_proj.bias` for Qwen2),
-//! `model.layers.N.mlp.{gate,up,down}_proj.weight`, `model.norm.weight`, `lm_head.weight`
-//! (absent when `tie_word_embeddings`).
+//! `model.layers.N.mlp.{gate,up,down}_proj.weight` (Mixtral:
+//! `model.layers.N.block_sparse_moe.gate.weight` and `…experts.E.{w1,w2,w3}.weight`),
+//! `model.norm.weight`, `lm_head.weight` (absent when `tie_word_embeddings`).
 //!
 //! config.json keys read: `architectures`, `hidden_size`, `intermediate_size`,
 //! `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`, `head_dim`,
 //! `rms_norm_eps`, `rope_theta`, `rope_scaling`, `vocab_size`, `tie_word_embeddings`,
 //! `max_position_embeddings` / `n_positions` / `n_ctx`, `bos_token_id`, `eos_token_id`,
-//! `sliding_window` + `use_sliding_window` (Mistral / Qwen2). Files are memory-mapped and
+//! `sliding_window` + `use_sliding_window` (Mistral / Mixtral / Qwen2), `num_local_experts` and
+//! `num_experts_per_tok` (Mixtral). Files are memory-mapped and
 //! must not change while the model is loaded.
 
 use std::collections::BTreeSet;
@@ -25,9 +27,10 @@ use serde_json::Value;
 
 use super::candle_msg;
 use super::llama::{
-    check_shape, inv_freq, numel, Layer, Linear, Llama, LlamaConfig, RopeScaling, RopeStyle,
+    check_shape, inv_freq, numel, Layer, Linear, Llama, LlamaConfig, Mlp, RopeScaling, RopeStyle,
     Weights,
 };
+use super::mixtral::{Expert, SparseMoe};
 use super::{precision_of_dtype, weights_sha256, ModelInfo, SUPPORTED_HF_ARCHITECTURES};
 
 /// The parts of config.json that shape the model.
@@ -39,6 +42,8 @@ pub struct HfConfig {
     pub max_length: Option<usize>,
     pub bos_token_id: Option<u32>,
     pub eos_token_ids: Vec<u32>,
+    /// Mixtral: (`num_local_experts`, `num_experts_per_tok`).
+    pub experts: Option<(usize, usize)>,
 }
 
 fn ids(v: Option<&Value>) -> Vec<u32> {
@@ -131,7 +136,7 @@ pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
     let use_sw = json
         .get("use_sliding_window")
         .and_then(|v| v.as_bool())
-        .unwrap_or(architecture == "MistralForCausalLM");
+        .unwrap_or(architecture == "MistralForCausalLM" || architecture == "MixtralForCausalLM");
     let sliding_window = if use_sw { opt("sliding_window") } else { None };
     let rms = json
         .get("rms_norm_eps")
@@ -150,7 +155,20 @@ pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
         sliding_window,
         vocab_size: req("vocab_size")?,
     };
+    let experts = if architecture == "MixtralForCausalLM" {
+        let (n, k) = (req("num_local_experts")?, req("num_experts_per_tok")?);
+        if k == 0 || k > n {
+            bail!(
+                "{}: num_experts_per_tok {k} must be between 1 and num_local_experts {n}",
+                path.display()
+            );
+        }
+        Some((n, k))
+    } else {
+        None
+    };
     Ok(HfConfig {
+        experts,
         tie_word_embeddings: json
             .get("tie_word_embeddings")
             .and_then(|v| v.as_bool())
@@ -301,9 +319,27 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> 
         let k = lin("self_attn.k_proj", nkv * hd, h, qwen)?;
         let v = lin("self_attn.v_proj", nkv * hd, h, qwen)?;
         let o = lin("self_attn.o_proj", h, nh * hd, false)?;
-        let gate = lin("mlp.gate_proj", ff, h, false)?;
-        let up = lin("mlp.up_proj", ff, h, false)?;
-        let down = lin("mlp.down_proj", h, ff, false)?;
+        let mlp = match hf.experts {
+            None => Mlp::Dense {
+                gate: lin("mlp.gate_proj", ff, h, false)?,
+                up: lin("mlp.up_proj", ff, h, false)?,
+                down: lin("mlp.down_proj", h, ff, false)?,
+            },
+            Some((n, top_k)) => Mlp::Moe(SparseMoe {
+                router: lin("block_sparse_moe.gate", n, h, false)?,
+                experts: (0..n)
+                    .map(|e| -> Result<Expert> {
+                        let x = |w: &str| format!("block_sparse_moe.experts.{e}.{w}");
+                        Ok(Expert {
+                            w1: lin(&x("w1"), ff, h, false)?,
+                            w2: lin(&x("w2"), h, ff, false)?,
+                            w3: lin(&x("w3"), ff, h, false)?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                top_k,
+            }),
+        };
         let attn_norm = get(&p("input_layernorm.weight"), &[h])?;
         let ffn_norm = get(&p("post_attention_layernorm.weight"), &[h])?;
         layers.push(Layer {
@@ -313,9 +349,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> 
             v,
             o,
             ffn_norm,
-            gate,
-            up,
-            down,
+            mlp,
         });
     }
     let norm = get("model.norm.weight", &[h])?;

@@ -12,6 +12,7 @@ mod check_cli;
 mod hub_datasets;
 mod hub_env;
 mod hub_models;
+mod model_architectures;
 mod model_errors;
 mod model_kv_cache;
 mod model_qmatmul;

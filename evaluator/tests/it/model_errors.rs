@@ -60,7 +60,7 @@ fn truncated_safetensors_and_bad_configs() {
     assert!(
         e.contains("config.json")
             && e.contains("GPTNeoXForCausalLM")
-            && e.contains("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"),
+            && e.contains(&model::SUPPORTED_HF_ARCHITECTURES.join(", ")),
         "{e}"
     );
     std::fs::write(&cfg_path, &cfg).unwrap();

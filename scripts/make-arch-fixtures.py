@@ -1,0 +1,136 @@
+"""Builds the architecture fixtures of `evaluator/tests/fixtures/arch/`: for each
+architecture, a tiny random-weight model made by Hugging Face transformers from a
+seeded config (2 layers, hidden 64, vocabulary 256), saved as a Hugging Face folder
+(config.json + model.safetensors, float32), and transformers' float32 per-token
+log-probabilities on three fixed token sequences (7, 33 and 130 tokens: the last
+longer than the evaluator's 128-row attention block) in `expected.json`.
+
+A developer tool, run by `scripts/make-arch-fixtures.sh` in the venv it makes
+(torch + transformers from PyPI); CI never runs it. The test
+`model_architectures` (evaluator) loads each folder with the evaluator's own code
+and compares.
+
+Weights: transformers' own initialisation is tiny (std 0.02), which would make every
+log-probability about -log(256); they are redrawn here, seeded, so that logits spread
+over several nats: linear weights and embeddings N(0, 1/fan_in), norm weights
+1 + N(0, 0.1^2), biases N(0, 0.1^2).
+"""
+
+import json
+import math
+import os
+import sys
+
+import torch
+import transformers
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "evaluator/tests/fixtures/arch"
+VOCAB = 256
+COMMON = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    rms_norm_eps=1e-5,
+    rope_theta=10000.0,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=None,
+    torch_dtype="float32",
+)
+
+ARCHS = {
+    # name: (config class, model class, extra config)
+    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(tie_word_embeddings=False)),
+    "llama3-rope": (
+        "LlamaConfig",
+        "LlamaForCausalLM",
+        dict(
+            tie_word_embeddings=False,
+            rope_theta=500000.0,
+            rope_scaling=dict(
+                rope_type="llama3",
+                factor=8.0,
+                low_freq_factor=1.0,
+                high_freq_factor=4.0,
+                original_max_position_embeddings=64,
+            ),
+        ),
+    ),
+    "mistral": (
+        "MistralConfig",
+        "MistralForCausalLM",
+        dict(tie_word_embeddings=False, sliding_window=512),
+    ),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(tie_word_embeddings=True)),
+    "mixtral": (
+        "MixtralConfig",
+        "MixtralForCausalLM",
+        dict(
+            tie_word_embeddings=False,
+            intermediate_size=96,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            sliding_window=None,
+            router_jitter_noise=0.0,
+        ),
+    ),
+}
+
+
+def redraw(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            if name.endswith("norm.weight") or "layernorm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            elif "embed_tokens" in name:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
+
+
+def main():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1234)
+    sequences = [torch.randint(3, VOCAB, (n,), generator=g).tolist() for n in (7, 33, 130)]
+    for i, (name, (cfg_cls, model_cls, extra)) in enumerate(sorted(ARCHS.items())):
+        cfg = getattr(transformers, cfg_cls)(**{**COMMON, **extra}, attn_implementation="eager")
+        cfg.architectures = [model_cls]
+        model = getattr(transformers, model_cls)(cfg).float().eval()
+        redraw(model, 100 + i)
+        folder = os.path.join(OUT, name)
+        os.makedirs(folder, exist_ok=True)
+        model.save_pretrained(folder, safe_serialization=True)
+        for extra_file in ("generation_config.json",):
+            p = os.path.join(folder, extra_file)
+            if os.path.exists(p):
+                os.remove(p)
+        logprobs = []
+        with torch.no_grad():
+            for seq in sequences:
+                ids = torch.tensor([seq])
+                logits = model(ids, use_cache=False).logits[0].float()
+                lp = torch.log_softmax(logits, dim=-1)
+                logprobs.append([None] + [lp[t - 1, seq[t]].item() for t in range(1, len(seq))])
+        expected = {
+            "architecture": model_cls,
+            "made_by": f"transformers {transformers.__version__}, torch {torch.__version__}, float32, eager attention, CPU",
+            "sequences": sequences,
+            "logprobs": logprobs,
+        }
+        with open(os.path.join(folder, "expected.json"), "w") as f:
+            json.dump(expected, f, indent=1)
+            f.write("\n")
+        spread = [x for row in logprobs for x in row if x is not None]
+        print(f"{name}: {model_cls}, {sum(p.numel() for p in model.parameters())} parameters, "
+              f"log-probabilities {min(spread):.2f} .. {max(spread):.2f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
