@@ -20,7 +20,7 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Result, Tensor};
 
-use super::softmax::causal_softmax;
+use super::attention::{attend, commit, last_rows, pack, Packed, Span};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
 /// How rotary embeddings pair the dimensions of a head.
@@ -138,19 +138,6 @@ fn rows(x: &Tensor) -> usize {
         [r, _] => *r,
         _ => 1,
     }
-}
-
-/// Query rows per attention block: a block of a long new segment multiplies against the
-/// keys up to its own last position only.
-const QUERY_BLOCK: usize = 128;
-
-/// One sequence of a batched forward call ([`CausalLm::forward_batch`]).
-struct Span {
-    /// First row of this sequence in the packed `[total_tokens, hidden]` activations.
-    row: usize,
-    len: usize,
-    /// Store this sequence's keys and values in its cache ([`Seq::keep_cache`]).
-    keep: bool,
 }
 
 /// One decoder layer's weights.
@@ -322,64 +309,7 @@ impl Llama {
         let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
         let q = self.rope(&q, cos, sin)?.squeeze(0)?;
         let k = self.rope(&k, cos, sin)?.squeeze(0)?;
-        let single = spans.len() == 1;
-        let part = |t: &Tensor, s: &Span| -> Result<Tensor> {
-            if single {
-                Ok(t.clone())
-            } else {
-                t.narrow(1, s.row, s.len)?.contiguous()
-            }
-        };
-        let scale = 1.0 / (hd as f64).sqrt();
-        let n_rep = nh / nkv;
-        let mut outs = Vec::with_capacity(spans.len());
-        for (s, cache) in spans.iter().zip(caches.iter_mut()) {
-            let seq = s.len;
-            let (k, v) = if s.keep {
-                cache.append(idx, part(&k, s)?, part(&v, s)?)?
-            } else {
-                cache.extended(idx, part(&k, s)?, part(&v, s)?)?
-            };
-            let total = k.dim(1)?;
-            let offset = total - seq;
-            // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
-            // only, so a long new segment does about half the work of a full score matrix.
-            let q = part(&q, s)?;
-            let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
-            let mut i0 = 0;
-            while i0 < seq {
-                let b = (seq - i0).min(QUERY_BLOCK);
-                let keys = offset + i0 + b;
-                // (Narrowing to a whole axis is a view, not a copy.)
-                let qb = q.narrow(1, i0, b)?.contiguous()?;
-                let (kb, vb) = (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?);
-                // Grouped-query attention without copying K/V: the n_rep query heads that
-                // share a key/value head are stacked along the row axis.
-                let qb = qb.reshape((nkv, n_rep * b, hd))?;
-                let att = qb.matmul(&kb.t()?)?;
-                let att = if self.dtype == DType::F32 {
-                    causal_softmax(&att, b, offset + i0, scale)?
-                } else {
-                    // Scaled in the activation dtype, softmax in f32 (HF eager attention).
-                    let att = (att * scale)?.to_dtype(DType::F32)?;
-                    causal_softmax(&att, b, offset + i0, 1.0)?.to_dtype(self.dtype)?
-                };
-                let out = att.matmul(&vb)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
-                blocks.push(out.reshape((nh, b, hd))?);
-                i0 += b;
-            }
-            let out = if blocks.len() == 1 {
-                blocks.pop().expect("one block")
-            } else {
-                Tensor::cat(&blocks, 1)?
-            };
-            outs.push(out.transpose(0, 1)?.reshape((seq, nh * hd))?);
-        }
-        let out = if single {
-            outs.pop().expect("one span")
-        } else {
-            Tensor::cat(&outs, 0)?
-        };
+        let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd)?;
         layer.o.forward(&out, self.dequantize_large)
     }
 
@@ -399,51 +329,13 @@ impl Llama {
     /// is extended); returns the final hidden states of all rows, packed in batch order,
     /// `[total_tokens, hidden]`.
     fn hidden(&self, batch: &mut [Seq<'_>]) -> Result<Tensor> {
-        let mut ids: Vec<u32> = Vec::new();
-        let mut positions: Vec<usize> = Vec::new();
-        let mut spans = Vec::with_capacity(batch.len());
-        for s in batch.iter() {
-            if s.tokens.is_empty() {
-                candle_core::bail!("forward called with no tokens");
-            }
-            if s.cache.n_layers() != self.cfg.n_layers {
-                candle_core::bail!(
-                    "KV cache made for {} layers, model has {}",
-                    s.cache.n_layers(),
-                    self.cfg.n_layers
-                );
-            }
-            let (seq, offset) = (s.tokens.len(), s.cache.len());
-            if let Some(w) = self.cfg.sliding_window {
-                if offset + seq > w {
-                    candle_core::bail!(
-                        "sequence of {} tokens exceeds the sliding window ({w}), which is not implemented",
-                        offset + seq
-                    );
-                }
-            }
-            if let Some(&bad) = s
-                .tokens
-                .iter()
-                .find(|&&t| t as usize >= self.cfg.vocab_size)
-            {
-                candle_core::bail!(
-                    "token id {bad} is outside the vocabulary ({})",
-                    self.cfg.vocab_size
-                );
-            }
-            spans.push(Span {
-                row: ids.len(),
-                len: seq,
-                keep: s.keep_cache,
-            });
-            ids.extend_from_slice(s.tokens);
-            positions.extend(offset..offset + seq);
-        }
-        if spans.is_empty() {
-            candle_core::bail!("forward called with an empty batch");
-        }
-        let mut work: Vec<KvCache> = batch.iter().map(|s| s.cache.clone()).collect();
+        let c = &self.cfg;
+        let Packed {
+            ids,
+            positions,
+            spans,
+            mut work,
+        } = pack(batch, c.n_layers, c.vocab_size, c.sliding_window)?;
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids)?.to_dtype(self.dtype)?;
         let (cos, sin) = self.rope_tables(&positions)?;
@@ -455,12 +347,7 @@ impl Llama {
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
             x = (&x + self.mlp(layer, &h)?)?;
         }
-        for ((s, mut w), span) in batch.iter_mut().zip(work).zip(&spans) {
-            if span.keep {
-                w.advance(span.len);
-                *s.cache = w;
-            }
-        }
+        commit(batch, work, &spans);
         Ok(x)
     }
 
@@ -548,24 +435,8 @@ impl CausalLm for Llama {
 
     fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
         let h = self.hidden(batch)?;
-        let total = h.dim(0)?;
-        let mut rows: Vec<u32> = Vec::new();
-        let mut end = 0usize;
-        for s in batch.iter() {
-            end += s.tokens.len();
-            let n = s.n_last.min(s.tokens.len());
-            rows.extend((end - n..end).map(|r| r as u32));
-        }
-        if rows.is_empty() {
+        let Some(h) = last_rows(h, batch, &self.device)? else {
             return Ok(None);
-        }
-        let h = if rows.len() == total {
-            h
-        } else if batch.len() == 1 {
-            h.narrow(0, total - rows.len(), rows.len())?.contiguous()?
-        } else {
-            let idx = Tensor::new(rows.as_slice(), &self.device)?;
-            h.index_select(&idx, 0)?
         };
         self.logits(&h).map(Some)
     }

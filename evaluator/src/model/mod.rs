@@ -21,6 +21,7 @@
 //! Threads: candle's CPU kernels run on rayon / gemm thread pools, whose size is
 //! `RAYON_NUM_THREADS` when set, else the number of CPUs.
 
+mod attention;
 pub mod export_hf;
 pub mod gguf;
 pub mod kernels;

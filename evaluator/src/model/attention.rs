@@ -1,0 +1,200 @@
+//! Causal self-attention over a packed batch, each sequence against its own KV cache:
+//! the part every architecture shares once its queries, keys and values are projected
+//! (and rotated, where it uses rotary embeddings); and packing a batch of sequences into
+//! rows ([`pack`]), keeping their caches ([`commit`]) and picking the rows to score
+//! ([`last_rows`]).
+
+use candle_core::{DType, Result, Tensor};
+
+use super::softmax::causal_softmax;
+use candle_core::Device;
+
+use super::{KvCache, Seq};
+
+/// Query rows per attention block: a block of a long new segment multiplies against the
+/// keys up to its own last position only.
+pub(crate) const QUERY_BLOCK: usize = 128;
+
+/// One sequence of a batched forward call ([`CausalLm::forward_batch`]).
+pub(crate) struct Span {
+    /// First row of this sequence in the packed `[total_tokens, hidden]` activations.
+    pub row: usize,
+    pub len: usize,
+    /// Store this sequence's keys and values in its cache ([`Seq::keep_cache`]).
+    pub keep: bool,
+}
+
+/// Attention of every sequence of a packed batch: `q` `[nh, rows, hd]`, `k` and `v`
+/// `[nkv, rows, hd]` (the rows of all sequences, `spans` saying whose), appended to (or,
+/// for a sequence whose cache is not kept, read beside) layer `idx` of each sequence's
+/// cache, scaled by 1/sqrt(hd), under each sequence's causal mask; softmax in f32.
+/// Returns `[rows, nh * hd]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    idx: usize,
+    spans: &[Span],
+    caches: &mut [KvCache],
+    dtype: DType,
+    nh: usize,
+    hd: usize,
+) -> Result<Tensor> {
+    let nkv = k.dim(0)?;
+    let single = spans.len() == 1;
+    let part = |t: &Tensor, s: &Span| -> Result<Tensor> {
+        if single {
+            Ok(t.clone())
+        } else {
+            t.narrow(1, s.row, s.len)?.contiguous()
+        }
+    };
+    let scale = 1.0 / (hd as f64).sqrt();
+    let n_rep = nh / nkv;
+    let mut outs = Vec::with_capacity(spans.len());
+    for (s, cache) in spans.iter().zip(caches.iter_mut()) {
+        let seq = s.len;
+        let (k, v) = if s.keep {
+            cache.append(idx, part(&k, s)?, part(&v, s)?)?
+        } else {
+            cache.extended(idx, part(&k, s)?, part(&v, s)?)?
+        };
+        let total = k.dim(1)?;
+        let offset = total - seq;
+        // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
+        // only, so a long new segment does about half the work of a full score matrix.
+        let q = part(&q, s)?;
+        let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
+        let mut i0 = 0;
+        while i0 < seq {
+            let b = (seq - i0).min(QUERY_BLOCK);
+            let keys = offset + i0 + b;
+            // (Narrowing to a whole axis is a view, not a copy.)
+            let qb = q.narrow(1, i0, b)?.contiguous()?;
+            let (kb, vb) = (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?);
+            // Grouped-query attention without copying K/V: the n_rep query heads that
+            // share a key/value head are stacked along the row axis.
+            let qb = qb.reshape((nkv, n_rep * b, hd))?;
+            let att = qb.matmul(&kb.t()?)?;
+            let att = if dtype == DType::F32 {
+                causal_softmax(&att, b, offset + i0, scale)?
+            } else {
+                // Scaled in the activation dtype, softmax in f32 (HF eager attention).
+                let att = (att * scale)?.to_dtype(DType::F32)?;
+                causal_softmax(&att, b, offset + i0, 1.0)?.to_dtype(dtype)?
+            };
+            let out = att.matmul(&vb)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
+            blocks.push(out.reshape((nh, b, hd))?);
+            i0 += b;
+        }
+        let out = if blocks.len() == 1 {
+            blocks.pop().expect("one block")
+        } else {
+            Tensor::cat(&blocks, 1)?
+        };
+        outs.push(out.transpose(0, 1)?.reshape((seq, nh * hd))?);
+    }
+    let out = if single {
+        outs.pop().expect("one span")
+    } else {
+        Tensor::cat(&outs, 0)?
+    };
+    Ok(out)
+}
+
+/// A batch packed row after row: token ids, each row's position, each sequence's span,
+/// and a working copy of each sequence's cache (kept by [`commit`]).
+pub(crate) struct Packed {
+    pub ids: Vec<u32>,
+    pub positions: Vec<usize>,
+    pub spans: Vec<Span>,
+    pub work: Vec<KvCache>,
+}
+
+/// Packs `batch`, refusing an empty batch or sequence, a cache of another layer count,
+/// a token outside the vocabulary, or a sequence longer than the sliding `window`.
+pub(crate) fn pack(
+    batch: &[Seq<'_>],
+    n_layers: usize,
+    vocab: usize,
+    window: Option<usize>,
+) -> Result<Packed> {
+    let mut ids: Vec<u32> = Vec::new();
+    let mut positions: Vec<usize> = Vec::new();
+    let mut spans = Vec::with_capacity(batch.len());
+    for s in batch.iter() {
+        if s.tokens.is_empty() {
+            candle_core::bail!("forward called with no tokens");
+        }
+        if s.cache.n_layers() != n_layers {
+            candle_core::bail!(
+                "KV cache made for {} layers, model has {n_layers}",
+                s.cache.n_layers()
+            );
+        }
+        let (seq, offset) = (s.tokens.len(), s.cache.len());
+        if let Some(w) = window {
+            if offset + seq > w {
+                candle_core::bail!(
+                    "sequence of {} tokens exceeds the sliding window ({w}), which is not implemented",
+                    offset + seq
+                );
+            }
+        }
+        if let Some(&bad) = s.tokens.iter().find(|&&t| t as usize >= vocab) {
+            candle_core::bail!("token id {bad} is outside the vocabulary ({vocab})");
+        }
+        spans.push(Span {
+            row: ids.len(),
+            len: seq,
+            keep: s.keep_cache,
+        });
+        ids.extend_from_slice(s.tokens);
+        positions.extend(offset..offset + seq);
+    }
+    if spans.is_empty() {
+        candle_core::bail!("forward called with an empty batch");
+    }
+    let work = batch.iter().map(|s| s.cache.clone()).collect();
+    Ok(Packed {
+        ids,
+        positions,
+        spans,
+        work,
+    })
+}
+
+/// Keeps the extended caches of the sequences that asked for it.
+pub(crate) fn commit(batch: &mut [Seq<'_>], work: Vec<KvCache>, spans: &[Span]) {
+    for ((s, mut w), span) in batch.iter_mut().zip(work).zip(spans) {
+        if span.keep {
+            w.advance(span.len);
+            *s.cache = w;
+        }
+    }
+}
+
+/// The rows of `h` (all rows of the packed batch) that each sequence asks logits for
+/// (its last `n_last`), in batch order; `None` when there are none.
+pub(crate) fn last_rows(h: Tensor, batch: &[Seq<'_>], device: &Device) -> Result<Option<Tensor>> {
+    let total = h.dim(0)?;
+    let mut rows: Vec<u32> = Vec::new();
+    let mut end = 0usize;
+    for s in batch.iter() {
+        end += s.tokens.len();
+        let n = s.n_last.min(s.tokens.len());
+        rows.extend((end - n..end).map(|r| r as u32));
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(if rows.len() == total {
+        h
+    } else if batch.len() == 1 {
+        h.narrow(0, total - rows.len(), rows.len())?.contiguous()?
+    } else {
+        let idx = Tensor::new(rows.as_slice(), device)?;
+        h.index_select(&idx, 0)?
+    }))
+}
