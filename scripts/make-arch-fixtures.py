@@ -1,6 +1,7 @@
 """Builds the architecture fixtures of `evaluator/tests/fixtures/arch/`: for each
-architecture, a tiny random-weight model made by Hugging Face transformers from a
-seeded config (2 layers, hidden 64, vocabulary 256), saved as a Hugging Face folder
+architecture (and variant: rotary scaling, sequential or parallel residual), a tiny
+random-weight model made by Hugging Face transformers from a seeded config (2 layers,
+hidden 64, vocabulary 256), saved as a Hugging Face folder
 (config.json + model.safetensors, float32), and transformers' float32 per-token
 log-probabilities on three fixed token sequences (7, 33 and 130 tokens: the last
 longer than the evaluator's 128-row attention block) in `expected.json`.
@@ -42,13 +43,53 @@ COMMON = dict(
     torch_dtype="float32",
 )
 
+GPT2 = dict(
+    vocab_size=VOCAB,
+    n_embd=64,
+    n_layer=2,
+    n_head=4,
+    n_positions=512,
+    activation_function="gelu_new",
+    layer_norm_epsilon=1e-5,
+    bos_token_id=1,
+    eos_token_id=2,
+    torch_dtype="float32",
+)
+NEOX = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    max_position_embeddings=512,
+    rotary_emb_base=10000,
+    layer_norm_eps=1e-5,
+    hidden_act="gelu",
+    bos_token_id=1,
+    eos_token_id=2,
+    tie_word_embeddings=False,
+    torch_dtype="float32",
+)
+
 ARCHS = {
-    # name: (config class, model class, extra config)
-    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(tie_word_embeddings=False)),
+    # name: (config class, model class, the config's arguments)
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel", GPT2),
+    "gpt-neox": (
+        "GPTNeoXConfig",
+        "GPTNeoXForCausalLM",
+        dict(NEOX, rotary_pct=0.25, use_parallel_residual=True),
+    ),
+    "gpt-neox-sequential": (
+        "GPTNeoXConfig",
+        "GPTNeoXForCausalLM",
+        dict(NEOX, rotary_pct=1.0, use_parallel_residual=False),
+    ),
+    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(COMMON, tie_word_embeddings=False)),
     "llama3-rope": (
         "LlamaConfig",
         "LlamaForCausalLM",
         dict(
+            COMMON,
             tie_word_embeddings=False,
             rope_theta=500000.0,
             rope_scaling=dict(
@@ -63,13 +104,14 @@ ARCHS = {
     "mistral": (
         "MistralConfig",
         "MistralForCausalLM",
-        dict(tie_word_embeddings=False, sliding_window=512),
+        dict(COMMON, tie_word_embeddings=False, sliding_window=512),
     ),
-    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(tie_word_embeddings=True)),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(COMMON, tie_word_embeddings=True)),
     "mixtral": (
         "MixtralConfig",
         "MixtralForCausalLM",
         dict(
+            COMMON,
             tie_word_embeddings=False,
             intermediate_size=96,
             num_local_experts=4,
@@ -85,13 +127,16 @@ def redraw(model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
-            if name.endswith("norm.weight") or "layernorm" in name:
+            norm = "norm" in name or ".ln_" in name or name.startswith("transformer.ln_f")
+            if norm and name.endswith("weight"):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
             elif name.endswith("bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            elif "embed_tokens" in name:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
+            elif any(c in name for c in ("c_attn", "c_proj", "c_fc")):
+                # GPT-2's Conv1D stores [in, out].
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[0]))
             else:
+                # Linear [out, in] and embeddings [rows, hidden].
                 p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
 
 
@@ -100,7 +145,7 @@ def main():
     g = torch.Generator().manual_seed(1234)
     sequences = [torch.randint(3, VOCAB, (n,), generator=g).tolist() for n in (7, 33, 130)]
     for i, (name, (cfg_cls, model_cls, extra)) in enumerate(sorted(ARCHS.items())):
-        cfg = getattr(transformers, cfg_cls)(**{**COMMON, **extra}, attn_implementation="eager")
+        cfg = getattr(transformers, cfg_cls)(**extra, attn_implementation="eager")
         cfg.architectures = [model_cls]
         model = getattr(transformers, model_cls)(cfg).float().eval()
         redraw(model, 100 + i)

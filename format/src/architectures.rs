@@ -6,6 +6,8 @@
 
 /// Hugging Face `config.json` `architectures` values the evaluator runs.
 pub const HF: &[&str] = &[
+    "GPT2LMHeadModel",
+    "GPTNeoXForCausalLM",
     "LlamaForCausalLM",
     "MistralForCausalLM",
     "MixtralForCausalLM",

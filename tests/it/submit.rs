@@ -159,7 +159,7 @@ fn submit_writes_the_golden_request_and_refuses_each_bad_repo() {
             variant(|f| {
                 f.insert(
                     "config.json".into(),
-                    b(r#"{"architectures": ["GPT2LMHeadModel"]}"#),
+                    b(r#"{"architectures": ["BloomForCausalLM"]}"#),
                 );
             }),
         ),
@@ -311,7 +311,7 @@ fn submit_writes_the_golden_request_and_refuses_each_bad_repo() {
         (
             "org-bad/gpt2-arch",
             &[
-                "architecture GPT2LMHeadModel is not one the evaluator runs",
+                "architecture BloomForCausalLM is not one the evaluator runs",
                 "LlamaForCausalLM",
             ],
         ),

@@ -56,15 +56,15 @@ pub(crate) fn attend(
     for (s, cache) in spans.iter().zip(caches.iter_mut()) {
         let seq = s.len;
         let (k, v) = if s.keep {
-            cache.append(idx, part(&k, s)?, part(&v, s)?)?
+            cache.append(idx, part(k, s)?, part(v, s)?)?
         } else {
-            cache.extended(idx, part(&k, s)?, part(&v, s)?)?
+            cache.extended(idx, part(k, s)?, part(v, s)?)?
         };
         let total = k.dim(1)?;
         let offset = total - seq;
         // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
         // only, so a long new segment does about half the work of a full score matrix.
-        let q = part(&q, s)?;
+        let q = part(q, s)?;
         let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
         let mut i0 = 0;
         while i0 < seq {
@@ -197,4 +197,49 @@ pub(crate) fn last_rows(h: Tensor, batch: &[Seq<'_>], device: &Device) -> Result
         let idx = Tensor::new(rows.as_slice(), device)?;
         h.index_select(&idx, 0)?
     }))
+}
+
+/// Rotary cos and sin for each of `positions`, `[positions.len(), inv_freq.len()]`, computed
+/// HF-style in f32 (angle = position × inverse frequency), then cast to `dtype`.
+pub(crate) fn rope_tables(
+    inv_freq: &[f32],
+    positions: &[usize],
+    dtype: DType,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let half = inv_freq.len();
+    let len = positions.len();
+    let mut cos = Vec::with_capacity(len * half);
+    let mut sin = Vec::with_capacity(len * half);
+    for &p in positions {
+        for &f in inv_freq {
+            let a = p as f32 * f;
+            cos.push(a.cos());
+            sin.push(a.sin());
+        }
+    }
+    let cos = Tensor::from_vec(cos, (len, half), device)?.to_dtype(dtype)?;
+    let sin = Tensor::from_vec(sin, (len, half), device)?.to_dtype(dtype)?;
+    Ok((cos, sin))
+}
+
+/// [`super::CausalLm::forward_last`] of a model whose [`super::CausalLm::forward_batch`]
+/// packs: a batch of one.
+pub(crate) fn forward_last_of_batch<M: super::CausalLm + ?Sized>(
+    m: &M,
+    tokens: &[u32],
+    n_last: usize,
+    cache: &mut KvCache,
+) -> Result<Tensor> {
+    let n_last = n_last.clamp(1, tokens.len().max(1));
+    let mut batch = [Seq {
+        tokens,
+        n_last,
+        cache,
+        keep_cache: true,
+    }];
+    match m.forward_batch(&mut batch)? {
+        Some(t) => Ok(t),
+        None => candle_core::bail!("forward called with no tokens"),
+    }
 }

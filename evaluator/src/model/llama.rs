@@ -20,7 +20,9 @@
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Result, Tensor};
 
-use super::attention::{attend, commit, last_rows, pack, Packed, Span};
+use super::attention::{
+    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, Packed, Span,
+};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
 /// How rotary embeddings pair the dimensions of a head.
@@ -255,24 +257,6 @@ impl Llama {
         self.dtype
     }
 
-    /// cos and sin for each of `positions`, `[positions.len(), head_dim/2]`, HF-style in f32.
-    fn rope_tables(&self, positions: &[usize]) -> Result<(Tensor, Tensor)> {
-        let half = self.cfg.inv_freq.len();
-        let len = positions.len();
-        let mut cos = Vec::with_capacity(len * half);
-        let mut sin = Vec::with_capacity(len * half);
-        for &p in positions {
-            for &f in &self.cfg.inv_freq {
-                let a = p as f32 * f;
-                cos.push(a.cos());
-                sin.push(a.sin());
-            }
-        }
-        let cos = Tensor::from_vec(cos, (len, half), &self.device)?.to_dtype(self.dtype)?;
-        let sin = Tensor::from_vec(sin, (len, half), &self.device)?.to_dtype(self.dtype)?;
-        Ok((cos, sin))
-    }
-
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         match self.cfg.rope_style {
             RopeStyle::Half => candle_nn::rotary_emb::rope(x, cos, sin),
@@ -338,7 +322,7 @@ impl Llama {
         } = pack(batch, c.n_layers, c.vocab_size, c.sliding_window)?;
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids)?.to_dtype(self.dtype)?;
-        let (cos, sin) = self.rope_tables(&positions)?;
+        let (cos, sin) = rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)?;
         let eps = self.cfg.rms_norm_eps as f32;
         for (i, layer) in self.w.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
@@ -420,17 +404,7 @@ impl CausalLm for Llama {
     }
 
     fn forward_last(&self, tokens: &[u32], n_last: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let n_last = n_last.clamp(1, tokens.len().max(1));
-        let mut batch = [Seq {
-            tokens,
-            n_last,
-            cache,
-            keep_cache: true,
-        }];
-        match self.forward_batch(&mut batch)? {
-            Some(t) => Ok(t),
-            None => candle_core::bail!("forward called with no tokens"),
-        }
+        forward_last_of_batch(self, tokens, n_last, cache)
     }
 
     fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {

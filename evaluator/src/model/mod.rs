@@ -6,14 +6,15 @@
 //!   quantized for [`candle_core::quantized::QMatMul`]), see [`gguf`];
 //! - a Hugging Face folder: `config.json` plus `model.safetensors` or sharded
 //!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
-//!   `MixtralForCausalLM`, `Qwen2ForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or
-//!   bf16, see [`safetensors`].
+//!   `MixtralForCausalLM`, `Qwen2ForCausalLM`, `GPT2LMHeadModel`, `GPTNeoXForCausalLM`;
+//!   SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see [`safetensors`].
 //!
 //! [`probe`] reads a model's header or config first (architecture, weight storage), so an
 //! unsupported model is refused before anything else is read.
 //!
-//! Both feed one forward pass, [`llama::Llama`] (Mixtral: with [`mixtral::SparseMoe`] as
-//! the feed-forward block). It returns logits for every input
+//! The Llama family runs [`llama::Llama`] (Mixtral: with [`mixtral::SparseMoe`] as the
+//! feed-forward block); GPT-2 ([`gpt2`]) and GPT-NeoX ([`gpt_neox`]) a
+//! [`decoder::Decoder`] assembled from blocks. All share [`attention`]'s packed batch. It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
 //! the caller owns. [`CausalLm::forward_batch`] runs several sequences in one call, packed
 //! (no padding), each with its own cache.
@@ -22,8 +23,11 @@
 //! `RAYON_NUM_THREADS` when set, else the number of CPUs.
 
 mod attention;
+pub mod decoder;
 pub mod export_hf;
 pub mod gguf;
+pub mod gpt2;
+pub mod gpt_neox;
 pub mod kernels;
 pub mod kv_cache;
 pub mod llama;
@@ -200,10 +204,11 @@ pub fn probe(path: &Path) -> anyhow::Result<Probe> {
         if !config_path.exists() {
             bail!("{}: no config.json in the model folder", dir.display());
         }
-        let hf = safetensors::parse_config(&safetensors::read_json(&config_path)?, &config_path)?;
+        let architecture =
+            safetensors::architecture(&safetensors::read_json(&config_path)?, &config_path)?;
         return Ok(Probe {
             path: dir.to_path_buf(),
-            architecture: hf.architecture,
+            architecture,
             weights: kernels::WeightsShape {
                 gguf: false,
                 quantized: false,
@@ -238,7 +243,7 @@ pub fn load_probed(
     Ok(if p.weights.gguf {
         Box::new(gguf::load(&p.path, device, dtype, kernels)?)
     } else {
-        Box::new(safetensors::load(&p.path, device, dtype)?)
+        safetensors::load(&p.path, device, dtype)?
     })
 }
 

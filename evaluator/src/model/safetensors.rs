@@ -31,7 +31,7 @@ use super::llama::{
     Weights,
 };
 use super::mixtral::{Expert, SparseMoe};
-use super::{precision_of_dtype, weights_sha256, ModelInfo, SUPPORTED_HF_ARCHITECTURES};
+use super::{precision_of_dtype, weights_sha256, CausalLm, ModelInfo, SUPPORTED_HF_ARCHITECTURES};
 
 /// The parts of config.json that shape the model.
 #[derive(Debug, Clone)]
@@ -59,17 +59,19 @@ fn ids(v: Option<&Value>) -> Vec<u32> {
 }
 
 /// Parses config.json (`path` is only used in messages).
-pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
+/// The supported architecture config.json names (`architectures`), or an error naming
+/// what it says and the supported list.
+pub fn architecture(json: &Value, path: &Path) -> Result<String> {
     let archs: Vec<&str> = json
         .get("architectures")
         .and_then(|a| a.as_array())
         .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
         .unwrap_or_default();
-    let architecture = match archs
+    match archs
         .iter()
         .find(|a| SUPPORTED_HF_ARCHITECTURES.contains(a))
     {
-        Some(a) => a.to_string(),
+        Some(a) => Ok(a.to_string()),
         None => bail!(
             "{}: architecture {} is not supported (supported: {})",
             path.display(),
@@ -80,18 +82,13 @@ pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
             },
             SUPPORTED_HF_ARCHITECTURES.join(", ")
         ),
-    };
-    let req = |k: &str| -> Result<usize> {
-        json.get(k)
-            .and_then(|v| v.as_u64())
-            .map(|v| v as usize)
-            .ok_or_else(|| {
-                anyhow!(
-                    "{}: key {k:?} is missing or not a non-negative integer",
-                    path.display()
-                )
-            })
-    };
+    }
+}
+
+/// Parses a Llama-family config.json (`path` is only used in messages).
+pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
+    let architecture = architecture(json, path)?;
+    let req = |k: &str| config_usize(json, k, path);
     let opt = |k: &str| json.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
     let hidden = req("hidden_size")?;
     let n_heads = req("num_attention_heads")?;
@@ -183,6 +180,19 @@ pub fn parse_config(json: &Value, path: &Path) -> Result<HfConfig> {
     })
 }
 
+/// config.json key `k`, a non-negative integer (`path` for messages).
+pub(crate) fn config_usize(json: &Value, k: &str, path: &Path) -> Result<usize> {
+    json.get(k)
+        .and_then(|v| v.as_u64())
+        .map(|v| v as usize)
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: key {k:?} is missing or not a non-negative integer",
+                path.display()
+            )
+        })
+}
+
 pub fn read_json(path: &Path) -> Result<Value> {
     let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&s).with_context(|| format!("{}: invalid JSON", path.display()))
@@ -228,69 +238,169 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     )
 }
 
-/// Loads a Hugging Face folder. `dtype`: `None` computes in the stored dtype of
-/// `model.embed_tokens.weight`; `Some(d)` casts every weight to `d`.
-pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> {
+/// The tensors of a folder's safetensors files, read by name with their shape checked
+/// and cast to the activation dtype; counts the parameters read.
+pub(crate) struct Tensors {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    st: MmapedSafetensors,
+    device: Device,
+    /// The activation dtype every tensor is cast to.
+    pub act: DType,
+    /// The dtype the embeddings are stored in.
+    pub stored: DType,
+    pub params: u64,
+}
+
+impl Tensors {
+    /// Opens `dir`'s weight files. `embed`: the embedding tensor's possible names (the
+    /// first present is read), whose stored dtype is the default activation dtype
+    /// (`dtype` `None`); `Some(d)` casts to `d`.
+    pub fn open(dir: &Path, device: &Device, dtype: Option<DType>, embed: &[&str]) -> Result<Self> {
+        let files = weight_files(dir)?;
+        // SAFETY: the files are memory-mapped read-only; the documented contract is that
+        // they do not change while the model is loaded.
+        let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| {
+            anyhow!(
+                "{}: not a readable safetensors file set: {}",
+                dir.display(),
+                candle_msg(&e)
+            )
+        })?;
+        let mut t = Tensors {
+            dir: dir.to_path_buf(),
+            files,
+            st,
+            device: device.clone(),
+            act: DType::F32,
+            stored: DType::F32,
+            params: 0,
+        };
+        let embed = embed.iter().find(|n| t.has(n)).copied().unwrap_or(embed[0]);
+        let stored =
+            t.st.get(embed)
+                .map_err(|e| anyhow!("{}: {}", t.file_of(embed), candle_msg(&e)))?
+                .dtype();
+        t.stored = stored.try_into().map_err(|e| {
+            anyhow!(
+                "{}: unsupported dtype: {}",
+                t.file_of(embed),
+                candle_msg(&e)
+            )
+        })?;
+        t.act = dtype.unwrap_or(t.stored);
+        if !matches!(t.act, DType::F32 | DType::F16 | DType::BF16) {
+            bail!(
+                "{}: weights are {:?}; supported: F32, F16, BF16",
+                dir.display(),
+                t.stored
+            );
+        }
+        Ok(t)
+    }
+
+    fn file_of(&self, name: &str) -> String {
+        let f = if self.files.len() == 1 {
+            self.files[0].display().to_string()
+        } else {
+            format!("{} (sharded)", self.dir.display())
+        };
+        format!("{f}, tensor {name}")
+    }
+
+    /// Whether the files hold tensor `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.st.get(name).is_ok()
+    }
+
+    /// Tensor `name`, which must have `shape`, in the activation dtype.
+    pub fn get(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = self
+            .st
+            .load(name, &self.device)
+            .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))?;
+        check_shape(name, t.dims(), shape)
+            .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))?;
+        self.params += numel(shape);
+        t.to_dtype(self.act)
+            .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))
+    }
+
+    /// Linear layer `<name>.weight` `[out, inp]` (+ `<name>.bias` `[out]`).
+    pub fn linear(&mut self, name: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
+        let w = self.get(&format!("{name}.weight"), &[out, inp])?;
+        let b = if bias {
+            Some(self.get(&format!("{name}.bias"), &[out])?)
+        } else {
+            None
+        };
+        Ok(Linear {
+            weight: QMatMul::Tensor(w),
+            bias: b,
+        })
+    }
+
+    /// What the results record about the model: `config` is the parsed config.json.
+    pub fn info(&self, architecture: &str, vocab_size: usize, config: &Value) -> Result<ModelInfo> {
+        let mut eos = ids(config.get("eos_token_id"));
+        let gen_cfg = self.dir.join("generation_config.json");
+        if gen_cfg.exists() {
+            for id in ids(read_json(&gen_cfg)?.get("eos_token_id")) {
+                if !eos.contains(&id) {
+                    eos.push(id);
+                }
+            }
+        }
+        let max_length = match ["n_positions", "max_position_embeddings", "n_ctx"]
+            .iter()
+            .find_map(|k| config.get(*k).and_then(|v| v.as_u64()))
+        {
+            Some(m) => m as usize,
+            None => tokenizer_max_length(&self.dir)?.unwrap_or(2048),
+        };
+        Ok(ModelInfo {
+            architecture: architecture.to_string(),
+            vocab_size,
+            max_length,
+            bos_token_id: ids(config.get("bos_token_id")).first().copied(),
+            eos_token_ids: eos,
+            precision: precision_of_dtype(self.act),
+            precision_detail: (self.act != self.stored)
+                .then(|| format!("{:?} cast from stored {:?}", self.act, self.stored)),
+            params: self.params,
+            weights_sha256: weights_sha256(&self.files)?,
+            source_path: self.dir.clone(),
+        })
+    }
+}
+
+/// Loads a Hugging Face folder. `dtype`: `None` computes in the stored dtype of the
+/// embeddings; `Some(d)` casts every weight to `d`.
+pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn CausalLm>> {
     let config_path = dir.join("config.json");
     if !config_path.exists() {
         bail!("{}: no config.json in the model folder", dir.display());
     }
     let json = read_json(&config_path)?;
-    let hf = parse_config(&json, &config_path)?;
-    let files = weight_files(dir)?;
-    // SAFETY: the files are memory-mapped read-only; the documented contract is that they
-    // do not change while the model is loaded.
-    let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| {
-        anyhow!(
-            "{}: not a readable safetensors file set: {}",
-            dir.display(),
-            candle_msg(&e)
-        )
-    })?;
-    let file_of = |name: &str| -> String {
-        let f = if files.len() == 1 {
-            files[0].display().to_string()
-        } else {
-            format!("{} (sharded)", dir.display())
-        };
-        format!("{f}, tensor {name}")
-    };
-    let stored = st
-        .get("model.embed_tokens.weight")
-        .map_err(|e| {
-            anyhow!(
-                "{}: {}",
-                file_of("model.embed_tokens.weight"),
-                candle_msg(&e)
-            )
-        })?
-        .dtype();
-    let stored: DType = stored.try_into().map_err(|e| {
-        anyhow!(
-            "{}: unsupported dtype: {}",
-            file_of("model.embed_tokens.weight"),
-            candle_msg(&e)
-        )
-    })?;
-    let act = dtype.unwrap_or(stored);
-    if !matches!(act, DType::F32 | DType::F16 | DType::BF16) {
-        bail!(
-            "{}: weights are {stored:?}; supported: F32, F16, BF16",
-            dir.display()
-        );
-    }
+    let arch = architecture(&json, &config_path)?;
+    Ok(match arch.as_str() {
+        "GPT2LMHeadModel" => Box::new(super::gpt2::load(dir, device, dtype, &json)?),
+        "GPTNeoXForCausalLM" => Box::new(super::gpt_neox::load(dir, device, dtype, &json)?),
+        _ => Box::new(load_llama(dir, device, dtype, &json, &config_path)?),
+    })
+}
+
+/// A Llama-family folder (Llama, Mistral, Mixtral, Qwen2).
+fn load_llama(
+    dir: &Path,
+    device: &Device,
+    dtype: Option<DType>,
+    json: &Value,
+    config_path: &Path,
+) -> Result<Llama> {
+    let hf = parse_config(json, config_path)?;
+    let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
     let cfg = hf.cfg.clone();
-    let mut params = 0u64;
-    let mut get = |name: &str, shape: &[usize]| -> Result<Tensor> {
-        let t = st
-            .load(name, device)
-            .map_err(|e| anyhow!("{}: {}", file_of(name), candle_msg(&e)))?;
-        check_shape(name, t.dims(), shape)
-            .map_err(|e| anyhow!("{}: {}", file_of(name), candle_msg(&e)))?;
-        params += numel(shape);
-        t.to_dtype(act)
-            .map_err(|e| anyhow!("{}: {}", file_of(name), candle_msg(&e)))
-    };
     let (h, hd, nh, nkv, ff) = (
         cfg.hidden_size,
         cfg.head_dim,
@@ -299,49 +409,37 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> 
         cfg.intermediate_size,
     );
     let qwen = hf.architecture == "Qwen2ForCausalLM";
-    let embed_w = get("model.embed_tokens.weight", &[cfg.vocab_size, h])?;
+    let embed_w = t.get("model.embed_tokens.weight", &[cfg.vocab_size, h])?;
     let mut layers = Vec::with_capacity(cfg.n_layers);
     for i in 0..cfg.n_layers {
         let p = |s: &str| format!("model.layers.{i}.{s}");
-        let mut lin = |name: &str, out: usize, inp: usize, bias: bool| -> Result<Linear> {
-            let w = get(&p(&format!("{name}.weight")), &[out, inp])?;
-            let b = if bias {
-                Some(get(&p(&format!("{name}.bias")), &[out])?)
-            } else {
-                None
-            };
-            Ok(Linear {
-                weight: QMatMul::Tensor(w),
-                bias: b,
-            })
-        };
-        let q = lin("self_attn.q_proj", nh * hd, h, qwen)?;
-        let k = lin("self_attn.k_proj", nkv * hd, h, qwen)?;
-        let v = lin("self_attn.v_proj", nkv * hd, h, qwen)?;
-        let o = lin("self_attn.o_proj", h, nh * hd, false)?;
+        let q = t.linear(&p("self_attn.q_proj"), nh * hd, h, qwen)?;
+        let k = t.linear(&p("self_attn.k_proj"), nkv * hd, h, qwen)?;
+        let v = t.linear(&p("self_attn.v_proj"), nkv * hd, h, qwen)?;
+        let o = t.linear(&p("self_attn.o_proj"), h, nh * hd, false)?;
         let mlp = match hf.experts {
             None => Mlp::Dense {
-                gate: lin("mlp.gate_proj", ff, h, false)?,
-                up: lin("mlp.up_proj", ff, h, false)?,
-                down: lin("mlp.down_proj", h, ff, false)?,
+                gate: t.linear(&p("mlp.gate_proj"), ff, h, false)?,
+                up: t.linear(&p("mlp.up_proj"), ff, h, false)?,
+                down: t.linear(&p("mlp.down_proj"), h, ff, false)?,
             },
             Some((n, top_k)) => Mlp::Moe(SparseMoe {
-                router: lin("block_sparse_moe.gate", n, h, false)?,
+                router: t.linear(&p("block_sparse_moe.gate"), n, h, false)?,
                 experts: (0..n)
                     .map(|e| -> Result<Expert> {
-                        let x = |w: &str| format!("block_sparse_moe.experts.{e}.{w}");
+                        let x = |w: &str| p(&format!("block_sparse_moe.experts.{e}.{w}"));
                         Ok(Expert {
-                            w1: lin(&x("w1"), ff, h, false)?,
-                            w2: lin(&x("w2"), h, ff, false)?,
-                            w3: lin(&x("w3"), ff, h, false)?,
+                            w1: t.linear(&x("w1"), ff, h, false)?,
+                            w2: t.linear(&x("w2"), h, ff, false)?,
+                            w3: t.linear(&x("w3"), ff, h, false)?,
                         })
                     })
                     .collect::<Result<_>>()?,
                 top_k,
             }),
         };
-        let attn_norm = get(&p("input_layernorm.weight"), &[h])?;
-        let ffn_norm = get(&p("post_attention_layernorm.weight"), &[h])?;
+        let attn_norm = t.get(&p("input_layernorm.weight"), &[h])?;
+        let ffn_norm = t.get(&p("post_attention_layernorm.weight"), &[h])?;
         layers.push(Layer {
             attn_norm,
             q,
@@ -352,8 +450,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> 
             mlp,
         });
     }
-    let norm = get("model.norm.weight", &[h])?;
-    let lm_head = if hf.tie_word_embeddings || st.get("lm_head.weight").is_err() {
+    let norm = t.get("model.norm.weight", &[h])?;
+    let lm_head = if hf.tie_word_embeddings || !t.has("lm_head.weight") {
         if !hf.tie_word_embeddings {
             bail!(
                 "{}: lm_head.weight is missing and tie_word_embeddings is false",
@@ -362,48 +460,20 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Llama> 
         }
         QMatMul::Tensor(embed_w.clone())
     } else {
-        QMatMul::Tensor(get("lm_head.weight", &[cfg.vocab_size, h])?)
+        QMatMul::Tensor(t.get("lm_head.weight", &[cfg.vocab_size, h])?)
     };
     let lm_head = Linear {
         weight: lm_head,
         bias: None,
     };
-    let mut eos = hf.eos_token_ids.clone();
-    let gen_cfg = dir.join("generation_config.json");
-    if gen_cfg.exists() {
-        for id in ids(read_json(&gen_cfg)?.get("eos_token_id")) {
-            if !eos.contains(&id) {
-                eos.push(id);
-            }
-        }
-    }
-    let max_length = match hf.max_length {
-        Some(m) => m,
-        None => tokenizer_max_length(dir)?.unwrap_or(2048),
-    };
-    let precision_detail = if act == stored {
-        None
-    } else {
-        Some(format!("{act:?} cast from stored {stored:?}"))
-    };
-    let info = ModelInfo {
-        architecture: hf.architecture.clone(),
-        vocab_size: cfg.vocab_size,
-        max_length,
-        bos_token_id: hf.bos_token_id,
-        eos_token_ids: eos,
-        precision: precision_of_dtype(act),
-        precision_detail,
-        params,
-        weights_sha256: weights_sha256(&files)?,
-        source_path: dir.to_path_buf(),
-    };
+    let info = t.info(&hf.architecture, cfg.vocab_size, json)?;
     let w = Weights {
         embed: QMatMul::Tensor(embed_w),
         layers,
         norm,
         lm_head,
     };
+    let act = t.act;
     Llama::new(cfg, w, act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
 }

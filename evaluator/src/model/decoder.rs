@@ -1,0 +1,332 @@
+//! A decoder assembled from blocks, for the architectures outside the Llama family
+//! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]): token embeddings
+//! (plus learned absolute positions where the architecture has them), then per layer a
+//! norm, multi-head attention (optionally rotary on the first dimensions of each head)
+//! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
+//! in parallel (`x += attn(ln1 x) + ffn(ln2 x)`), then a final norm and the output layer.
+//!
+//! It shares with [`super::llama`] the packed batch, the caller-owned KV cache and the
+//! attention itself ([`super::attention`]), so prefix sharing, packed batches, resume and
+//! generation work the same. Linear layers are dense (`[out, in]`, optional bias), in the
+//! activation dtype; norms are computed by candle's fused kernels.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Device, Result, Tensor};
+
+use super::attention::{
+    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, Packed, Span,
+};
+use super::llama::{Linear, RopeStyle};
+use super::{CausalLm, KvCache, ModelInfo, Seq};
+
+/// A normalisation layer.
+#[derive(Debug, Clone)]
+pub enum Norm {
+    /// LayerNorm with weight and bias.
+    Layer { w: Tensor, b: Tensor, eps: f32 },
+    /// RMSNorm.
+    Rms { w: Tensor, eps: f32 },
+}
+
+impl Norm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Norm::Layer { w, b, eps } => candle_nn::ops::layer_norm(x, w, b, *eps),
+            Norm::Rms { w, eps } => candle_nn::ops::rms_norm(x, w, *eps),
+        }
+    }
+}
+
+/// An activation function, by Hugging Face's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `gelu_new`, `gelu_pytorch_tanh`: the tanh approximation.
+    GeluTanh,
+    /// `gelu`: the exact erf form.
+    GeluErf,
+    Relu,
+    Silu,
+}
+
+impl Act {
+    /// The activation of config value `name`, if known.
+    pub fn from_hf(name: &str) -> Option<Act> {
+        Some(match name {
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
+            "gelu" => Act::GeluErf,
+            "relu" => Act::Relu,
+            "silu" | "swish" => Act::Silu,
+            _ => return None,
+        })
+    }
+
+    fn forward(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Act::GeluTanh => x.gelu(),
+            Act::GeluErf => x.gelu_erf(),
+            Act::Relu => x.relu(),
+            Act::Silu => candle_nn::ops::silu(x),
+        }
+    }
+}
+
+/// The feed-forward block: `down(act(up x))`.
+#[derive(Debug, Clone)]
+pub struct Ffn {
+    pub up: Linear,
+    pub down: Linear,
+    pub act: Act,
+}
+
+/// One decoder layer.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub ln1: Norm,
+    pub ln2: Norm,
+    /// `x + attn(ln1 x) + ffn(ln2 x)` (GPT-NeoX's `use_parallel_residual`) instead of two
+    /// residual steps.
+    pub parallel: bool,
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
+    pub ffn: Ffn,
+}
+
+/// Rotary embeddings on the first `dims` dimensions of each head.
+#[derive(Debug, Clone)]
+pub struct Rotary {
+    pub dims: usize,
+    /// `dims / 2` inverse frequencies.
+    pub inv_freq: Vec<f32>,
+    pub style: RopeStyle,
+}
+
+/// The shape of a decoder.
+#[derive(Debug, Clone)]
+pub struct DecoderConfig {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab_size: usize,
+    pub rotary: Option<Rotary>,
+    /// Learned absolute positions: how many (a longer sequence is refused).
+    pub max_positions: Option<usize>,
+}
+
+/// A decoder's weights.
+#[derive(Debug, Clone)]
+pub struct DecoderWeights {
+    /// `[vocab, hidden]`.
+    pub embed: Tensor,
+    /// `[max_positions, hidden]` (GPT-2's `wpe`).
+    pub positions: Option<Tensor>,
+    pub blocks: Vec<Block>,
+    pub final_norm: Norm,
+    pub lm_head: Linear,
+}
+
+/// A loaded decoder.
+pub struct Decoder {
+    cfg: DecoderConfig,
+    w: DecoderWeights,
+    dtype: DType,
+    device: Device,
+    info: ModelInfo,
+    /// Hidden width and feed-forward width, for the memory estimates.
+    widths: (usize, usize),
+}
+
+impl Decoder {
+    pub fn new(
+        cfg: DecoderConfig,
+        w: DecoderWeights,
+        dtype: DType,
+        device: Device,
+        info: ModelInfo,
+    ) -> Result<Self> {
+        if cfg.n_kv_heads == 0 || !cfg.n_heads.is_multiple_of(cfg.n_kv_heads) {
+            candle_core::bail!(
+                "{} attention heads are not a multiple of {} key/value heads",
+                cfg.n_heads,
+                cfg.n_kv_heads
+            );
+        }
+        if let Some(r) = &cfg.rotary {
+            if r.dims > cfg.head_dim || r.dims % 2 != 0 || r.inv_freq.len() * 2 != r.dims {
+                candle_core::bail!(
+                    "rotary dimensions {} do not fit head_dim {}",
+                    r.dims,
+                    cfg.head_dim
+                );
+            }
+        }
+        let hidden = w.embed.dim(1)?;
+        let ff = w
+            .blocks
+            .first()
+            .map(|b| match &b.ffn.up.weight {
+                QMatMul::Tensor(t) => t.dim(0),
+                _ => Ok(4 * hidden),
+            })
+            .transpose()?
+            .unwrap_or(4 * hidden);
+        crate::alloc::keep_freed_buffers();
+        Ok(Self {
+            cfg,
+            w,
+            dtype,
+            device,
+            info,
+            widths: (hidden, ff),
+        })
+    }
+
+    /// Rotary embeddings on the first `dims` of the last axis of `x` `[1, heads, rows, hd]`.
+    fn rotate(&self, x: Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let Some(r) = &self.cfg.rotary else {
+            return Ok(x);
+        };
+        let hd = self.cfg.head_dim;
+        let rope = |t: &Tensor| match r.style {
+            RopeStyle::Half => candle_nn::rotary_emb::rope(t, cos, sin),
+            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(t, cos, sin),
+        };
+        if r.dims == hd {
+            return rope(&x);
+        }
+        let rot = rope(&x.narrow(3, 0, r.dims)?.contiguous()?)?;
+        let pass = x.narrow(3, r.dims, hd - r.dims)?;
+        Tensor::cat(&[rot, pass], 3)?.contiguous()
+    }
+
+    fn attention(
+        &self,
+        b: &Block,
+        idx: usize,
+        x: &Tensor,
+        rope: Option<&(Tensor, Tensor)>,
+        spans: &[Span],
+        caches: &mut [KvCache],
+    ) -> Result<Tensor> {
+        let (rows, _) = x.dims2()?;
+        let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
+        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
+            t.reshape((1, rows, n, hd))?.transpose(1, 2)?.contiguous()
+        };
+        let mut q = heads(b.q.forward(x, false)?, nh)?;
+        let mut k = heads(b.k.forward(x, false)?, nkv)?;
+        if let Some((cos, sin)) = rope {
+            q = self.rotate(q, cos, sin)?;
+            k = self.rotate(k, cos, sin)?;
+        }
+        let v =
+            b.v.forward(x, false)?
+                .reshape((rows, nkv, hd))?
+                .transpose(0, 1)?
+                .contiguous()?;
+        let out = attend(
+            &q.squeeze(0)?,
+            &k.squeeze(0)?,
+            &v,
+            idx,
+            spans,
+            caches,
+            self.dtype,
+            nh,
+            hd,
+        )?;
+        b.o.forward(&out, false)
+    }
+
+    fn ffn(&self, f: &Ffn, x: &Tensor) -> Result<Tensor> {
+        f.down
+            .forward(&f.act.forward(&f.up.forward(x, false)?)?, false)
+    }
+
+    fn hidden(&self, batch: &mut [Seq<'_>]) -> Result<Tensor> {
+        let Packed {
+            ids,
+            positions,
+            spans,
+            mut work,
+        } = pack(batch, self.w.blocks.len(), self.cfg.vocab_size, None)?;
+        let ids_t = Tensor::new(ids.as_slice(), &self.device)?;
+        let mut x = self.w.embed.embedding(&ids_t)?;
+        if let Some(wpe) = &self.w.positions {
+            let max = self.cfg.max_positions.unwrap_or(0);
+            if let Some(p) = positions.iter().find(|p| **p >= max) {
+                candle_core::bail!("position {p} is beyond the model's {max} learned positions");
+            }
+            let pos: Vec<u32> = positions.iter().map(|p| *p as u32).collect();
+            let pos = Tensor::new(pos.as_slice(), &self.device)?;
+            x = (x + wpe.embedding(&pos)?)?;
+        }
+        let rope = match &self.cfg.rotary {
+            Some(r) => Some(rope_tables(
+                &r.inv_freq,
+                &positions,
+                self.dtype,
+                &self.device,
+            )?),
+            None => None,
+        };
+        for (i, b) in self.w.blocks.iter().enumerate() {
+            let h = b.ln1.forward(&x)?;
+            let a = self.attention(b, i, &h, rope.as_ref(), &spans, &mut work)?;
+            if b.parallel {
+                let m = self.ffn(&b.ffn, &b.ln2.forward(&x)?)?;
+                x = ((x + a)? + m)?;
+            } else {
+                x = (x + a)?;
+                let m = self.ffn(&b.ffn, &b.ln2.forward(&x)?)?;
+                x = (x + m)?;
+            }
+        }
+        commit(batch, work, &spans);
+        Ok(x)
+    }
+}
+
+impl CausalLm for Decoder {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn new_cache(&self) -> KvCache {
+        KvCache::new(self.w.blocks.len())
+    }
+
+    fn activation_bytes_per_token(&self) -> u64 {
+        let (h, ff) = self.widths;
+        4 * (5 * h + 2 * ff + self.cfg.vocab_size) as u64
+    }
+
+    fn kv_bytes_per_token(&self) -> u64 {
+        let c = &self.cfg;
+        (2 * self.w.blocks.len() * c.n_kv_heads * c.head_dim * self.dtype.size_in_bytes()) as u64
+    }
+
+    fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_last(tokens, tokens.len(), cache)
+    }
+
+    fn forward_last(&self, tokens: &[u32], n_last: usize, cache: &mut KvCache) -> Result<Tensor> {
+        forward_last_of_batch(self, tokens, n_last, cache)
+    }
+
+    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
+        let h = self.hidden(batch)?;
+        let Some(h) = last_rows(h, batch, &self.device)? else {
+            return Ok(None);
+        };
+        let h = self.w.final_norm.forward(&h)?;
+        Ok(Some(
+            self.w.lm_head.forward(&h, false)?.to_dtype(DType::F32)?,
+        ))
+    }
+}
