@@ -7,10 +7,12 @@
 /// Hugging Face `config.json` `architectures` values the evaluator runs.
 pub const HF: &[&str] = &[
     "GPT2LMHeadModel",
+    "GPTJForCausalLM",
     "GPTNeoXForCausalLM",
     "LlamaForCausalLM",
     "MistralForCausalLM",
     "MixtralForCausalLM",
+    "PhiForCausalLM",
     "Qwen2ForCausalLM",
 ];
 

@@ -1,5 +1,6 @@
 //! A decoder assembled from blocks, for the architectures outside the Llama family
-//! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]): token embeddings
+//! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]; GPT-J: [`super::gptj`];
+//! Phi-1/1.5/2: [`super::phi`]): token embeddings
 //! (plus learned absolute positions where the architecture has them), then per layer a
 //! norm, multi-head attention (optionally rotary on the first dimensions of each head)
 //! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
@@ -82,9 +83,11 @@ pub struct Ffn {
 #[derive(Debug, Clone)]
 pub struct Block {
     pub ln1: Norm,
-    pub ln2: Norm,
-    /// `x + attn(ln1 x) + ffn(ln2 x)` (GPT-NeoX's `use_parallel_residual`) instead of two
-    /// residual steps.
+    /// None: the feed-forward block reads `ln1 x` too (GPT-J, Phi: one norm per layer,
+    /// with `parallel`).
+    pub ln2: Option<Norm>,
+    /// `x + attn(ln1 x) + ffn(ln2 x)` (GPT-NeoX's `use_parallel_residual`, GPT-J, Phi)
+    /// instead of two residual steps.
     pub parallel: bool,
     pub q: Linear,
     pub k: Linear,
@@ -275,12 +278,20 @@ impl Decoder {
             let h = b.ln1.forward(&x)?;
             let a = self.attention(b, i, &h, rope.as_ref(), &spans, &mut work)?;
             if b.parallel {
-                let m = self.ffn(&b.ffn, &b.ln2.forward(&x)?)?;
+                let m = match &b.ln2 {
+                    Some(n) => self.ffn(&b.ffn, &n.forward(&x)?)?,
+                    None => self.ffn(&b.ffn, &h)?,
+                };
                 x = ((x + a)? + m)?;
             } else {
                 x = (x + a)?;
-                let m = self.ffn(&b.ffn, &b.ln2.forward(&x)?)?;
-                x = (x + m)?;
+                let h = match &b.ln2 {
+                    Some(n) => n.forward(&x)?,
+                    None => {
+                        candle_core::bail!("layer {i}: a sequential block needs its second norm")
+                    }
+                };
+                x = (&x + self.ffn(&b.ffn, &h)?)?;
             }
         }
         commit(batch, work, &spans);

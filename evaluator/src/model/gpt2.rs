@@ -20,7 +20,7 @@ use candle_core::{DType, Device};
 use serde_json::Value;
 
 use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Norm};
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
 use super::llama::Linear;
 use super::safetensors::{config_usize, Tensors};
 
@@ -45,14 +45,6 @@ fn conv1d(
         })
         .collect::<candle_core::Result<_>>()
         .map_err(|e| anyhow!("{name}: {}", candle_msg(&e)))
-}
-
-fn layer_norm(t: &mut Tensors, name: &str, h: usize, eps: f32) -> Result<Norm> {
-    Ok(Norm::Layer {
-        w: t.get(&format!("{name}.weight"), &[h])?,
-        b: t.get(&format!("{name}.bias"), &[h])?,
-        eps,
-    })
 }
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
@@ -121,8 +113,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let up = conv1d(&mut t, &l("mlp.c_fc"), h, ff, 1)?.remove(0);
         let down = conv1d(&mut t, &l("mlp.c_proj"), ff, h, 1)?.remove(0);
         blocks.push(Block {
-            ln1: layer_norm(&mut t, &l("ln_1"), h, eps)?,
-            ln2: layer_norm(&mut t, &l("ln_2"), h, eps)?,
+            ln1: t.layer_norm(&l("ln_1"), h, eps)?,
+            ln2: Some(t.layer_norm(&l("ln_2"), h, eps)?),
             parallel: false,
             q,
             k,
@@ -131,7 +123,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             ffn: Ffn { up, down, act },
         });
     }
-    let final_norm = layer_norm(&mut t, &p("ln_f"), h, eps)?;
+    let final_norm = t.layer_norm(&p("ln_f"), h, eps)?;
     let info = t.info("GPT2LMHeadModel", vocab, json)?;
     let w = DecoderWeights {
         lm_head: Linear {

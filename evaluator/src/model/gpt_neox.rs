@@ -21,17 +21,9 @@ use candle_core::{DType, Device};
 use serde_json::Value;
 
 use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Norm, Rotary};
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
 use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
 use super::safetensors::{config_usize, Tensors};
-
-fn layer_norm(t: &mut Tensors, name: &str, h: usize, eps: f32) -> Result<Norm> {
-    Ok(Norm::Layer {
-        w: t.get(&format!("{name}.weight"), &[h])?,
-        b: t.get(&format!("{name}.bias"), &[h])?,
-        eps,
-    })
-}
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
     let path = dir.join("config.json");
@@ -102,8 +94,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let part = |j| split(j).map_err(|e| anyhow!("{name}: {}", candle_msg(&e)));
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);
         blocks.push(Block {
-            ln1: layer_norm(&mut t, &l("input_layernorm"), h, eps)?,
-            ln2: layer_norm(&mut t, &l("post_attention_layernorm"), h, eps)?,
+            ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
+            ln2: Some(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
             parallel,
             q,
             k,
@@ -116,7 +108,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             },
         });
     }
-    let final_norm = layer_norm(&mut t, "gpt_neox.final_layer_norm", h, eps)?;
+    let final_norm = t.layer_norm("gpt_neox.final_layer_norm", h, eps)?;
     let lm_head = if flag("tie_word_embeddings", false) {
         embed.clone()
     } else {

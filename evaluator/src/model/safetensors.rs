@@ -26,6 +26,7 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 
 use super::candle_msg;
+use super::decoder::Norm;
 use super::llama::{
     check_shape, inv_freq, numel, Layer, Linear, Llama, LlamaConfig, Mlp, RopeScaling, RopeStyle,
     Weights,
@@ -340,6 +341,15 @@ impl Tensors {
         })
     }
 
+    /// LayerNorm `<name>.weight` and `<name>.bias`, `[h]` each.
+    pub fn layer_norm(&mut self, name: &str, h: usize, eps: f32) -> Result<Norm> {
+        Ok(Norm::Layer {
+            w: self.get(&format!("{name}.weight"), &[h])?,
+            b: self.get(&format!("{name}.bias"), &[h])?,
+            eps,
+        })
+    }
+
     /// What the results record about the model: `config` is the parsed config.json.
     pub fn info(&self, architecture: &str, vocab_size: usize, config: &Value) -> Result<ModelInfo> {
         let mut eos = ids(config.get("eos_token_id"));
@@ -386,6 +396,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn
     Ok(match arch.as_str() {
         "GPT2LMHeadModel" => Box::new(super::gpt2::load(dir, device, dtype, &json)?),
         "GPTNeoXForCausalLM" => Box::new(super::gpt_neox::load(dir, device, dtype, &json)?),
+        "GPTJForCausalLM" => Box::new(super::gptj::load(dir, device, dtype, &json)?),
+        "PhiForCausalLM" => Box::new(super::phi::load(dir, device, dtype, &json)?),
         _ => Box::new(load_llama(dir, device, dtype, &json, &config_path)?),
     })
 }

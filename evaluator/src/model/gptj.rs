@@ -1,0 +1,104 @@
+//! GPT-J (`GPTJForCausalLM`) from a Hugging Face folder, as a [`Decoder`]: one
+//! LayerNorm per layer feeding attention and MLP in parallel (`x + attn(ln x) +
+//! mlp(ln x)`), q/k/v/out projections without bias, rotary embeddings on the first
+//! `rotary_dim` dimensions of each head with GPT-J's pairing of dimensions 2i and 2i+1
+//! ("rotate every two"), an MLP `fc_in` → `gelu_new` → `fc_out`, final LayerNorm, output
+//! layer with bias.
+//!
+//! Tensor names: `transformer.wte.weight`, `transformer.h.N.ln_1.*`,
+//! `…attn.{q_proj,k_proj,v_proj,out_proj}.weight`, `…mlp.{fc_in,fc_out}.{weight,bias}`,
+//! `transformer.ln_f.*`, `lm_head.{weight,bias}`. config.json: `n_embd`, `n_layer`,
+//! `n_head`, `n_inner`, `rotary_dim`, `layer_norm_epsilon`, `activation_function`,
+//! `vocab_size`.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use candle_core::{DType, Device};
+use serde_json::Value;
+
+use super::candle_msg;
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::llama::{inv_freq, RopeScaling, RopeStyle};
+use super::safetensors::{config_usize, Tensors};
+
+pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
+    let path = dir.join("config.json");
+    let n = |k: &str| config_usize(json, k, &path);
+    let (h, n_layer, nh, vocab) = (n("n_embd")?, n("n_layer")?, n("n_head")?, n("vocab_size")?);
+    if nh == 0 || h % nh != 0 {
+        bail!(
+            "{}: n_embd {h} is not a multiple of n_head {nh}",
+            path.display()
+        );
+    }
+    let hd = h / nh;
+    let ff = json
+        .get("n_inner")
+        .and_then(Value::as_u64)
+        .map(|v| v as usize)
+        .unwrap_or(4 * h);
+    let rot = json
+        .get("rotary_dim")
+        .and_then(Value::as_u64)
+        .map(|v| v as usize)
+        .unwrap_or(hd);
+    let eps = json
+        .get("layer_norm_epsilon")
+        .and_then(Value::as_f64)
+        .unwrap_or(1e-5) as f32;
+    let act_name = json
+        .get("activation_function")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu_new");
+    let act = Act::from_hf(act_name).ok_or_else(|| {
+        anyhow!(
+            "{}: activation_function {act_name:?} is not supported",
+            path.display()
+        )
+    })?;
+    let mut t = Tensors::open(dir, device, dtype, &["transformer.wte.weight"])?;
+    let embed = t.get("transformer.wte.weight", &[vocab, h])?;
+    let mut blocks = Vec::with_capacity(n_layer);
+    for i in 0..n_layer {
+        let l = |s: &str| format!("transformer.h.{i}.{s}");
+        blocks.push(Block {
+            ln1: t.layer_norm(&l("ln_1"), h, eps)?,
+            ln2: None,
+            parallel: true,
+            q: t.linear(&l("attn.q_proj"), h, h, false)?,
+            k: t.linear(&l("attn.k_proj"), h, h, false)?,
+            v: t.linear(&l("attn.v_proj"), h, h, false)?,
+            o: t.linear(&l("attn.out_proj"), h, h, false)?,
+            ffn: Ffn {
+                up: t.linear(&l("mlp.fc_in"), ff, h, true)?,
+                down: t.linear(&l("mlp.fc_out"), h, ff, true)?,
+                act,
+            },
+        });
+    }
+    let final_norm = t.layer_norm("transformer.ln_f", h, eps)?;
+    let lm_head = t.linear("lm_head", vocab, h, true)?;
+    let info = t.info("GPTJForCausalLM", vocab, json)?;
+    let w = DecoderWeights {
+        embed,
+        positions: None,
+        blocks,
+        final_norm,
+        lm_head,
+    };
+    let cfg = DecoderConfig {
+        n_heads: nh,
+        n_kv_heads: nh,
+        head_dim: hd,
+        vocab_size: vocab,
+        rotary: Some(Rotary {
+            dims: rot,
+            inv_freq: inv_freq(rot, 10000.0, &RopeScaling::None),
+            style: RopeStyle::Interleaved,
+        }),
+        max_positions: None,
+    };
+    Decoder::new(cfg, w, t.act, device.clone(), info)
+        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+}

@@ -1,0 +1,110 @@
+//! Phi-1, Phi-1.5 and Phi-2 (`PhiForCausalLM`) from a Hugging Face folder, as a
+//! [`Decoder`]: one LayerNorm per layer feeding attention and MLP in parallel
+//! (`x + attn(ln x) + mlp(ln x)`), q/k/v/dense projections with bias, rotary embeddings
+//! ("rotate half") on the first `partial_rotary_factor` of each head, an MLP `fc1` →
+//! `gelu_new` → `fc2`, final LayerNorm, output layer with bias.
+//!
+//! Tensor names: `model.embed_tokens.weight`, `model.layers.N.input_layernorm.*`,
+//! `…self_attn.{q_proj,k_proj,v_proj,dense}.{weight,bias}`, `…mlp.{fc1,fc2}.*`,
+//! `model.final_layernorm.*`, `lm_head.{weight,bias}`. config.json: `hidden_size`,
+//! `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`,
+//! `intermediate_size`, `partial_rotary_factor`, `rope_theta`, `layer_norm_eps`,
+//! `hidden_act`, `vocab_size`; `qk_layernorm` and `rope_scaling` are refused when set.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use candle_core::{DType, Device};
+use serde_json::Value;
+
+use super::candle_msg;
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::llama::{inv_freq, RopeScaling, RopeStyle};
+use super::safetensors::{config_usize, Tensors};
+
+pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
+    let path = dir.join("config.json");
+    let n = |k: &str| config_usize(json, k, &path);
+    let (h, n_layer, nh, ff, vocab) = (
+        n("hidden_size")?,
+        n("num_hidden_layers")?,
+        n("num_attention_heads")?,
+        n("intermediate_size")?,
+        n("vocab_size")?,
+    );
+    let nkv = json
+        .get("num_key_value_heads")
+        .and_then(Value::as_u64)
+        .map(|v| v as usize)
+        .unwrap_or(nh);
+    if nh == 0 || h % nh != 0 {
+        bail!(
+            "{}: hidden_size {h} is not a multiple of num_attention_heads {nh}",
+            path.display()
+        );
+    }
+    if json.get("qk_layernorm").and_then(Value::as_bool) == Some(true) {
+        bail!("{}: qk_layernorm = true is not supported", path.display());
+    }
+    if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
+        bail!("{}: rope_scaling is not supported for Phi", path.display());
+    }
+    let f = |k: &str, default: f64| json.get(k).and_then(Value::as_f64).unwrap_or(default);
+    let hd = h / nh;
+    let rot = (hd as f64 * f("partial_rotary_factor", 0.5)) as usize;
+    let eps = f("layer_norm_eps", 1e-5) as f32;
+    let act_name = json
+        .get("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu_new");
+    let act = Act::from_hf(act_name).ok_or_else(|| {
+        anyhow!(
+            "{}: hidden_act {act_name:?} is not supported",
+            path.display()
+        )
+    })?;
+    let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
+    let embed = t.get("model.embed_tokens.weight", &[vocab, h])?;
+    let mut blocks = Vec::with_capacity(n_layer);
+    for i in 0..n_layer {
+        let l = |s: &str| format!("model.layers.{i}.{s}");
+        blocks.push(Block {
+            ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
+            ln2: None,
+            parallel: true,
+            q: t.linear(&l("self_attn.q_proj"), nh * hd, h, true)?,
+            k: t.linear(&l("self_attn.k_proj"), nkv * hd, h, true)?,
+            v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, true)?,
+            o: t.linear(&l("self_attn.dense"), h, nh * hd, true)?,
+            ffn: Ffn {
+                up: t.linear(&l("mlp.fc1"), ff, h, true)?,
+                down: t.linear(&l("mlp.fc2"), h, ff, true)?,
+                act,
+            },
+        });
+    }
+    let final_norm = t.layer_norm("model.final_layernorm", h, eps)?;
+    let lm_head = t.linear("lm_head", vocab, h, true)?;
+    let info = t.info("PhiForCausalLM", vocab, json)?;
+    let w = DecoderWeights {
+        embed,
+        positions: None,
+        blocks,
+        final_norm,
+        lm_head,
+    };
+    let cfg = DecoderConfig {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: hd,
+        vocab_size: vocab,
+        rotary: Some(Rotary {
+            dims: rot,
+            inv_freq: inv_freq(rot, f("rope_theta", 10000.0) as f32, &RopeScaling::None),
+            style: RopeStyle::Half,
+        }),
+        max_positions: None,
+    };
+    Decoder::new(cfg, w, t.act, device.clone(), info)
+        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+}
