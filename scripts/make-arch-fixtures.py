@@ -4,7 +4,8 @@ random-weight model made by Hugging Face transformers from a seeded config (2 la
 hidden 64, vocabulary 256), saved as a Hugging Face folder
 (config.json + model.safetensors, float32), and transformers' float32 per-token
 log-probabilities on three fixed token sequences (7, 33 and 130 tokens: the last
-longer than the evaluator's 128-row attention block) in `expected.json`.
+longer than the evaluator's 128-row attention block) in `expected.json`, with the largest
+deviation of transformers' own bf16 and f16 runs from those values.
 
 A developer tool, run by `scripts/make-arch-fixtures.sh` in the venv it makes
 (torch + transformers from PyPI); CI never runs it. The test
@@ -103,7 +104,33 @@ GPTJ = dict(
     torch_dtype="float32",
 )
 
+GEMMA = dict(
+    COMMON,
+    head_dim=32,
+    num_key_value_heads=1,
+    hidden_act="gelu_pytorch_tanh",
+    hidden_activation="gelu_pytorch_tanh",
+    tie_word_embeddings=True,
+)
+OPT = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    ffn_dim=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=512,
+    word_embed_proj_dim=64,
+    do_layer_norm_before=True,
+    activation_function="relu",
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=0,
+    torch_dtype="float32",
+)
+
 ARCHS = {
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", GEMMA),
+    "opt": ("OPTConfig", "OPTForCausalLM", OPT),
     "phi": ("PhiConfig", "PhiForCausalLM", PHI),
     "gptj": ("GPTJConfig", "GPTJForCausalLM", GPTJ),
     # name: (config class, model class, the config's arguments)
@@ -197,8 +224,23 @@ def main():
                 logits = model(ids, use_cache=False).logits[0].float()
                 lp = torch.log_softmax(logits, dim=-1)
                 logprobs.append([None] + [lp[t - 1, seq[t]].item() for t in range(1, len(seq))])
+        # transformers' own half-precision runs against its f32 values: how sensitive
+        # this fixture is to rounding (the evaluator's test allows as much).
+        half = {}
+        for dt_name, dt in (("bfloat16", torch.bfloat16), ("float16", torch.float16)):
+            m = getattr(transformers, model_cls).from_pretrained(
+                folder, torch_dtype=dt, attn_implementation="eager"
+            ).eval()
+            worst = 0.0
+            with torch.no_grad():
+                for seq, want in zip(sequences, logprobs):
+                    lp = torch.log_softmax(m(torch.tensor([seq]), use_cache=False).logits[0].float(), dim=-1)
+                    for t in range(1, len(seq)):
+                        worst = max(worst, abs(lp[t - 1, seq[t]].item() - want[t]))
+            half[dt_name] = worst
         expected = {
             "architecture": model_cls,
+            "transformers_half_precision_max_abs_diff": half,
             "made_by": f"transformers {transformers.__version__}, torch {torch.__version__}, float32, eager attention, CPU",
             "sequences": sequences,
             "logprobs": logprobs,

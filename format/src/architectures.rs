@@ -6,12 +6,14 @@
 
 /// Hugging Face `config.json` `architectures` values the evaluator runs.
 pub const HF: &[&str] = &[
+    "GemmaForCausalLM",
     "GPT2LMHeadModel",
     "GPTJForCausalLM",
     "GPTNeoXForCausalLM",
     "LlamaForCausalLM",
     "MistralForCausalLM",
     "MixtralForCausalLM",
+    "OPTForCausalLM",
     "PhiForCausalLM",
     "Qwen2ForCausalLM",
 ];

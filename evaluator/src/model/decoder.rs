@@ -1,6 +1,6 @@
 //! A decoder assembled from blocks, for the architectures outside the Llama family
 //! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]; GPT-J: [`super::gptj`];
-//! Phi-1/1.5/2: [`super::phi`]): token embeddings
+//! Phi-1/1.5/2: [`super::phi`]; Gemma: [`super::gemma`]; OPT: [`super::opt`]): token embeddings
 //! (plus learned absolute positions where the architecture has them), then per layer a
 //! norm, multi-head attention (optionally rotary on the first dimensions of each head)
 //! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
@@ -27,6 +27,9 @@ pub enum Norm {
     Layer { w: Tensor, b: Tensor, eps: f32 },
     /// RMSNorm.
     Rms { w: Tensor, eps: f32 },
+    /// RMSNorm computed in f32 with an f32 weight, the result cast back (Gemma's, whose
+    /// weight `1 + w` would lose bits in a 16-bit dtype).
+    RmsF32 { w: Tensor, eps: f32 },
 }
 
 impl Norm {
@@ -34,6 +37,9 @@ impl Norm {
         match self {
             Norm::Layer { w, b, eps } => candle_nn::ops::layer_norm(x, w, b, *eps),
             Norm::Rms { w, eps } => candle_nn::ops::rms_norm(x, w, *eps),
+            Norm::RmsF32 { w, eps } => {
+                candle_nn::ops::rms_norm(&x.to_dtype(DType::F32)?, w, *eps)?.to_dtype(x.dtype())
+            }
         }
     }
 }
@@ -71,9 +77,10 @@ impl Act {
     }
 }
 
-/// The feed-forward block: `down(act(up x))`.
+/// The feed-forward block: `down(act(up x))`, or gated `down(act(gate x) * up x)`.
 #[derive(Debug, Clone)]
 pub struct Ffn {
+    pub gate: Option<Linear>,
     pub up: Linear,
     pub down: Linear,
     pub act: Act,
@@ -115,6 +122,10 @@ pub struct DecoderConfig {
     pub rotary: Option<Rotary>,
     /// Learned absolute positions: how many (a longer sequence is refused).
     pub max_positions: Option<usize>,
+    /// Row of the position table for position 0 (OPT: 2).
+    pub position_offset: usize,
+    /// Token embeddings multiplied by this (Gemma: sqrt(hidden), in the activation dtype).
+    pub embed_scale: Option<f64>,
 }
 
 /// A decoder's weights.
@@ -243,8 +254,11 @@ impl Decoder {
     }
 
     fn ffn(&self, f: &Ffn, x: &Tensor) -> Result<Tensor> {
-        f.down
-            .forward(&f.act.forward(&f.up.forward(x, false)?)?, false)
+        let h = match &f.gate {
+            None => f.act.forward(&f.up.forward(x, false)?)?,
+            Some(g) => (f.act.forward(&g.forward(x, false)?)? * f.up.forward(x, false)?)?,
+        };
+        f.down.forward(&h, false)
     }
 
     fn hidden(&self, batch: &mut [Seq<'_>]) -> Result<Tensor> {
@@ -256,12 +270,18 @@ impl Decoder {
         } = pack(batch, self.w.blocks.len(), self.cfg.vocab_size, None)?;
         let ids_t = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids_t)?;
+        if let Some(scale) = self.cfg.embed_scale {
+            // In the activation dtype, as Gemma's normalizer is.
+            let s = Tensor::new(&[scale as f32], &self.device)?.to_dtype(self.dtype)?;
+            x = x.broadcast_mul(&s)?;
+        }
         if let Some(wpe) = &self.w.positions {
             let max = self.cfg.max_positions.unwrap_or(0);
             if let Some(p) = positions.iter().find(|p| **p >= max) {
                 candle_core::bail!("position {p} is beyond the model's {max} learned positions");
             }
-            let pos: Vec<u32> = positions.iter().map(|p| *p as u32).collect();
+            let off = self.cfg.position_offset;
+            let pos: Vec<u32> = positions.iter().map(|p| (p + off) as u32).collect();
             let pos = Tensor::new(pos.as_slice(), &self.device)?;
             x = (x + wpe.embedding(&pos)?)?;
         }

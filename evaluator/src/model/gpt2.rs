@@ -120,7 +120,12 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             k,
             v,
             o,
-            ffn: Ffn { up, down, act },
+            ffn: Ffn {
+                gate: None,
+                up,
+                down,
+                act,
+            },
         });
     }
     let final_norm = t.layer_norm(&p("ln_f"), h, eps)?;
@@ -142,6 +147,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         vocab_size: vocab,
         rotary: None,
         max_positions: Some(n_pos),
+        position_offset: 0,
+        embed_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

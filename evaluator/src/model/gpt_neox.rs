@@ -102,6 +102,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             v,
             o: t.linear(&l("attention.dense"), h, h, bias)?,
             ffn: Ffn {
+                gate: None,
                 up: t.linear(&l("mlp.dense_h_to_4h"), ff, h, true)?,
                 down: t.linear(&l("mlp.dense_4h_to_h"), h, ff, true)?,
                 act,
@@ -140,6 +141,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             style: RopeStyle::Half,
         }),
         max_positions: None,
+        position_offset: 0,
+        embed_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

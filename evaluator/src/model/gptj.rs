@@ -71,6 +71,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             v: t.linear(&l("attn.v_proj"), h, h, false)?,
             o: t.linear(&l("attn.out_proj"), h, h, false)?,
             ffn: Ffn {
+                gate: None,
                 up: t.linear(&l("mlp.fc_in"), ff, h, true)?,
                 down: t.linear(&l("mlp.fc_out"), h, ff, true)?,
                 act,
@@ -98,6 +99,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             style: RopeStyle::Interleaved,
         }),
         max_positions: None,
+        position_offset: 0,
+        embed_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

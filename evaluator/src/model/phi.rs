@@ -77,6 +77,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, true)?,
             o: t.linear(&l("self_attn.dense"), h, nh * hd, true)?,
             ffn: Ffn {
+                gate: None,
                 up: t.linear(&l("mlp.fc1"), ff, h, true)?,
                 down: t.linear(&l("mlp.fc2"), h, ff, true)?,
                 act,
@@ -104,6 +105,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             style: RopeStyle::Half,
         }),
         max_positions: None,
+        position_offset: 0,
+        embed_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

@@ -316,6 +316,13 @@ impl Tensors {
 
     /// Tensor `name`, which must have `shape`, in the activation dtype.
     pub fn get(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.get_stored(name, shape)?
+            .to_dtype(self.act)
+            .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))
+    }
+
+    /// Tensor `name`, which must have `shape`, in the dtype it is stored in.
+    pub fn get_stored(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let t = self
             .st
             .load(name, &self.device)
@@ -323,8 +330,7 @@ impl Tensors {
         check_shape(name, t.dims(), shape)
             .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))?;
         self.params += numel(shape);
-        t.to_dtype(self.act)
-            .map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)))
+        Ok(t)
     }
 
     /// Linear layer `<name>.weight` `[out, inp]` (+ `<name>.bias` `[out]`).
@@ -398,6 +404,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn
         "GPTNeoXForCausalLM" => Box::new(super::gpt_neox::load(dir, device, dtype, &json)?),
         "GPTJForCausalLM" => Box::new(super::gptj::load(dir, device, dtype, &json)?),
         "PhiForCausalLM" => Box::new(super::phi::load(dir, device, dtype, &json)?),
+        "GemmaForCausalLM" => Box::new(super::gemma::load(dir, device, dtype, &json)?),
+        "OPTForCausalLM" => Box::new(super::opt::load(dir, device, dtype, &json)?),
         _ => Box::new(load_llama(dir, device, dtype, &json, &config_path)?),
     })
 }

@@ -1,0 +1,131 @@
+//! Gemma (`GemmaForCausalLM`, Gemma 1) from a Hugging Face folder, as a [`Decoder`]: token
+//! embeddings multiplied by sqrt(hidden) (in the activation dtype), RMSNorm with weight
+//! `1 + w` (in f32, as transformers computes it), grouped-query attention with rotary embeddings
+//! ("rotate half") over the whole head (`head_dim`, 256 in the released models), a gated
+//! MLP `down(gelu_tanh(gate x) * up x)`, final RMSNorm, output layer tied to the embeddings.
+//!
+//! Tensor names are Llama's: `model.embed_tokens.weight`,
+//! `model.layers.N.{input_layernorm,post_attention_layernorm}.weight`,
+//! `…self_attn.{q,k,v,o}_proj.weight`, `…mlp.{gate,up,down}_proj.weight`,
+//! `model.norm.weight`. config.json: `hidden_size`, `intermediate_size`,
+//! `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`, `head_dim`,
+//! `rms_norm_eps`, `rope_theta`, `hidden_act` / `hidden_activation`, `attention_bias`,
+//! `vocab_size`. Gemma 2 and 3 (soft-capping, sliding windows, local/global layers) are
+//! other architectures, not read here.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use candle_core::{DType, Device};
+use serde_json::Value;
+
+use super::candle_msg;
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Norm, Rotary};
+use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
+use super::safetensors::{config_usize, Tensors};
+
+/// Gemma's RMSNorm `<name>.weight` `[h]`: `x̂ · (1 + w)`, all in f32 as transformers
+/// computes it (the weight as stored, then `1 + w` in f32).
+fn rms_norm(t: &mut Tensors, name: &str, h: usize, eps: f32) -> Result<Norm> {
+    let w = t.get_stored(name, &[h])?;
+    let w = (w.to_dtype(DType::F32)? + 1.0)?;
+    Ok(Norm::RmsF32 { w, eps })
+}
+
+pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
+    let path = dir.join("config.json");
+    let n = |k: &str| config_usize(json, k, &path);
+    let (h, n_layer, nh, ff, vocab) = (
+        n("hidden_size")?,
+        n("num_hidden_layers")?,
+        n("num_attention_heads")?,
+        n("intermediate_size")?,
+        n("vocab_size")?,
+    );
+    let opt = |k: &str| json.get(k).and_then(Value::as_u64).map(|v| v as usize);
+    let nkv = opt("num_key_value_heads").unwrap_or(nh);
+    let hd = opt("head_dim").unwrap_or(h / nh.max(1));
+    if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
+        bail!(
+            "{}: rope_scaling is not supported for Gemma",
+            path.display()
+        );
+    }
+    let bias = json
+        .get("attention_bias")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let eps = json
+        .get("rms_norm_eps")
+        .and_then(Value::as_f64)
+        .unwrap_or(1e-6) as f32;
+    let theta = json
+        .get("rope_theta")
+        .and_then(Value::as_f64)
+        .unwrap_or(10000.0) as f32;
+    // transformers uses `hidden_activation` when set, else `hidden_act`.
+    let act_name = ["hidden_activation", "hidden_act"]
+        .iter()
+        .find_map(|k| json.get(*k).and_then(Value::as_str))
+        .unwrap_or("gelu_pytorch_tanh");
+    let act = Act::from_hf(act_name).ok_or_else(|| {
+        anyhow!(
+            "{}: hidden_act {act_name:?} is not supported",
+            path.display()
+        )
+    })?;
+    let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
+    let embed = t.get("model.embed_tokens.weight", &[vocab, h])?;
+    let mut blocks = Vec::with_capacity(n_layer);
+    for i in 0..n_layer {
+        let l = |s: &str| format!("model.layers.{i}.{s}");
+        blocks.push(Block {
+            ln1: rms_norm(&mut t, &l("input_layernorm.weight"), h, eps)?,
+            ln2: Some(rms_norm(
+                &mut t,
+                &l("post_attention_layernorm.weight"),
+                h,
+                eps,
+            )?),
+            parallel: false,
+            q: t.linear(&l("self_attn.q_proj"), nh * hd, h, bias)?,
+            k: t.linear(&l("self_attn.k_proj"), nkv * hd, h, bias)?,
+            v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, bias)?,
+            o: t.linear(&l("self_attn.o_proj"), h, nh * hd, bias)?,
+            ffn: Ffn {
+                gate: Some(t.linear(&l("mlp.gate_proj"), ff, h, false)?),
+                up: t.linear(&l("mlp.up_proj"), ff, h, false)?,
+                down: t.linear(&l("mlp.down_proj"), h, ff, false)?,
+                act,
+            },
+        });
+    }
+    let final_norm = rms_norm(&mut t, "model.norm.weight", h, eps)?;
+    let info = t.info("GemmaForCausalLM", vocab, json)?;
+    let w = DecoderWeights {
+        lm_head: Linear {
+            weight: candle_core::quantized::QMatMul::Tensor(embed.clone()),
+            bias: None,
+        },
+        embed,
+        positions: None,
+        blocks,
+        final_norm,
+    };
+    let cfg = DecoderConfig {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: hd,
+        vocab_size: vocab,
+        rotary: Some(Rotary {
+            dims: hd,
+            inv_freq: inv_freq(hd, theta, &RopeScaling::None),
+            style: RopeStyle::Half,
+        }),
+        max_positions: None,
+        position_offset: 0,
+        embed_scale: Some((h as f64).sqrt()),
+    };
+    Decoder::new(cfg, w, t.act, device.clone(), info)
+        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+}
