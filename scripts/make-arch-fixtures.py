@@ -128,7 +128,11 @@ OPT = dict(
     torch_dtype="float32",
 )
 
+COHERE = dict(COMMON, logit_scale=0.25, layer_norm_eps=1e-5, tie_word_embeddings=True)
+COHERE.pop("rms_norm_eps")
+
 ARCHS = {
+    "cohere": ("CohereConfig", "CohereForCausalLM", COHERE),
     "gemma": ("GemmaConfig", "GemmaForCausalLM", GEMMA),
     "opt": ("OPTConfig", "OPTForCausalLM", OPT),
     "phi": ("PhiConfig", "PhiForCausalLM", PHI),

@@ -1,6 +1,7 @@
 //! A decoder assembled from blocks, for the architectures outside the Llama family
 //! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]; GPT-J: [`super::gptj`];
-//! Phi-1/1.5/2: [`super::phi`]; Gemma: [`super::gemma`]; OPT: [`super::opt`]): token embeddings
+//! Phi-1/1.5/2: [`super::phi`]; Gemma: [`super::gemma`]; OPT: [`super::opt`]; Cohere:
+//! [`super::cohere`]): token embeddings
 //! (plus learned absolute positions where the architecture has them), then per layer a
 //! norm, multi-head attention (optionally rotary on the first dimensions of each head)
 //! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
@@ -30,6 +31,9 @@ pub enum Norm {
     /// RMSNorm computed in f32 with an f32 weight, the result cast back (Gemma's, whose
     /// weight `1 + w` would lose bits in a 16-bit dtype).
     RmsF32 { w: Tensor, eps: f32 },
+    /// LayerNorm computed in f32 with f32 weight and bias, the result cast back (Cohere's,
+    /// which has no bias: zeros).
+    LayerF32 { w: Tensor, b: Tensor, eps: f32 },
 }
 
 impl Norm {
@@ -37,6 +41,10 @@ impl Norm {
         match self {
             Norm::Layer { w, b, eps } => candle_nn::ops::layer_norm(x, w, b, *eps),
             Norm::Rms { w, eps } => candle_nn::ops::rms_norm(x, w, *eps),
+            Norm::LayerF32 { w, b, eps } => {
+                candle_nn::ops::layer_norm(&x.to_dtype(DType::F32)?, w, b, *eps)?
+                    .to_dtype(x.dtype())
+            }
             Norm::RmsF32 { w, eps } => {
                 candle_nn::ops::rms_norm(&x.to_dtype(DType::F32)?, w, *eps)?.to_dtype(x.dtype())
             }
@@ -126,6 +134,8 @@ pub struct DecoderConfig {
     pub position_offset: usize,
     /// Token embeddings multiplied by this (Gemma: sqrt(hidden), in the activation dtype).
     pub embed_scale: Option<f64>,
+    /// Logits multiplied by this (Cohere's `logit_scale`), in the activation dtype.
+    pub logit_scale: Option<f64>,
 }
 
 /// A decoder's weights.
@@ -356,8 +366,11 @@ impl CausalLm for Decoder {
             return Ok(None);
         };
         let h = self.w.final_norm.forward(&h)?;
-        Ok(Some(
-            self.w.lm_head.forward(&h, false)?.to_dtype(DType::F32)?,
-        ))
+        let mut logits = self.w.lm_head.forward(&h, false)?;
+        if let Some(scale) = self.cfg.logit_scale {
+            let s = Tensor::new(&[scale as f32], &self.device)?.to_dtype(self.dtype)?;
+            logits = logits.broadcast_mul(&s)?;
+        }
+        Ok(Some(logits.to_dtype(DType::F32)?))
     }
 }

@@ -125,6 +125,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         max_positions: None,
         position_offset: 0,
         embed_scale: Some((h as f64).sqrt()),
+        logit_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

@@ -138,6 +138,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         max_positions: Some(n_pos),
         position_offset: 2,
         embed_scale: None,
+        logit_scale: None,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

@@ -406,6 +406,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn
         "PhiForCausalLM" => Box::new(super::phi::load(dir, device, dtype, &json)?),
         "GemmaForCausalLM" => Box::new(super::gemma::load(dir, device, dtype, &json)?),
         "OPTForCausalLM" => Box::new(super::opt::load(dir, device, dtype, &json)?),
+        "CohereForCausalLM" => Box::new(super::cohere::load(dir, device, dtype, &json)?),
         _ => Box::new(load_llama(dir, device, dtype, &json, &config_path)?),
     })
 }
