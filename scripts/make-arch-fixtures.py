@@ -131,7 +131,19 @@ OPT = dict(
 COHERE = dict(COMMON, logit_scale=0.25, layer_norm_eps=1e-5, tie_word_embeddings=True)
 COHERE.pop("rms_norm_eps")
 
+BLOOM = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    n_layer=2,
+    n_head=4,
+    layer_norm_epsilon=1e-5,
+    bos_token_id=1,
+    eos_token_id=2,
+    torch_dtype="float32",
+)
+
 ARCHS = {
+    "bloom": ("BloomConfig", "BloomForCausalLM", BLOOM),
     "cohere": ("CohereConfig", "CohereForCausalLM", COHERE),
     "gemma": ("GemmaConfig", "GemmaForCausalLM", GEMMA),
     "opt": ("OPTConfig", "OPTForCausalLM", OPT),

@@ -6,6 +6,7 @@
 
 /// Hugging Face `config.json` `architectures` values the evaluator runs.
 pub const HF: &[&str] = &[
+    "BloomForCausalLM",
     "CohereForCausalLM",
     "GemmaForCausalLM",
     "GPT2LMHeadModel",

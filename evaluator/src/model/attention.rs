@@ -27,8 +27,9 @@ pub(crate) struct Span {
 /// Attention of every sequence of a packed batch: `q` `[nh, rows, hd]`, `k` and `v`
 /// `[nkv, rows, hd]` (the rows of all sequences, `spans` saying whose), appended to (or,
 /// for a sequence whose cache is not kept, read beside) layer `idx` of each sequence's
-/// cache, scaled by 1/sqrt(hd), under each sequence's causal mask; softmax in f32.
-/// Returns `[rows, nh * hd]`.
+/// cache, scaled by 1/sqrt(hd), plus ALiBi's `slope_h · j` for key position j where
+/// `alibi` gives the per-head slopes (`[nh]`, f32; multi-head only), under each sequence's
+/// causal mask; softmax in f32. Returns `[rows, nh * hd]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     q: &Tensor,
@@ -40,8 +41,12 @@ pub(crate) fn attend(
     dtype: DType,
     nh: usize,
     hd: usize,
+    alibi: Option<&Tensor>,
 ) -> Result<Tensor> {
     let nkv = k.dim(0)?;
+    if alibi.is_some() && nkv != nh {
+        candle_core::bail!("ALiBi with grouped-query attention is not supported");
+    }
     let single = spans.len() == 1;
     let part = |t: &Tensor, s: &Span| -> Result<Tensor> {
         if single {
@@ -62,6 +67,21 @@ pub(crate) fn attend(
         };
         let total = k.dim(1)?;
         let offset = total - seq;
+        // [nh, 1, total]: slope_h * j, in the activation dtype (as Bloom builds it).
+        let bias = match alibi {
+            Some(slopes) => {
+                let j = Tensor::arange(0u32, total as u32, slopes.device())?
+                    .to_dtype(DType::F32)?
+                    .reshape((1, 1, total))?;
+                Some(
+                    slopes
+                        .reshape((nh, 1, 1))?
+                        .broadcast_mul(&j)?
+                        .to_dtype(dtype)?,
+                )
+            }
+            None => None,
+        };
         // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
         // only, so a long new segment does about half the work of a full score matrix.
         let q = part(q, s)?;
@@ -77,7 +97,10 @@ pub(crate) fn attend(
             // share a key/value head are stacked along the row axis.
             let qb = qb.reshape((nkv, n_rep * b, hd))?;
             let att = qb.matmul(&kb.t()?)?;
-            let att = if dtype == DType::F32 {
+            let att = if let Some(bias) = &bias {
+                let att = (att * scale)?.broadcast_add(&bias.narrow(2, 0, keys)?)?;
+                causal_softmax(&att.to_dtype(DType::F32)?, b, offset + i0, 1.0)?.to_dtype(dtype)?
+            } else if dtype == DType::F32 {
                 causal_softmax(&att, b, offset + i0, scale)?
             } else {
                 // Scaled in the activation dtype, softmax in f32 (HF eager attention).

@@ -105,6 +105,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         },
         embed,
         positions: None,
+        embed_norm: None,
         blocks,
         final_norm,
     };
@@ -122,6 +123,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         position_offset: 0,
         embed_scale: None,
         logit_scale: Some(f("logit_scale", 0.0625)),
+        alibi: false,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

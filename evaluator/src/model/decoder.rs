@@ -1,7 +1,7 @@
 //! A decoder assembled from blocks, for the architectures outside the Llama family
 //! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]; GPT-J: [`super::gptj`];
 //! Phi-1/1.5/2: [`super::phi`]; Gemma: [`super::gemma`]; OPT: [`super::opt`]; Cohere:
-//! [`super::cohere`]): token embeddings
+//! [`super::cohere`]; Bloom, with ALiBi: [`super::bloom`]): token embeddings
 //! (plus learned absolute positions where the architecture has them), then per layer a
 //! norm, multi-head attention (optionally rotary on the first dimensions of each head)
 //! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
@@ -136,6 +136,8 @@ pub struct DecoderConfig {
     pub embed_scale: Option<f64>,
     /// Logits multiplied by this (Cohere's `logit_scale`), in the activation dtype.
     pub logit_scale: Option<f64>,
+    /// ALiBi position biases instead of positions (Bloom).
+    pub alibi: bool,
 }
 
 /// A decoder's weights.
@@ -145,6 +147,8 @@ pub struct DecoderWeights {
     pub embed: Tensor,
     /// `[max_positions, hidden]` (GPT-2's `wpe`).
     pub positions: Option<Tensor>,
+    /// A norm right after the embeddings (Bloom's `word_embeddings_layernorm`).
+    pub embed_norm: Option<Norm>,
     pub blocks: Vec<Block>,
     pub final_norm: Norm,
     pub lm_head: Linear,
@@ -159,6 +163,8 @@ pub struct Decoder {
     info: ModelInfo,
     /// Hidden width and feed-forward width, for the memory estimates.
     widths: (usize, usize),
+    /// ALiBi slopes per head, `[n_heads]` f32.
+    alibi: Option<Tensor>,
 }
 
 impl Decoder {
@@ -195,8 +201,14 @@ impl Decoder {
             })
             .transpose()?
             .unwrap_or(4 * hidden);
+        let alibi = if cfg.alibi {
+            Some(Tensor::new(alibi_slopes(cfg.n_heads).as_slice(), &device)?)
+        } else {
+            None
+        };
         crate::alloc::keep_freed_buffers();
         Ok(Self {
+            alibi,
             cfg,
             w,
             dtype,
@@ -259,6 +271,7 @@ impl Decoder {
             self.dtype,
             nh,
             hd,
+            self.alibi.as_ref(),
         )?;
         b.o.forward(&out, false)
     }
@@ -284,6 +297,9 @@ impl Decoder {
             // In the activation dtype, as Gemma's normalizer is.
             let s = Tensor::new(&[scale as f32], &self.device)?.to_dtype(self.dtype)?;
             x = x.broadcast_mul(&s)?;
+        }
+        if let Some(n) = &self.w.embed_norm {
+            x = n.forward(&x)?;
         }
         if let Some(wpe) = &self.w.positions {
             let max = self.cfg.max_positions.unwrap_or(0);
@@ -372,5 +388,37 @@ impl CausalLm for Decoder {
             logits = logits.broadcast_mul(&s)?;
         }
         Ok(Some(logits.to_dtype(DType::F32)?))
+    }
+}
+
+/// ALiBi's per-head slopes (Press et al.; Bloom's `build_alibi_tensor`): for the largest
+/// power of two p <= n heads, `b^1 … b^p` with `b = 2^(-8/p)`, then for the remaining
+/// heads the odd powers of `2^(-4/p)`.
+pub fn alibi_slopes(n: usize) -> Vec<f32> {
+    let p = 1usize << (usize::BITS - 1 - n.max(1).leading_zeros());
+    let base = 2f32.powf(-(2f32.powf(-((p as f32).log2() - 3.0))));
+    let mut s: Vec<f32> = (1..=p).map(|i| base.powi(i as i32)).collect();
+    if p != n {
+        let extra = 2f32.powf(-(2f32.powf(-((2.0 * p as f32).log2() - 3.0))));
+        let rest = (n - p).min(p);
+        s.extend((0..rest).map(|i| extra.powi(2 * i as i32 + 1)));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alibi_slopes;
+
+    #[test]
+    fn alibi_slopes_are_bloom_s() {
+        // transformers' build_alibi_tensor: 8 heads (a power of two), and 6 (four from
+        // 2^-2, then the odd powers of 2^-1).
+        let s8: Vec<f32> = (1..=8).map(|i| 0.5f32.powi(i)).collect();
+        assert_eq!(alibi_slopes(8), s8);
+        assert_eq!(
+            alibi_slopes(6),
+            vec![0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125]
+        );
     }
 }

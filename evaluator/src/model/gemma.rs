@@ -109,6 +109,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         },
         embed,
         positions: None,
+        embed_norm: None,
         blocks,
         final_norm,
     };
@@ -126,6 +127,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         position_offset: 0,
         embed_scale: Some((h as f64).sqrt()),
         logit_scale: None,
+        alibi: false,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

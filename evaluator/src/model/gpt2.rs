@@ -137,6 +137,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         },
         embed,
         positions: Some(positions),
+        embed_norm: None,
         blocks,
         final_norm,
     };
@@ -150,6 +151,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         position_offset: 0,
         embed_scale: None,
         logit_scale: None,
+        alibi: false,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

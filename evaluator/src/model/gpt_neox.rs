@@ -119,6 +119,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     let w = DecoderWeights {
         embed,
         positions: None,
+        embed_norm: None,
         blocks,
         final_norm,
         lm_head: Linear {
@@ -144,6 +145,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         position_offset: 0,
         embed_scale: None,
         logit_scale: None,
+        alibi: false,
     };
     Decoder::new(cfg, w, t.act, device.clone(), info)
         .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))

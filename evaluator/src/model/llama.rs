@@ -293,7 +293,7 @@ impl Llama {
         let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
         let q = self.rope(&q, cos, sin)?.squeeze(0)?;
         let k = self.rope(&k, cos, sin)?.squeeze(0)?;
-        let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd)?;
+        let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd, None)?;
         layer.o.forward(&out, self.dequantize_large)
     }
 

@@ -8,14 +8,14 @@
 //!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
 //!   `MixtralForCausalLM`, `Qwen2ForCausalLM`, `GPT2LMHeadModel`, `GPTNeoXForCausalLM`,
 //!   `GPTJForCausalLM`, `PhiForCausalLM`, `GemmaForCausalLM`, `OPTForCausalLM`,
-//!   `CohereForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see [`safetensors`].
+//!   `CohereForCausalLM`, `BloomForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see [`safetensors`].
 //!
 //! [`probe`] reads a model's header or config first (architecture, weight storage), so an
 //! unsupported model is refused before anything else is read.
 //!
 //! The Llama family runs [`llama::Llama`] (Mixtral: with [`mixtral::SparseMoe`] as the
 //! feed-forward block); GPT-2 ([`gpt2`]), GPT-NeoX ([`gpt_neox`]), GPT-J ([`gptj`]), Phi
-//! ([`phi`]), Gemma ([`gemma`]), OPT ([`opt`]) and Cohere ([`cohere`]) a [`decoder::Decoder`] assembled from
+//! ([`phi`]), Gemma ([`gemma`]), OPT ([`opt`]), Cohere ([`cohere`]) and Bloom ([`bloom`]) a [`decoder::Decoder`] assembled from
 //! blocks. All share [`attention`]'s packed batch. It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
 //! the caller owns. [`CausalLm::forward_batch`] runs several sequences in one call, packed
@@ -25,6 +25,7 @@
 //! `RAYON_NUM_THREADS` when set, else the number of CPUs.
 
 mod attention;
+pub mod bloom;
 pub mod cohere;
 pub mod decoder;
 pub mod export_hf;

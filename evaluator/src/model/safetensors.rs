@@ -407,6 +407,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn
         "GemmaForCausalLM" => Box::new(super::gemma::load(dir, device, dtype, &json)?),
         "OPTForCausalLM" => Box::new(super::opt::load(dir, device, dtype, &json)?),
         "CohereForCausalLM" => Box::new(super::cohere::load(dir, device, dtype, &json)?),
+        "BloomForCausalLM" => Box::new(super::bloom::load(dir, device, dtype, &json)?),
         _ => Box::new(load_llama(dir, device, dtype, &json, &config_path)?),
     })
 }
