@@ -13,15 +13,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
-use candle_core::quantized::QMatMul;
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Norm, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Norm, Rotary};
 use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    check_heads, config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
+};
 
 /// Cohere's LayerNorm `<name>.weight` `[h]`, without bias, in f32.
 fn layer_norm(t: &mut Tensors, name: &str, h: usize, eps: f32) -> Result<Norm> {
@@ -40,19 +40,9 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("intermediate_size")?,
         n("vocab_size")?,
     );
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: hidden_size {h} is not a multiple of num_attention_heads {nh}",
-            path.display()
-        );
-    }
-    let nkv = json
-        .get("num_key_value_heads")
-        .and_then(Value::as_u64)
-        .map(|v| v as usize)
-        .unwrap_or(nh);
-    let flag = |k: &str| json.get(k).and_then(Value::as_bool).unwrap_or(false);
-    if flag("use_qk_norm") {
+    check_heads(h, nh, &path)?;
+    let nkv = config_opt_usize(json, "num_key_value_heads").unwrap_or(nh);
+    if config_flag(json, "use_qk_norm", false) {
         bail!("{}: use_qk_norm = true is not supported", path.display());
     }
     if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
@@ -61,19 +51,9 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             path.display()
         );
     }
-    let f = |k: &str, default: f64| json.get(k).and_then(Value::as_f64).unwrap_or(default);
-    let eps = f("layer_norm_eps", 1e-5) as f32;
-    let act_name = json
-        .get("hidden_act")
-        .and_then(Value::as_str)
-        .unwrap_or("silu");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: hidden_act {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
-    let bias = flag("attention_bias");
+    let eps = config_f64(json, "layer_norm_eps", 1e-5) as f32;
+    let act = config_act(json, &["hidden_act"], "silu", &path)?;
+    let bias = config_flag(json, "attention_bias", false);
     let hd = h / nh;
     let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
     let embed = t.get("model.embed_tokens.weight", &[vocab, h])?;
@@ -88,43 +68,26 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             k: t.linear(&l("self_attn.k_proj"), nkv * hd, h, bias)?,
             v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, bias)?,
             o: t.linear(&l("self_attn.o_proj"), h, nh * hd, bias)?,
-            ffn: Ffn {
-                gate: Some(t.linear(&l("mlp.gate_proj"), ff, h, false)?),
-                up: t.linear(&l("mlp.up_proj"), ff, h, false)?,
-                down: t.linear(&l("mlp.down_proj"), h, ff, false)?,
-                act,
-            },
+            ffn: t.gated_mlp(&l("mlp"), ff, h, act)?,
         });
     }
-    let final_norm = layer_norm(&mut t, "model.norm.weight", h, eps)?;
-    let info = t.info("CohereForCausalLM", vocab, json)?;
     let w = DecoderWeights {
-        lm_head: Linear {
-            weight: QMatMul::Tensor(embed.clone()),
-            bias: None,
-        },
+        final_norm: layer_norm(&mut t, "model.norm.weight", h, eps)?,
+        lm_head: Linear::dense(embed.clone()),
         embed,
         positions: None,
         embed_norm: None,
         blocks,
-        final_norm,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nkv,
-        head_dim: hd,
-        vocab_size: vocab,
-        rotary: Some(Rotary {
-            dims: hd,
-            inv_freq: inv_freq(hd, f("rope_theta", 10000.0) as f32, &RopeScaling::None),
-            style: RopeStyle::Interleaved,
-        }),
-        max_positions: None,
-        position_offset: 0,
-        embed_scale: None,
-        logit_scale: Some(f("logit_scale", 0.0625)),
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, hd, vocab);
+    cfg.n_kv_heads = nkv;
+    let theta = config_f64(json, "rope_theta", 1e4) as f32;
+    cfg.rotary = Some(Rotary {
+        dims: hd,
+        inv_freq: inv_freq(hd, theta, &RopeScaling::None),
+        style: RopeStyle::Interleaved,
+    });
+    cfg.logit_scale = Some(config_f64(json, "logit_scale", 0.0625));
+    let info = t.info("CohereForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

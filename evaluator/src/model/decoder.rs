@@ -140,6 +140,25 @@ pub struct DecoderConfig {
     pub alibi: bool,
 }
 
+impl DecoderConfig {
+    /// Multi-head attention (as many key/value heads as query heads), no positions
+    /// (set `rotary`, `max_positions` or `alibi`), no scales.
+    pub fn new(n_heads: usize, head_dim: usize, vocab_size: usize) -> Self {
+        DecoderConfig {
+            n_heads,
+            n_kv_heads: n_heads,
+            head_dim,
+            vocab_size,
+            rotary: None,
+            max_positions: None,
+            position_offset: 0,
+            embed_scale: None,
+            logit_scale: None,
+            alibi: false,
+        }
+    }
+}
+
 /// A decoder's weights.
 #[derive(Debug, Clone)]
 pub struct DecoderWeights {
@@ -168,6 +187,18 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// [`Decoder::new`] with the weights and `info` read by `t`, errors naming `dir`.
+    pub(crate) fn load(
+        dir: &std::path::Path,
+        cfg: DecoderConfig,
+        w: DecoderWeights,
+        t: &super::safetensors::Tensors,
+        info: ModelInfo,
+    ) -> anyhow::Result<Self> {
+        Decoder::new(cfg, w, t.act, t.device().clone(), info)
+            .map_err(|e| anyhow::anyhow!("{}: {}", dir.display(), super::candle_msg(&e)))
+    }
+
     pub fn new(
         cfg: DecoderConfig,
         w: DecoderWeights,

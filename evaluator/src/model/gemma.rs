@@ -15,14 +15,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Norm, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Norm, Rotary};
 use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
+};
 
 /// Gemma's RMSNorm `<name>.weight` `[h]`: `x̂ · (1 + w)`, all in f32 as transformers
 /// computes it (the weight as stored, then `1 + w` in f32).
@@ -42,38 +43,23 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("intermediate_size")?,
         n("vocab_size")?,
     );
-    let opt = |k: &str| json.get(k).and_then(Value::as_u64).map(|v| v as usize);
-    let nkv = opt("num_key_value_heads").unwrap_or(nh);
-    let hd = opt("head_dim").unwrap_or(h / nh.max(1));
+    let nkv = config_opt_usize(json, "num_key_value_heads").unwrap_or(nh);
+    let hd = config_opt_usize(json, "head_dim").unwrap_or(h / nh.max(1));
     if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
         bail!(
             "{}: rope_scaling is not supported for Gemma",
             path.display()
         );
     }
-    let bias = json
-        .get("attention_bias")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let eps = json
-        .get("rms_norm_eps")
-        .and_then(Value::as_f64)
-        .unwrap_or(1e-6) as f32;
-    let theta = json
-        .get("rope_theta")
-        .and_then(Value::as_f64)
-        .unwrap_or(10000.0) as f32;
+    let bias = config_flag(json, "attention_bias", false);
+    let eps = config_f64(json, "rms_norm_eps", 1e-6) as f32;
     // transformers uses `hidden_activation` when set, else `hidden_act`.
-    let act_name = ["hidden_activation", "hidden_act"]
-        .iter()
-        .find_map(|k| json.get(*k).and_then(Value::as_str))
-        .unwrap_or("gelu_pytorch_tanh");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: hidden_act {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
+    let act = config_act(
+        json,
+        &["hidden_activation", "hidden_act"],
+        "gelu_pytorch_tanh",
+        &path,
+    )?;
     let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
     let embed = t.get("model.embed_tokens.weight", &[vocab, h])?;
     let mut blocks = Vec::with_capacity(n_layer);
@@ -92,43 +78,26 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             k: t.linear(&l("self_attn.k_proj"), nkv * hd, h, bias)?,
             v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, bias)?,
             o: t.linear(&l("self_attn.o_proj"), h, nh * hd, bias)?,
-            ffn: Ffn {
-                gate: Some(t.linear(&l("mlp.gate_proj"), ff, h, false)?),
-                up: t.linear(&l("mlp.up_proj"), ff, h, false)?,
-                down: t.linear(&l("mlp.down_proj"), h, ff, false)?,
-                act,
-            },
+            ffn: t.gated_mlp(&l("mlp"), ff, h, act)?,
         });
     }
-    let final_norm = rms_norm(&mut t, "model.norm.weight", h, eps)?;
-    let info = t.info("GemmaForCausalLM", vocab, json)?;
     let w = DecoderWeights {
-        lm_head: Linear {
-            weight: candle_core::quantized::QMatMul::Tensor(embed.clone()),
-            bias: None,
-        },
+        final_norm: rms_norm(&mut t, "model.norm.weight", h, eps)?,
+        lm_head: Linear::dense(embed.clone()),
         embed,
         positions: None,
         embed_norm: None,
         blocks,
-        final_norm,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nkv,
-        head_dim: hd,
-        vocab_size: vocab,
-        rotary: Some(Rotary {
-            dims: hd,
-            inv_freq: inv_freq(hd, theta, &RopeScaling::None),
-            style: RopeStyle::Half,
-        }),
-        max_positions: None,
-        position_offset: 0,
-        embed_scale: Some((h as f64).sqrt()),
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, hd, vocab);
+    cfg.n_kv_heads = nkv;
+    let theta = config_f64(json, "rope_theta", 1e4) as f32;
+    cfg.rotary = Some(Rotary {
+        dims: hd,
+        inv_freq: inv_freq(hd, theta, &RopeScaling::None),
+        style: RopeStyle::Half,
+    });
+    cfg.embed_scale = Some((h as f64).sqrt());
+    let info = t.info("GemmaForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

@@ -20,12 +20,14 @@ use candle_core::{DType, Device};
 use serde_json::Value;
 
 use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
 use super::llama::Linear;
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    check_heads, config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
+};
 
-/// A `Conv1D` layer `<name>.weight` `[inp, out]` + `<name>.bias` as a [`Linear`]; with
-/// `split`, the `out` columns cut into that many equal parts (`c_attn`: q, k, v).
+/// A `Conv1D` layer `<name>.weight` `[inp, out]` + `<name>.bias` as [`Linear`]s: the
+/// `out` columns cut into `split` equal parts (`c_attn`: q, k, v).
 fn conv1d(
     t: &mut Tensors,
     name: &str,
@@ -57,36 +59,15 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("vocab_size")?,
         n("n_positions")?,
     );
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: n_embd {h} is not a multiple of n_head {nh}",
-            path.display()
-        );
-    }
+    check_heads(h, nh, &path)?;
     for k in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"] {
-        if json.get(k).and_then(Value::as_bool) == Some(true) {
+        if config_flag(json, k, false) {
             bail!("{}: {k} = true is not supported", path.display());
         }
     }
-    let ff = json
-        .get("n_inner")
-        .and_then(Value::as_u64)
-        .map(|v| v as usize)
-        .unwrap_or(4 * h);
-    let eps = json
-        .get("layer_norm_epsilon")
-        .and_then(Value::as_f64)
-        .unwrap_or(1e-5) as f32;
-    let act_name = json
-        .get("activation_function")
-        .and_then(Value::as_str)
-        .unwrap_or("gelu_new");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: activation_function {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
+    let ff = config_opt_usize(json, "n_inner").unwrap_or(4 * h);
+    let eps = config_f64(json, "layer_norm_epsilon", 1e-5) as f32;
+    let act = config_act(json, &["activation_function"], "gelu_new", &path)?;
     let mut t = Tensors::open(
         dir,
         device,
@@ -104,14 +85,9 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     let mut blocks = Vec::with_capacity(n_layer);
     for i in 0..n_layer {
         let l = |s: &str| p(&format!("h.{i}.{s}"));
-        let mut qkv = conv1d(&mut t, &l("attn.c_attn"), h, 3 * h, 3)?.into_iter();
-        let (q, k, v) = (qkv.next(), qkv.next(), qkv.next());
-        let (Some(q), Some(k), Some(v)) = (q, k, v) else {
-            unreachable!("three parts")
-        };
-        let o = conv1d(&mut t, &l("attn.c_proj"), h, h, 1)?.remove(0);
-        let up = conv1d(&mut t, &l("mlp.c_fc"), h, ff, 1)?.remove(0);
-        let down = conv1d(&mut t, &l("mlp.c_proj"), ff, h, 1)?.remove(0);
+        let [q, k, v]: [Linear; 3] = conv1d(&mut t, &l("attn.c_attn"), h, 3 * h, 3)?
+            .try_into()
+            .map_err(|_| anyhow!("three parts"))?;
         blocks.push(Block {
             ln1: t.layer_norm(&l("ln_1"), h, eps)?,
             ln2: Some(t.layer_norm(&l("ln_2"), h, eps)?),
@@ -119,40 +95,25 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             q,
             k,
             v,
-            o,
+            o: conv1d(&mut t, &l("attn.c_proj"), h, h, 1)?.remove(0),
             ffn: Ffn {
                 gate: None,
-                up,
-                down,
+                up: conv1d(&mut t, &l("mlp.c_fc"), h, ff, 1)?.remove(0),
+                down: conv1d(&mut t, &l("mlp.c_proj"), ff, h, 1)?.remove(0),
                 act,
             },
         });
     }
-    let final_norm = t.layer_norm(&p("ln_f"), h, eps)?;
-    let info = t.info("GPT2LMHeadModel", vocab, json)?;
     let w = DecoderWeights {
-        lm_head: Linear {
-            weight: QMatMul::Tensor(embed.clone()),
-            bias: None,
-        },
+        final_norm: t.layer_norm(&p("ln_f"), h, eps)?,
+        lm_head: Linear::dense(embed.clone()),
         embed,
         positions: Some(positions),
         embed_norm: None,
         blocks,
-        final_norm,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nh,
-        head_dim: h / nh,
-        vocab_size: vocab,
-        rotary: None,
-        max_positions: Some(n_pos),
-        position_offset: 0,
-        embed_scale: None,
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, h / nh, vocab);
+    cfg.max_positions = Some(n_pos);
+    let info = t.info("GPT2LMHeadModel", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

@@ -15,15 +15,13 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
-use candle_core::quantized::QMatMul;
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
 use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{check_heads, config_act, config_f64, config_flag, config_usize, Tensors};
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
     let path = dir.join("config.json");
@@ -35,64 +33,25 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("intermediate_size")?,
         n("vocab_size")?,
     );
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: hidden_size {h} is not a multiple of num_attention_heads {nh}",
-            path.display()
-        );
-    }
+    check_heads(h, nh, &path)?;
     if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
         bail!(
             "{}: rope_scaling is not supported for GPT-NeoX",
             path.display()
         );
     }
-    let f = |k: &str, default: f64| json.get(k).and_then(Value::as_f64).unwrap_or(default);
-    let flag = |k: &str, default: bool| json.get(k).and_then(Value::as_bool).unwrap_or(default);
     let hd = h / nh;
-    let rot = (hd as f64 * f("rotary_pct", 0.25)) as usize;
-    let eps = f("layer_norm_eps", 1e-5) as f32;
-    let act_name = json
-        .get("hidden_act")
-        .and_then(Value::as_str)
-        .unwrap_or("gelu");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: hidden_act {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
-    let parallel = flag("use_parallel_residual", true);
-    let bias = flag("attention_bias", true);
+    let rot = (hd as f64 * config_f64(json, "rotary_pct", 0.25)) as usize;
+    let eps = config_f64(json, "layer_norm_eps", 1e-5) as f32;
+    let act = config_act(json, &["hidden_act"], "gelu", &path)?;
+    let parallel = config_flag(json, "use_parallel_residual", true);
+    let bias = config_flag(json, "attention_bias", true);
     let mut t = Tensors::open(dir, device, dtype, &["gpt_neox.embed_in.weight"])?;
     let embed = t.get("gpt_neox.embed_in.weight", &[vocab, h])?;
     let mut blocks = Vec::with_capacity(n_layer);
     for i in 0..n_layer {
         let l = |s: &str| format!("gpt_neox.layers.{i}.{s}");
-        // Rows of the fused projection: per head, hd rows of q, then k, then v.
-        let name = l("attention.query_key_value");
-        let w = t.get(&format!("{name}.weight"), &[3 * h, h])?;
-        let b = if bias {
-            Some(t.get(&format!("{name}.bias"), &[3 * h])?)
-        } else {
-            None
-        };
-        let split = |j: usize| -> candle_core::Result<Linear> {
-            let wj = w
-                .reshape((nh, 3, hd, h))?
-                .narrow(1, j, 1)?
-                .reshape((h, h))?;
-            let bj = match &b {
-                Some(b) => Some(b.reshape((nh, 3, hd))?.narrow(1, j, 1)?.reshape(h)?),
-                None => None,
-            };
-            Ok(Linear {
-                weight: QMatMul::Tensor(wj.contiguous()?),
-                bias: bj.map(|b| b.contiguous()).transpose()?,
-            })
-        };
-        let part = |j| split(j).map_err(|e| anyhow!("{name}: {}", candle_msg(&e)));
-        let (q, k, v) = (part(0)?, part(1)?, part(2)?);
+        let [q, k, v] = t.fused_qkv_per_head(&l("attention.query_key_value"), nh, hd, h, bias)?;
         blocks.push(Block {
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
             ln2: Some(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
@@ -109,44 +68,26 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             },
         });
     }
-    let final_norm = t.layer_norm("gpt_neox.final_layer_norm", h, eps)?;
-    let lm_head = if flag("tie_word_embeddings", false) {
+    let lm_head = if config_flag(json, "tie_word_embeddings", false) {
         embed.clone()
     } else {
         t.get("embed_out.weight", &[vocab, h])?
     };
-    let info = t.info("GPTNeoXForCausalLM", vocab, json)?;
     let w = DecoderWeights {
+        final_norm: t.layer_norm("gpt_neox.final_layer_norm", h, eps)?,
+        lm_head: Linear::dense(lm_head),
         embed,
         positions: None,
         embed_norm: None,
         blocks,
-        final_norm,
-        lm_head: Linear {
-            weight: QMatMul::Tensor(lm_head),
-            bias: None,
-        },
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nh,
-        head_dim: hd,
-        vocab_size: vocab,
-        rotary: Some(Rotary {
-            dims: rot,
-            inv_freq: inv_freq(
-                rot,
-                f("rotary_emb_base", 10000.0) as f32,
-                &RopeScaling::None,
-            ),
-            style: RopeStyle::Half,
-        }),
-        max_positions: None,
-        position_offset: 0,
-        embed_scale: None,
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, hd, vocab);
+    let theta = config_f64(json, "rotary_emb_base", 1e4) as f32;
+    cfg.rotary = Some(Rotary {
+        dims: rot,
+        inv_freq: inv_freq(rot, theta, &RopeScaling::None),
+        style: RopeStyle::Half,
+    });
+    let info = t.info("GPTNeoXForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

@@ -13,50 +13,26 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::Result;
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
 use super::llama::{inv_freq, RopeScaling, RopeStyle};
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    check_heads, config_act, config_f64, config_opt_usize, config_usize, Tensors,
+};
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
     let path = dir.join("config.json");
     let n = |k: &str| config_usize(json, k, &path);
     let (h, n_layer, nh, vocab) = (n("n_embd")?, n("n_layer")?, n("n_head")?, n("vocab_size")?);
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: n_embd {h} is not a multiple of n_head {nh}",
-            path.display()
-        );
-    }
+    check_heads(h, nh, &path)?;
     let hd = h / nh;
-    let ff = json
-        .get("n_inner")
-        .and_then(Value::as_u64)
-        .map(|v| v as usize)
-        .unwrap_or(4 * h);
-    let rot = json
-        .get("rotary_dim")
-        .and_then(Value::as_u64)
-        .map(|v| v as usize)
-        .unwrap_or(hd);
-    let eps = json
-        .get("layer_norm_epsilon")
-        .and_then(Value::as_f64)
-        .unwrap_or(1e-5) as f32;
-    let act_name = json
-        .get("activation_function")
-        .and_then(Value::as_str)
-        .unwrap_or("gelu_new");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: activation_function {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
+    let ff = config_opt_usize(json, "n_inner").unwrap_or(4 * h);
+    let rot = config_opt_usize(json, "rotary_dim").unwrap_or(hd);
+    let eps = config_f64(json, "layer_norm_epsilon", 1e-5) as f32;
+    let act = config_act(json, &["activation_function"], "gelu_new", &path)?;
     let mut t = Tensors::open(dir, device, dtype, &["transformer.wte.weight"])?;
     let embed = t.get("transformer.wte.weight", &[vocab, h])?;
     let mut blocks = Vec::with_capacity(n_layer);
@@ -78,33 +54,20 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             },
         });
     }
-    let final_norm = t.layer_norm("transformer.ln_f", h, eps)?;
-    let lm_head = t.linear("lm_head", vocab, h, true)?;
-    let info = t.info("GPTJForCausalLM", vocab, json)?;
     let w = DecoderWeights {
+        final_norm: t.layer_norm("transformer.ln_f", h, eps)?,
+        lm_head: t.linear("lm_head", vocab, h, true)?,
         embed,
         positions: None,
         embed_norm: None,
         blocks,
-        final_norm,
-        lm_head,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nh,
-        head_dim: hd,
-        vocab_size: vocab,
-        rotary: Some(Rotary {
-            dims: rot,
-            inv_freq: inv_freq(rot, 10000.0, &RopeScaling::None),
-            style: RopeStyle::Interleaved,
-        }),
-        max_positions: None,
-        position_offset: 0,
-        embed_scale: None,
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, hd, vocab);
+    cfg.rotary = Some(Rotary {
+        dims: rot,
+        inv_freq: inv_freq(rot, 10000.0, &RopeScaling::None),
+        style: RopeStyle::Interleaved,
+    });
+    let info = t.info("GPTJForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

@@ -119,6 +119,14 @@ pub struct Linear {
 pub const DEQUANTIZE_MIN_ROWS: usize = 16;
 
 impl Linear {
+    /// A dense layer without bias (an output layer tied to the embeddings: `[vocab, hidden]`).
+    pub fn dense(w: Tensor) -> Linear {
+        Linear {
+            weight: QMatMul::Tensor(w),
+            bias: None,
+        }
+    }
+
     pub(crate) fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
         let y = match &self.weight {
             QMatMul::QTensor(q) if dequantize_large && rows(x) >= DEQUANTIZE_MIN_ROWS => {

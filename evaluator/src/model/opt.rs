@@ -16,15 +16,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
-use candle_core::quantized::QMatMul;
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
 use super::llama::Linear;
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    check_heads, config_act, config_flag, config_opt_usize, config_usize, Tensors,
+};
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
     let path = dir.join("config.json");
@@ -37,30 +37,22 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("vocab_size")?,
         n("max_position_embeddings")?,
     );
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: hidden_size {h} is not a multiple of num_attention_heads {nh}",
-            path.display()
-        );
-    }
-    let flag = |k: &str, default: bool| json.get(k).and_then(Value::as_bool).unwrap_or(default);
+    check_heads(h, nh, &path)?;
     let unsupported = [
         (
-            !flag("do_layer_norm_before", true),
+            !config_flag(json, "do_layer_norm_before", true),
             "do_layer_norm_before = false",
         ),
         (
-            json.get("word_embed_proj_dim")
-                .and_then(Value::as_u64)
-                .is_some_and(|d| d as usize != h),
+            config_opt_usize(json, "word_embed_proj_dim").is_some_and(|d| d != h),
             "word_embed_proj_dim other than hidden_size",
         ),
         (
-            !flag("layer_norm_elementwise_affine", true),
+            !config_flag(json, "layer_norm_elementwise_affine", true),
             "layer_norm_elementwise_affine = false",
         ),
         (
-            flag("_remove_final_layer_norm", false),
+            config_flag(json, "_remove_final_layer_norm", false),
             "_remove_final_layer_norm = true",
         ),
     ];
@@ -70,27 +62,14 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             path.display()
         );
     }
-    let bias = flag("enable_bias", true);
-    let act_name = json
-        .get("activation_function")
-        .and_then(Value::as_str)
-        .unwrap_or("relu");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: activation_function {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
-    let mut t = Tensors::open(
-        dir,
-        device,
-        dtype,
-        &[
-            "model.decoder.embed_tokens.weight",
-            "decoder.embed_tokens.weight",
-        ],
-    )?;
-    let d = if t.has("model.decoder.embed_tokens.weight") {
+    let bias = config_flag(json, "enable_bias", true);
+    let act = config_act(json, &["activation_function"], "relu", &path)?;
+    let names = [
+        "model.decoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
+    ];
+    let mut t = Tensors::open(dir, device, dtype, &names)?;
+    let d = if t.has(names[0]) {
         "model.decoder"
     } else {
         "decoder"
@@ -117,31 +96,17 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             },
         });
     }
-    let final_norm = t.layer_norm(&format!("{d}.final_layer_norm"), h, eps)?;
-    let info = t.info("OPTForCausalLM", vocab, json)?;
     let w = DecoderWeights {
-        lm_head: Linear {
-            weight: QMatMul::Tensor(embed.clone()),
-            bias: None,
-        },
+        final_norm: t.layer_norm(&format!("{d}.final_layer_norm"), h, eps)?,
+        lm_head: Linear::dense(embed.clone()),
         embed,
         positions: Some(positions),
         embed_norm: None,
         blocks,
-        final_norm,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nh,
-        head_dim: h / nh,
-        vocab_size: vocab,
-        rotary: None,
-        max_positions: Some(n_pos),
-        position_offset: 2,
-        embed_scale: None,
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, h / nh, vocab);
+    cfg.max_positions = Some(n_pos);
+    cfg.position_offset = 2;
+    let info = t.info("OPTForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

@@ -13,14 +13,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::candle_msg;
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
 use super::llama::{inv_freq, RopeScaling, RopeStyle};
-use super::safetensors::{config_usize, Tensors};
+use super::safetensors::{
+    check_heads, config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
+};
 
 pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> Result<Decoder> {
     let path = dir.join("config.json");
@@ -32,37 +33,18 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         n("intermediate_size")?,
         n("vocab_size")?,
     );
-    let nkv = json
-        .get("num_key_value_heads")
-        .and_then(Value::as_u64)
-        .map(|v| v as usize)
-        .unwrap_or(nh);
-    if nh == 0 || h % nh != 0 {
-        bail!(
-            "{}: hidden_size {h} is not a multiple of num_attention_heads {nh}",
-            path.display()
-        );
-    }
-    if json.get("qk_layernorm").and_then(Value::as_bool) == Some(true) {
+    check_heads(h, nh, &path)?;
+    let nkv = config_opt_usize(json, "num_key_value_heads").unwrap_or(nh);
+    if config_flag(json, "qk_layernorm", false) {
         bail!("{}: qk_layernorm = true is not supported", path.display());
     }
     if json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
         bail!("{}: rope_scaling is not supported for Phi", path.display());
     }
-    let f = |k: &str, default: f64| json.get(k).and_then(Value::as_f64).unwrap_or(default);
     let hd = h / nh;
-    let rot = (hd as f64 * f("partial_rotary_factor", 0.5)) as usize;
-    let eps = f("layer_norm_eps", 1e-5) as f32;
-    let act_name = json
-        .get("hidden_act")
-        .and_then(Value::as_str)
-        .unwrap_or("gelu_new");
-    let act = Act::from_hf(act_name).ok_or_else(|| {
-        anyhow!(
-            "{}: hidden_act {act_name:?} is not supported",
-            path.display()
-        )
-    })?;
+    let rot = (hd as f64 * config_f64(json, "partial_rotary_factor", 0.5)) as usize;
+    let eps = config_f64(json, "layer_norm_eps", 1e-5) as f32;
+    let act = config_act(json, &["hidden_act"], "gelu_new", &path)?;
     let mut t = Tensors::open(dir, device, dtype, &["model.embed_tokens.weight"])?;
     let embed = t.get("model.embed_tokens.weight", &[vocab, h])?;
     let mut blocks = Vec::with_capacity(n_layer);
@@ -84,33 +66,22 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             },
         });
     }
-    let final_norm = t.layer_norm("model.final_layernorm", h, eps)?;
-    let lm_head = t.linear("lm_head", vocab, h, true)?;
-    let info = t.info("PhiForCausalLM", vocab, json)?;
     let w = DecoderWeights {
+        final_norm: t.layer_norm("model.final_layernorm", h, eps)?,
+        lm_head: t.linear("lm_head", vocab, h, true)?,
         embed,
         positions: None,
         embed_norm: None,
         blocks,
-        final_norm,
-        lm_head,
     };
-    let cfg = DecoderConfig {
-        n_heads: nh,
-        n_kv_heads: nkv,
-        head_dim: hd,
-        vocab_size: vocab,
-        rotary: Some(Rotary {
-            dims: rot,
-            inv_freq: inv_freq(rot, f("rope_theta", 10000.0) as f32, &RopeScaling::None),
-            style: RopeStyle::Half,
-        }),
-        max_positions: None,
-        position_offset: 0,
-        embed_scale: None,
-        logit_scale: None,
-        alibi: false,
-    };
-    Decoder::new(cfg, w, t.act, device.clone(), info)
-        .map_err(|e| anyhow!("{}: {}", dir.display(), candle_msg(&e)))
+    let mut cfg = DecoderConfig::new(nh, hd, vocab);
+    cfg.n_kv_heads = nkv;
+    let theta = config_f64(json, "rope_theta", 1e4) as f32;
+    cfg.rotary = Some(Rotary {
+        dims: rot,
+        inv_freq: inv_freq(rot, theta, &RopeScaling::None),
+        style: RopeStyle::Half,
+    });
+    let info = t.info("PhiForCausalLM", vocab, json)?;
+    Decoder::load(dir, cfg, w, &t, info)
 }

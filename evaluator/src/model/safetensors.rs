@@ -26,7 +26,7 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 
 use super::candle_msg;
-use super::decoder::Norm;
+use super::decoder::{Act, Ffn, Norm};
 use super::llama::{
     check_shape, inv_freq, numel, Layer, Linear, Llama, LlamaConfig, Mlp, RopeScaling, RopeStyle,
     Weights,
@@ -194,6 +194,42 @@ pub(crate) fn config_usize(json: &Value, k: &str, path: &Path) -> Result<usize> 
         })
 }
 
+/// config.json key `k` as a non-negative integer, if present.
+pub(crate) fn config_opt_usize(json: &Value, k: &str) -> Option<usize> {
+    json.get(k).and_then(|v| v.as_u64()).map(|v| v as usize)
+}
+
+/// config.json key `k` as a number, else `default`.
+pub(crate) fn config_f64(json: &Value, k: &str, default: f64) -> f64 {
+    json.get(k).and_then(|v| v.as_f64()).unwrap_or(default)
+}
+
+/// config.json key `k` as a boolean, else `default`.
+pub(crate) fn config_flag(json: &Value, k: &str, default: bool) -> bool {
+    json.get(k).and_then(|v| v.as_bool()).unwrap_or(default)
+}
+
+/// The activation named by the first of `keys` that config.json has, else `default`;
+/// refused when unknown.
+pub(crate) fn config_act(json: &Value, keys: &[&str], default: &str, path: &Path) -> Result<Act> {
+    let (key, name) = keys
+        .iter()
+        .find_map(|k| json.get(*k).and_then(|v| v.as_str()).map(|v| (*k, v)))
+        .unwrap_or((keys[0], default));
+    Act::from_hf(name).ok_or_else(|| anyhow!("{}: {key} {name:?} is not supported", path.display()))
+}
+
+/// `hidden` must split into `heads` equal heads.
+pub(crate) fn check_heads(hidden: usize, heads: usize, path: &Path) -> Result<()> {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
+        bail!(
+            "{}: hidden size {hidden} is not a multiple of the {heads} attention heads",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn read_json(path: &Path) -> Result<Value> {
     let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&s).with_context(|| format!("{}: invalid JSON", path.display()))
@@ -309,6 +345,11 @@ impl Tensors {
         format!("{f}, tensor {name}")
     }
 
+    /// The device tensors are loaded to.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Whether the files hold tensor `name`.
     pub fn has(&self, name: &str) -> bool {
         self.st.get(name).is_ok()
@@ -354,6 +395,50 @@ impl Tensors {
             b: self.get(&format!("{name}.bias"), &[h])?,
             eps,
         })
+    }
+
+    /// A gated MLP `<prefix>.{gate,up,down}_proj.weight` (no biases).
+    pub fn gated_mlp(&mut self, prefix: &str, ff: usize, h: usize, act: Act) -> Result<Ffn> {
+        Ok(Ffn {
+            gate: Some(self.linear(&format!("{prefix}.gate_proj"), ff, h, false)?),
+            up: self.linear(&format!("{prefix}.up_proj"), ff, h, false)?,
+            down: self.linear(&format!("{prefix}.down_proj"), h, ff, false)?,
+            act,
+        })
+    }
+
+    /// A fused `[3 * nh * hd, h]` projection `<name>.weight` (+ `.bias`) whose output rows
+    /// are laid out per head as (q, k, v) (GPT-NeoX, Bloom), split into q, k and v.
+    pub fn fused_qkv_per_head(
+        &mut self,
+        name: &str,
+        nh: usize,
+        hd: usize,
+        h: usize,
+        bias: bool,
+    ) -> Result<[Linear; 3]> {
+        let w = self.get(&format!("{name}.weight"), &[3 * nh * hd, h])?;
+        let b = if bias {
+            Some(self.get(&format!("{name}.bias"), &[3 * nh * hd])?)
+        } else {
+            None
+        };
+        let part = |j: usize| -> candle_core::Result<Linear> {
+            let wj = w
+                .reshape((nh, 3, hd, h))?
+                .narrow(1, j, 1)?
+                .reshape((nh * hd, h))?;
+            let bj = match &b {
+                Some(b) => Some(b.reshape((nh, 3, hd))?.narrow(1, j, 1)?.reshape(nh * hd)?),
+                None => None,
+            };
+            Ok(Linear {
+                weight: QMatMul::Tensor(wj.contiguous()?),
+                bias: bj.map(|b| b.contiguous()).transpose()?,
+            })
+        };
+        let part = |j| part(j).map_err(|e| anyhow!("{}: {}", self.file_of(name), candle_msg(&e)));
+        Ok([part(0)?, part(1)?, part(2)?])
     }
 
     /// What the results record about the model: `config` is the parsed config.json.
