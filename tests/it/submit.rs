@@ -159,7 +159,7 @@ fn submit_writes_the_golden_request_and_refuses_each_bad_repo() {
             variant(|f| {
                 f.insert(
                     "config.json".into(),
-                    b(r#"{"architectures": ["BloomForCausalLM"]}"#),
+                    b(r#"{"architectures": ["FalconForCausalLM"]}"#),
                 );
             }),
         ),
@@ -311,7 +311,7 @@ fn submit_writes_the_golden_request_and_refuses_each_bad_repo() {
         (
             "org-bad/gpt2-arch",
             &[
-                "architecture BloomForCausalLM is not one the evaluator runs",
+                "architecture FalconForCausalLM is not one the evaluator runs",
                 "LlamaForCausalLM",
             ],
         ),

@@ -52,14 +52,14 @@ fn truncated_safetensors_and_bad_configs() {
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();
     std::fs::write(
         &cfg_path,
-        cfg.replace("LlamaForCausalLM", "BloomForCausalLM"),
+        cfg.replace("LlamaForCausalLM", "FalconForCausalLM"),
     )
     .unwrap();
     let e = err(&dir);
     println!("{e}");
     assert!(
         e.contains("config.json")
-            && e.contains("BloomForCausalLM")
+            && e.contains("FalconForCausalLM")
             && e.contains(&model::SUPPORTED_HF_ARCHITECTURES.join(", ")),
         "{e}"
     );
