@@ -33,8 +33,12 @@ if [ ! -x "$perplexity" ]; then
   mkdir -p "$cache"
   work=$(mktemp -d "$cache/llama-cpp.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  read -r url sdist_sha256 < <(curl -fsSL "https://pypi.org/pypi/llama-cpp-python/$version/json" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); u=[u for u in d["urls"] if u["packagetype"]=="sdist"][0]; print(u["url"], u["digests"]["sha256"])')
+  # The registry these machines reach answers 404 for the per-version JSON endpoint and
+  # gives file URLs relative to the project's JSON page: read the release from the
+  # unversioned page and resolve the URL against it.
+  index="https://pypi.org/pypi/llama-cpp-python/json"
+  read -r url sdist_sha256 < <(curl -fsSL "$index" |
+    python3 -c 'import json,sys,urllib.parse; d=json.load(sys.stdin); u=[u for u in d["releases"][sys.argv[2]] if u["packagetype"]=="sdist"][0]; print(urllib.parse.urljoin(sys.argv[1], u["url"]), u["digests"]["sha256"])' "$index" "$version")
   echo "downloading $url" >&2
   curl -fsSL -o "$work/sdist.tar.gz" "$url"
   got=$(sha256sum "$work/sdist.tar.gz" | cut -d' ' -f1)
