@@ -4,11 +4,9 @@
 //! rows ([`pack`]), keeping their caches ([`commit`]) and picking the rows to score
 //! ([`last_rows`]).
 
-use candle_core::{DType, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 
 use super::softmax::causal_softmax;
-use candle_core::Device;
-
 use super::{KvCache, Seq};
 
 /// Query rows per attention block: a block of a long new segment multiplies against the

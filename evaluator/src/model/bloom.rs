@@ -19,7 +19,7 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
+use super::decoder::{Act, Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual};
 use super::llama::Linear;
 use super::safetensors::{check_heads, config_f64, config_flag, config_usize, Tensors};
 
@@ -52,8 +52,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             t.fused_qkv_per_head(&l("self_attention.query_key_value"), nh, hd, h, true)?;
         blocks.push(Block {
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
-            ln2: Some(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
-            parallel: false,
+            residual: Residual::Sequential(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
             q,
             k,
             v,

@@ -94,21 +94,39 @@ pub struct Ffn {
     pub act: Act,
 }
 
+impl Ffn {
+    /// `x` `[rows, hidden]` → `[rows, hidden]` (`dequantize_large`: see [`Linear`]).
+    pub fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
+        let dq = dequantize_large;
+        let h = match &self.gate {
+            None => self.act.forward(&self.up.forward(x, dq)?)?,
+            Some(g) => (self.act.forward(&g.forward(x, dq)?)? * self.up.forward(x, dq)?)?,
+        };
+        self.down.forward(&h, dq)
+    }
+}
+
 /// One decoder layer.
 #[derive(Debug, Clone)]
 pub struct Block {
     pub ln1: Norm,
-    /// None: the feed-forward block reads `ln1 x` too (GPT-J, Phi: one norm per layer,
-    /// with `parallel`).
-    pub ln2: Option<Norm>,
-    /// `x + attn(ln1 x) + ffn(ln2 x)` (GPT-NeoX's `use_parallel_residual`, GPT-J, Phi)
-    /// instead of two residual steps.
-    pub parallel: bool,
+    pub residual: Residual,
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
     pub o: Linear,
     pub ffn: Ffn,
+}
+
+/// How a layer adds its attention and feed-forward outputs to the residual stream.
+#[derive(Debug, Clone)]
+pub enum Residual {
+    /// `x += attn(ln1 x); x += ffn(ln2 x)`: the norm is `ln2`.
+    Sequential(Norm),
+    /// `x + attn(ln1 x) + ffn(ln2 x)` (GPT-NeoX's `use_parallel_residual`).
+    Parallel(Norm),
+    /// `x + attn(ln1 x) + ffn(ln1 x)`: one norm per layer (GPT-J, Phi, Cohere).
+    ParallelShared,
 }
 
 /// Rotary embeddings on the first `dims` dimensions of each head.
@@ -255,14 +273,12 @@ impl Decoder {
             return Ok(x);
         };
         let hd = self.cfg.head_dim;
-        let rope = |t: &Tensor| match r.style {
-            RopeStyle::Half => candle_nn::rotary_emb::rope(t, cos, sin),
-            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(t, cos, sin),
-        };
         if r.dims == hd {
-            return rope(&x);
+            return r.style.apply(&x, cos, sin);
         }
-        let rot = rope(&x.narrow(3, 0, r.dims)?.contiguous()?)?;
+        let rot = r
+            .style
+            .apply(&x.narrow(3, 0, r.dims)?.contiguous()?, cos, sin)?;
         let pass = x.narrow(3, r.dims, hd - r.dims)?;
         Tensor::cat(&[rot, pass], 3)?.contiguous()
     }
@@ -307,14 +323,6 @@ impl Decoder {
         b.o.forward(&out, false)
     }
 
-    fn ffn(&self, f: &Ffn, x: &Tensor) -> Result<Tensor> {
-        let h = match &f.gate {
-            None => f.act.forward(&f.up.forward(x, false)?)?,
-            Some(g) => (f.act.forward(&g.forward(x, false)?)? * f.up.forward(x, false)?)?,
-        };
-        f.down.forward(&h, false)
-    }
-
     fn hidden(&self, batch: &mut [Seq<'_>]) -> Result<Tensor> {
         let Packed {
             ids,
@@ -325,9 +333,9 @@ impl Decoder {
         let ids_t = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids_t)?;
         if let Some(scale) = self.cfg.embed_scale {
-            // In the activation dtype, as Gemma's normalizer is.
-            let s = Tensor::new(&[scale as f32], &self.device)?.to_dtype(self.dtype)?;
-            x = x.broadcast_mul(&s)?;
+            // (`affine` multiplies by the scale in the activation dtype, as Gemma's
+            // normalizer is.)
+            x = x.affine(scale, 0.0)?;
         }
         if let Some(n) = &self.w.embed_norm {
             x = n.forward(&x)?;
@@ -354,22 +362,17 @@ impl Decoder {
         for (i, b) in self.w.blocks.iter().enumerate() {
             let h = b.ln1.forward(&x)?;
             let a = self.attention(b, i, &h, rope.as_ref(), &spans, &mut work)?;
-            if b.parallel {
-                let m = match &b.ln2 {
-                    Some(n) => self.ffn(&b.ffn, &n.forward(&x)?)?,
-                    None => self.ffn(&b.ffn, &h)?,
-                };
-                x = ((x + a)? + m)?;
-            } else {
-                x = (x + a)?;
-                let h = match &b.ln2 {
-                    Some(n) => n.forward(&x)?,
-                    None => {
-                        candle_core::bail!("layer {i}: a sequential block needs its second norm")
-                    }
-                };
-                x = (&x + self.ffn(&b.ffn, &h)?)?;
-            }
+            x = match &b.residual {
+                Residual::Sequential(ln2) => {
+                    let x = (x + a)?;
+                    (&x + b.ffn.forward(&ln2.forward(&x)?, false)?)?
+                }
+                Residual::Parallel(ln2) => {
+                    let m = b.ffn.forward(&ln2.forward(&x)?, false)?;
+                    ((x + a)? + m)?
+                }
+                Residual::ParallelShared => ((x + a)? + b.ffn.forward(&h, false)?)?,
+            };
         }
         commit(batch, work, &spans);
         Ok(x)
@@ -415,8 +418,7 @@ impl CausalLm for Decoder {
         let h = self.w.final_norm.forward(&h)?;
         let mut logits = self.w.lm_head.forward(&h, false)?;
         if let Some(scale) = self.cfg.logit_scale {
-            let s = Tensor::new(&[scale as f32], &self.device)?.to_dtype(self.dtype)?;
-            logits = logits.broadcast_mul(&s)?;
+            logits = logits.affine(scale, 0.0)?;
         }
         Ok(Some(logits.to_dtype(DType::F32)?))
     }

@@ -20,7 +20,7 @@ use candle_core::{DType, Device};
 use serde_json::Value;
 
 use super::candle_msg;
-use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual};
 use super::llama::Linear;
 use super::safetensors::{
     check_heads, config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
@@ -90,8 +90,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             .map_err(|_| anyhow!("three parts"))?;
         blocks.push(Block {
             ln1: t.layer_norm(&l("ln_1"), h, eps)?,
-            ln2: Some(t.layer_norm(&l("ln_2"), h, eps)?),
-            parallel: false,
+            residual: Residual::Sequential(t.layer_norm(&l("ln_2"), h, eps)?),
             q,
             k,
             v,

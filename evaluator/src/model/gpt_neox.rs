@@ -19,7 +19,7 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual, Rotary};
 use super::llama::{inv_freq, Linear, RopeScaling, RopeStyle};
 use super::safetensors::{check_heads, config_act, config_f64, config_flag, config_usize, Tensors};
 
@@ -54,8 +54,11 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let [q, k, v] = t.fused_qkv_per_head(&l("attention.query_key_value"), nh, hd, h, bias)?;
         blocks.push(Block {
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
-            ln2: Some(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
-            parallel,
+            residual: if parallel {
+                Residual::Parallel(t.layer_norm(&l("post_attention_layernorm"), h, eps)?)
+            } else {
+                Residual::Sequential(t.layer_norm(&l("post_attention_layernorm"), h, eps)?)
+            },
             q,
             k,
             v,

@@ -17,7 +17,7 @@ use anyhow::Result;
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual, Rotary};
 use super::llama::{inv_freq, RopeScaling, RopeStyle};
 use super::safetensors::{
     check_heads, config_act, config_f64, config_opt_usize, config_usize, Tensors,
@@ -40,8 +40,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let l = |s: &str| format!("transformer.h.{i}.{s}");
         blocks.push(Block {
             ln1: t.layer_norm(&l("ln_1"), h, eps)?,
-            ln2: None,
-            parallel: true,
+            residual: Residual::ParallelShared,
             q: t.linear(&l("attn.q_proj"), h, h, false)?,
             k: t.linear(&l("attn.k_proj"), h, h, false)?,
             v: t.linear(&l("attn.v_proj"), h, h, false)?,

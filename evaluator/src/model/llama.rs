@@ -34,6 +34,16 @@ pub enum RopeStyle {
     Interleaved,
 }
 
+impl RopeStyle {
+    /// Rotates `x` `[batch, heads, rows, dims]` by the `[rows, dims/2]` tables.
+    pub fn apply(self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        match self {
+            RopeStyle::Half => candle_nn::rotary_emb::rope(x, cos, sin),
+            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(x, cos, sin),
+        }
+    }
+}
+
 /// The shape of a Llama-family model.
 #[derive(Debug, Clone)]
 pub struct LlamaConfig {
@@ -265,13 +275,6 @@ impl Llama {
         self.dtype
     }
 
-    fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        match self.cfg.rope_style {
-            RopeStyle::Half => candle_nn::rotary_emb::rope(x, cos, sin),
-            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(x, cos, sin),
-        }
-    }
-
     /// Self-attention of every sequence of the batch. `x` holds the packed rows of all
     /// sequences; projections and rotary embeddings run on all rows at once, the
     /// attention itself per sequence, against that sequence's own cache.
@@ -299,8 +302,8 @@ impl Llama {
             .transpose(1, 2)?
             .contiguous()?;
         let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
-        let q = self.rope(&q, cos, sin)?.squeeze(0)?;
-        let k = self.rope(&k, cos, sin)?.squeeze(0)?;
+        let q = self.cfg.rope_style.apply(&q, cos, sin)?.squeeze(0)?;
+        let k = self.cfg.rope_style.apply(&k, cos, sin)?.squeeze(0)?;
         let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd, None)?;
         layer.o.forward(&out, self.dequantize_large)
     }

@@ -16,22 +16,16 @@
 
 use candle_core::{DType, Result, Tensor};
 
+use super::decoder::Ffn;
 use super::llama::Linear;
-
-/// One expert: a SwiGLU MLP (`w1` gate, `w3` up, `w2` down, HF's names).
-#[derive(Debug, Clone)]
-pub struct Expert {
-    pub w1: Linear,
-    pub w2: Linear,
-    pub w3: Linear,
-}
 
 /// The sparse mixture-of-experts block of one layer.
 #[derive(Debug, Clone)]
 pub struct SparseMoe {
     /// Router, `[n_experts, hidden]`.
     pub router: Linear,
-    pub experts: Vec<Expert>,
+    /// SwiGLU MLPs: HF's `w1` is the gate, `w3` up, `w2` down.
+    pub experts: Vec<Ffn>,
     /// Experts per token (`num_experts_per_tok`).
     pub top_k: usize,
 }
@@ -69,9 +63,7 @@ impl SparseMoe {
             }
             let idx = Tensor::new(rows.as_slice(), x.device())?;
             let xe = x.index_select(&idx, 0)?;
-            let g = candle_nn::ops::silu(&expert.w1.forward(&xe, dequantize_large)?)?;
-            let u = expert.w3.forward(&xe, dequantize_large)?;
-            let y = expert.w2.forward(&(g * u)?, dequantize_large)?;
+            let y = expert.forward(&xe, dequantize_large)?;
             let w = Tensor::new(weights.as_slice(), x.device())?
                 .to_dtype(x.dtype())?
                 .reshape((rows.len(), 1))?;
@@ -82,11 +74,10 @@ impl SparseMoe {
 
     /// Every linear layer of the block.
     pub fn linears_mut(&mut self) -> impl Iterator<Item = &mut Linear> {
-        std::iter::once(&mut self.router).chain(
-            self.experts
-                .iter_mut()
-                .flat_map(|e| [&mut e.w1, &mut e.w2, &mut e.w3]),
-        )
+        std::iter::once(&mut self.router).chain(self.experts.iter_mut().flat_map(|e| {
+            let Ffn { gate, up, down, .. } = e;
+            gate.iter_mut().chain([up, down])
+        }))
     }
 }
 

@@ -20,7 +20,7 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual};
 use super::llama::Linear;
 use super::safetensors::{
     check_heads, config_act, config_flag, config_opt_usize, config_usize, Tensors,
@@ -82,8 +82,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let l = |s: &str| format!("{d}.layers.{i}.{s}");
         blocks.push(Block {
             ln1: t.layer_norm(&l("self_attn_layer_norm"), h, eps)?,
-            ln2: Some(t.layer_norm(&l("final_layer_norm"), h, eps)?),
-            parallel: false,
+            residual: Residual::Sequential(t.layer_norm(&l("final_layer_norm"), h, eps)?),
             q: t.linear(&l("self_attn.q_proj"), h, h, bias)?,
             k: t.linear(&l("self_attn.k_proj"), h, h, bias)?,
             v: t.linear(&l("self_attn.v_proj"), h, h, bias)?,

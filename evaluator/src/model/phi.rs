@@ -17,7 +17,7 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use serde_json::Value;
 
-use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Rotary};
+use super::decoder::{Block, Decoder, DecoderConfig, DecoderWeights, Ffn, Residual, Rotary};
 use super::llama::{inv_freq, RopeScaling, RopeStyle};
 use super::safetensors::{
     check_heads, config_act, config_f64, config_flag, config_opt_usize, config_usize, Tensors,
@@ -52,8 +52,7 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let l = |s: &str| format!("model.layers.{i}.{s}");
         blocks.push(Block {
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
-            ln2: None,
-            parallel: true,
+            residual: Residual::ParallelShared,
             q: t.linear(&l("self_attn.q_proj"), nh * hd, h, true)?,
             k: t.linear(&l("self_attn.k_proj"), nkv * hd, h, true)?,
             v: t.linear(&l("self_attn.v_proj"), nkv * hd, h, true)?,

@@ -31,7 +31,7 @@ use super::llama::{
     check_shape, inv_freq, numel, Layer, Linear, Llama, LlamaConfig, Mlp, RopeScaling, RopeStyle,
     Weights,
 };
-use super::mixtral::{Expert, SparseMoe};
+use super::mixtral::SparseMoe;
 use super::{precision_of_dtype, weights_sha256, CausalLm, ModelInfo, SUPPORTED_HF_ARCHITECTURES};
 
 /// The parts of config.json that shape the model.
@@ -533,12 +533,13 @@ fn load_llama(
             Some((n, top_k)) => Mlp::Moe(SparseMoe {
                 router: t.linear(&p("block_sparse_moe.gate"), n, h, false)?,
                 experts: (0..n)
-                    .map(|e| -> Result<Expert> {
+                    .map(|e| -> Result<Ffn> {
                         let x = |w: &str| p(&format!("block_sparse_moe.experts.{e}.{w}"));
-                        Ok(Expert {
-                            w1: t.linear(&x("w1"), ff, h, false)?,
-                            w2: t.linear(&x("w2"), h, ff, false)?,
-                            w3: t.linear(&x("w3"), ff, h, false)?,
+                        Ok(Ffn {
+                            gate: Some(t.linear(&x("w1"), ff, h, false)?),
+                            up: t.linear(&x("w3"), ff, h, false)?,
+                            down: t.linear(&x("w2"), h, ff, false)?,
+                            act: Act::Silu,
                         })
                     })
                     .collect::<Result<_>>()?,
