@@ -321,11 +321,12 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported> {
         let mut kept = Vec::new();
         let mut skipped = BTreeSet::new();
         for p in &opts.samples {
-            let f = samples::read(p)?;
-            if samples::our_task(&f.task).is_some() {
-                kept.push(f);
-            } else {
-                skipped.insert(f.task);
+            // The task is in the name: a file of another task is not read.
+            match samples::task_of(p) {
+                Some(task) if samples::our_task(&task).is_none() => {
+                    skipped.insert(task);
+                }
+                _ => kept.push(samples::read(p)?),
             }
         }
         if kept.is_empty() {

@@ -49,8 +49,11 @@ pub const MAX_LINE_BYTES: usize = 32 << 20;
 struct Line {
     number: usize,
     doc_id: usize,
-    /// (context, continuation) per request; continuation empty for generations.
-    requests: Vec<(String, String)>,
+    /// sha256 of the first request's context (lm-eval's `prompt_hash`).
+    prompt_sha256: String,
+    /// Per request: characters of the continuation without its target delimiter " "
+    /// (the choice, whose length lm-eval's acc_norm divides by).
+    choice_chars: Vec<usize>,
     /// Per request: (log-likelihood, is_greedy), for log-likelihood tasks.
     lls: Vec<(f64, bool)>,
     /// The generation (filtered, then raw), for generation tasks.
@@ -196,8 +199,9 @@ fn parse_line(obj: &Map<String, Value>, number: usize) -> Result<Line, String> {
             lls.len()
         ));
     }
+    let prompt_sha256 = sha256_hex(&requests[0].0);
     if let Some(hash) = obj.get("prompt_hash").and_then(Value::as_str) {
-        if hash != sha256_hex(&requests[0].0) {
+        if hash != prompt_sha256 {
             return Err("`prompt_hash` is not the sha256 of the first request's context".into());
         }
     }
@@ -216,7 +220,11 @@ fn parse_line(obj: &Map<String, Value>, number: usize) -> Result<Line, String> {
     Ok(Line {
         number,
         doc_id,
-        requests,
+        prompt_sha256,
+        choice_chars: requests
+            .iter()
+            .map(|(_, cont)| cont.strip_prefix(' ').unwrap_or(cont).chars().count())
+            .collect(),
         lls,
         text: generated,
         target: obj.get("target").cloned().unwrap_or(Value::Null),
@@ -360,7 +368,7 @@ fn row(task: &str, line: &Line, s: Scored) -> DetailRow {
         sample: SampleDetail {
             task: task.to_string(),
             doc_id: line.doc_id,
-            prompt_sha256: sha256_hex(&line.requests[0].0),
+            prompt_sha256: line.prompt_sha256.clone(),
             loglikelihoods: line.lls.iter().map(|(l, _)| *l).collect(),
             prediction: s.prediction,
             gold: s.gold,
@@ -401,15 +409,11 @@ fn multiple_choice(task: &str, line: &Line) -> Result<DetailRow, String> {
     let pred = argmax(&lls);
     let acc = recorded(line, "acc", flag(pred == gold))?;
     let s = if task == "arc_challenge" || task == "hellaswag" {
-        // lm-eval 0.4: log-likelihood per character of the choice (the
-        // continuation without its target delimiter " ").
+        // lm-eval 0.4: log-likelihood per character of the choice.
         let normed: Vec<f64> = lls
             .iter()
-            .zip(&line.requests)
-            .map(|(l, (_, cont))| {
-                let choice = cont.strip_prefix(' ').unwrap_or(cont);
-                l / choice.chars().count().max(1) as f64
-            })
+            .zip(&line.choice_chars)
+            .map(|(l, n)| l / (*n).max(1) as f64)
             .collect();
         let pred_norm = argmax(&normed);
         let acc_norm = recorded(line, "acc_norm", flag(pred_norm == gold))?;
