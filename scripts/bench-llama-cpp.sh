@@ -16,41 +16,19 @@
 #
 # llama.cpp comes from PyPI (the only source reachable here): the llama-cpp-python
 # sdist vendors it whole. It is built once (CPU, native) into
-# $LEADERBOARD_CACHE/llama.cpp-<version> (default ~/.cache/leaderboard). Needs a C++
-# compiler, cmake (installed with pip when missing) and python3.
+# $LEADERBOARD_CACHE/llama.cpp-<version> (default ~/.cache/leaderboard) by
+# scripts/llama-cpp-build.sh, which this script sources. Needs a C++ compiler, cmake
+# (installed with pip when missing) and python3.
 set -euo pipefail
 docs="${1:-200}"
 threads="${2:-2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${LEADERBOARD_CACHE:-$HOME/.cache/leaderboard}"
-version=0.3.36
+source "$root/scripts/llama-cpp-build.sh"  # llama.cpp from the llama-cpp-python sdist
 
 model="${LEADERBOARD_TEST_MODEL:-$("$root/scripts/fetch-test-model.sh")}"
-src="$cache/llama.cpp-$version"
-perplexity="$src/build/bin/llama-perplexity"
+perplexity="$LLAMA_CPP_BIN/llama-perplexity"
 
-if [ ! -x "$perplexity" ]; then
-  mkdir -p "$cache"
-  work=$(mktemp -d "$cache/llama-cpp.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  # The registry these machines reach answers 404 for the per-version JSON endpoint and
-  # gives file URLs relative to the project's JSON page: read the release from the
-  # unversioned page and resolve the URL against it.
-  index="https://pypi.org/pypi/llama-cpp-python/json"
-  read -r url sdist_sha256 < <(curl -fsSL "$index" |
-    python3 -c 'import json,sys,urllib.parse; d=json.load(sys.stdin); u=[u for u in d["releases"][sys.argv[2]] if u["packagetype"]=="sdist"][0]; print(urllib.parse.urljoin(sys.argv[1], u["url"]), u["digests"]["sha256"])' "$index" "$version")
-  echo "downloading $url" >&2
-  curl -fsSL -o "$work/sdist.tar.gz" "$url"
-  got=$(sha256sum "$work/sdist.tar.gz" | cut -d' ' -f1)
-  [ "$got" = "$sdist_sha256" ] || { echo "sha256 mismatch: $got, want $sdist_sha256" >&2; exit 1; }
-  tar xzf "$work/sdist.tar.gz" -C "$work"
-  rm -rf "$src"
-  mv "$work/llama_cpp_python-$version/vendor/llama.cpp" "$src"
-  command -v cmake >/dev/null || python3 -m pip install --quiet cmake >&2
-  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF >&2
-  cmake --build "$src/build" --target llama-perplexity -j "$(nproc)" >&2
-fi
+llama_cpp_build llama-perplexity
 
 cargo build --release --quiet -p evaluator --bin evaluator --manifest-path "$root/Cargo.toml"
 evaluator="$root/target/release/evaluator"

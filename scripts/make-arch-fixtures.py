@@ -29,6 +29,7 @@ import torch
 import transformers
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "evaluator/tests/fixtures/arch"
+# (`--bench DIR` writes the speed benchmark's larger models instead: see `bench`.)
 VOCAB = 256
 COMMON = dict(
     vocab_size=VOCAB,
@@ -146,6 +147,44 @@ ARCHS = {
     "bloom": ("BloomConfig", "BloomForCausalLM", BLOOM),
     "cohere": ("CohereConfig", "CohereForCausalLM", COHERE),
     "gemma": ("GemmaConfig", "GemmaForCausalLM", GEMMA),
+    # Gemma 2: query_pre_attn_scalar unlike head_dim, a 16-position window on layer 0,
+    # small soft-caps so that tanh bends the scores and the logits.
+    "gemma2": (
+        "Gemma2Config",
+        "Gemma2ForCausalLM",
+        dict(
+            GEMMA,
+            head_dim=16,
+            num_key_value_heads=2,
+            query_pre_attn_scalar=24,
+            sliding_window=16,
+            attn_logit_softcapping=2.0,
+            final_logit_softcapping=5.0,
+        ),
+    ),
+    # Gemma 3 text: q/k norms, layer 0 local (window 16, rope 10000), layer 1 global
+    # (rope 1e6, linear scaling 2).
+    "gemma3": (
+        "Gemma3TextConfig",
+        "Gemma3ForCausalLM",
+        dict(
+            GEMMA,
+            head_dim=16,
+            num_key_value_heads=2,
+            query_pre_attn_scalar=16,
+            sliding_window=16,
+            sliding_window_pattern=2,
+            rope_theta=1000000.0,
+            rope_local_base_freq=10000.0,
+            rope_scaling=dict(rope_type="linear", factor=2.0),
+        ),
+    ),
+    # Mistral with a 16-position sliding window (the 130-token sequence crosses it).
+    "mistral-swa": (
+        "MistralConfig",
+        "MistralForCausalLM",
+        dict(COMMON, tie_word_embeddings=False, sliding_window=16),
+    ),
     "opt": ("OPTConfig", "OPTForCausalLM", OPT),
     "phi": ("PhiConfig", "PhiForCausalLM", PHI),
     "gptj": ("GPTJConfig", "GPTJForCausalLM", GPTJ),
@@ -269,5 +308,39 @@ def main():
               f"log-probabilities {min(spread):.2f} .. {max(spread):.2f}", file=sys.stderr)
 
 
+# Keys scaled by BENCH_SCALE for the speed benchmark's models (every width, the
+# vocabulary); the layer count set to BENCH_LAYERS; heads, experts and positions kept.
+BENCH_SCALE = 8
+BENCH_LAYERS = 4
+SCALED = ("hidden_size", "n_embd", "intermediate_size", "ffn_dim", "n_inner", "head_dim",
+          "word_embed_proj_dim", "rotary_dim", "vocab_size")
+
+
+def bench(out):
+    """Writes, for `examples/arch_bench.rs`, each fixture's architecture at a realistic
+    width (hidden 512, 4 layers, vocabulary 2048), random weights (transformers' own
+    initialisation, seed 0), float32: speed only, no expected values."""
+    for name, (cfg_cls, model_cls, extra) in sorted(ARCHS.items()):
+        extra = dict(extra)
+        for k in SCALED:
+            if extra.get(k) is not None:
+                extra[k] = extra[k] * BENCH_SCALE
+        for k in ("num_hidden_layers", "n_layer"):
+            if k in extra:
+                extra[k] = BENCH_LAYERS
+        torch.manual_seed(0)
+        cfg = getattr(transformers, cfg_cls)(**extra, attn_implementation="eager")
+        cfg.architectures = [model_cls]
+        model = getattr(transformers, model_cls)(cfg).float().eval()
+        folder = os.path.join(out, name)
+        os.makedirs(folder, exist_ok=True)
+        model.save_pretrained(folder, safe_serialization=True)
+        print(f"{name}: {model_cls}, {sum(p.numel() for p in model.parameters())} parameters",
+              file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
+        bench(sys.argv[2])
+    else:
+        main()

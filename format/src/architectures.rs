@@ -9,6 +9,8 @@ pub const HF: &[&str] = &[
     "BloomForCausalLM",
     "CohereForCausalLM",
     "GemmaForCausalLM",
+    "Gemma2ForCausalLM",
+    "Gemma3ForCausalLM",
     "GPT2LMHeadModel",
     "GPTJForCausalLM",
     "GPTNeoXForCausalLM",
@@ -21,7 +23,7 @@ pub const HF: &[&str] = &[
 ];
 
 /// GGUF `general.architecture` values the evaluator runs.
-pub const GGUF: &[&str] = &["llama", "qwen2"];
+pub const GGUF: &[&str] = &["gemma", "gemma2", "gemma3", "llama", "qwen2"];
 
 /// Whether the evaluator runs the Hugging Face architecture `name`.
 pub fn is_supported_hf(name: &str) -> bool {

@@ -7,6 +7,7 @@
 use candle_core::{DType, Device, Result, Tensor};
 
 use super::softmax::causal_softmax;
+use super::unary::{self, Unary};
 use super::{KvCache, Seq};
 
 /// Query rows per attention block: a block of a long new segment multiplies against the
@@ -22,12 +23,38 @@ pub(crate) struct Span {
     pub keep: bool,
 }
 
+/// How a layer's attention scores are formed and masked, beyond the causal mask.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttnOpts<'a> {
+    /// Scores are `q·k × scale` (usually 1/sqrt(head_dim); Gemma 2/3:
+    /// `query_pre_attn_scalar^-0.5`).
+    pub scale: f64,
+    /// ALiBi: per-head slopes (`[nh]`, f32; multi-head only); `slope_h · j` is added for
+    /// key position j.
+    pub alibi: Option<&'a Tensor>,
+    /// Sliding window: a query at position p sees keys `p - window + 1 ..= p` only.
+    pub window: Option<usize>,
+    /// Soft-capping (Gemma 2): scores become `cap · tanh(scores / cap)` before the mask.
+    pub softcap: Option<f64>,
+}
+
+impl AttnOpts<'_> {
+    /// Plain causal attention scaled by 1/sqrt(head_dim).
+    pub fn plain(head_dim: usize) -> Self {
+        AttnOpts {
+            scale: 1.0 / (head_dim as f64).sqrt(),
+            alibi: None,
+            window: None,
+            softcap: None,
+        }
+    }
+}
+
 /// Attention of every sequence of a packed batch: `q` `[nh, rows, hd]`, `k` and `v`
 /// `[nkv, rows, hd]` (the rows of all sequences, `spans` saying whose), appended to (or,
 /// for a sequence whose cache is not kept, read beside) layer `idx` of each sequence's
-/// cache, scaled by 1/sqrt(hd), plus ALiBi's `slope_h · j` for key position j where
-/// `alibi` gives the per-head slopes (`[nh]`, f32; multi-head only), under each sequence's
-/// causal mask; softmax in f32. Returns `[rows, nh * hd]`.
+/// cache, scored as `opts` says, under each sequence's causal mask (and sliding window);
+/// softmax in f32. Returns `[rows, nh * hd]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     q: &Tensor,
@@ -39,9 +66,10 @@ pub(crate) fn attend(
     dtype: DType,
     nh: usize,
     hd: usize,
-    alibi: Option<&Tensor>,
+    opts: &AttnOpts<'_>,
 ) -> Result<Tensor> {
     let nkv = k.dim(0)?;
+    let alibi = opts.alibi;
     if alibi.is_some() && nkv != nh {
         candle_core::bail!("ALiBi with grouped-query attention is not supported");
     }
@@ -53,7 +81,7 @@ pub(crate) fn attend(
             t.narrow(1, s.row, s.len)?.contiguous()
         }
     };
-    let scale = 1.0 / (hd as f64).sqrt();
+    let scale = opts.scale;
     let n_rep = nh / nkv;
     let mut outs = Vec::with_capacity(spans.len());
     for (s, cache) in spans.iter().zip(caches.iter_mut()) {
@@ -80,30 +108,42 @@ pub(crate) fn attend(
             }
             None => None,
         };
-        // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys 0..offset + i0 + b
-        // only, so a long new segment does about half the work of a full score matrix.
+        // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys lo..offset + i0 + b
+        // only (lo: 0, or the first key its first query's sliding window holds), so a
+        // long new segment does about half the work of a full score matrix.
         let q = part(q, s)?;
         let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
         let mut i0 = 0;
         while i0 < seq {
             let b = (seq - i0).min(QUERY_BLOCK);
-            let keys = offset + i0 + b;
+            let lo = opts
+                .window
+                .map_or(0, |w| (offset + i0 + 1).saturating_sub(w));
+            let keys = offset + i0 + b - lo;
+            let first = offset + i0 - lo;
             // (Narrowing to a whole axis is a view, not a copy.)
             let qb = q.narrow(1, i0, b)?.contiguous()?;
-            let (kb, vb) = (k.narrow(1, 0, keys)?, v.narrow(1, 0, keys)?);
+            let (kb, vb) = (k.narrow(1, lo, keys)?, v.narrow(1, lo, keys)?);
             // Grouped-query attention without copying K/V: the n_rep query heads that
             // share a key/value head are stacked along the row axis.
             let qb = qb.reshape((nkv, n_rep * b, hd))?;
             let att = qb.matmul(&kb.t()?)?;
+            let win = opts.window;
             let att = if let Some(bias) = &bias {
-                let att = (att * scale)?.broadcast_add(&bias.narrow(2, 0, keys)?)?;
-                causal_softmax(&att.to_dtype(DType::F32)?, b, offset + i0, 1.0)?.to_dtype(dtype)?
+                let att = (att * scale)?.broadcast_add(&bias.narrow(2, lo, keys)?)?;
+                causal_softmax(&att.to_dtype(DType::F32)?, b, first, 1.0, win)?.to_dtype(dtype)?
+            } else if let Some(cap) = opts.softcap {
+                // Gemma 2: scaled, divided by the cap, tanh, times the cap, in the
+                // activation dtype; softmax in f32.
+                let att = (att * (scale / cap))?;
+                let att = (unary::apply(&att, Unary::Tanh)? * cap)?.to_dtype(DType::F32)?;
+                causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
             } else if dtype == DType::F32 {
-                causal_softmax(&att, b, offset + i0, scale)?
+                causal_softmax(&att, b, first, scale, win)?
             } else {
                 // Scaled in the activation dtype, softmax in f32 (HF eager attention).
                 let att = (att * scale)?.to_dtype(DType::F32)?;
-                causal_softmax(&att, b, offset + i0, 1.0)?.to_dtype(dtype)?
+                causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
             };
             let out = att.matmul(&vb)?; // [nkv, n_rep*b, hd] == [nh, b, hd]
             blocks.push(out.reshape((nh, b, hd))?);
@@ -133,14 +173,9 @@ pub(crate) struct Packed {
     pub work: Vec<KvCache>,
 }
 
-/// Packs `batch`, refusing an empty batch or sequence, a cache of another layer count,
-/// a token outside the vocabulary, or a sequence longer than the sliding `window`.
-pub(crate) fn pack(
-    batch: &[Seq<'_>],
-    n_layers: usize,
-    vocab: usize,
-    window: Option<usize>,
-) -> Result<Packed> {
+/// Packs `batch`, refusing an empty batch or sequence, a cache of another layer count
+/// or a token outside the vocabulary.
+pub(crate) fn pack(batch: &[Seq<'_>], n_layers: usize, vocab: usize) -> Result<Packed> {
     let mut ids: Vec<u32> = Vec::new();
     let mut positions: Vec<usize> = Vec::new();
     let mut spans = Vec::with_capacity(batch.len());
@@ -155,14 +190,6 @@ pub(crate) fn pack(
             );
         }
         let (seq, offset) = (s.tokens.len(), s.cache.len());
-        if let Some(w) = window {
-            if offset + seq > w {
-                candle_core::bail!(
-                    "sequence of {} tokens exceeds the sliding window ({w}), which is not implemented",
-                    offset + seq
-                );
-            }
-        }
         if let Some(&bad) = s.tokens.iter().find(|&&t| t as usize >= vocab) {
             candle_core::bail!("token id {bad} is outside the vocabulary ({vocab})");
         }

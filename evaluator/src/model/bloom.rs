@@ -51,6 +51,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let [q, k, v] =
             t.fused_qkv_per_head(&l("self_attention.query_key_value"), nh, hd, h, true)?;
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
             residual: Residual::Sequential(t.layer_norm(&l("post_attention_layernorm"), h, eps)?),
             q,

@@ -61,6 +61,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     for i in 0..n_layer {
         let l = |s: &str| format!("model.layers.{i}.{s}");
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: layer_norm(&mut t, &l("input_layernorm.weight"), h, eps)?,
             residual: Residual::ParallelShared,
             q: t.linear(&l("self_attn.q_proj"), nh * hd, h, bias)?,

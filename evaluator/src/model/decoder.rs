@@ -1,11 +1,15 @@
 //! A decoder assembled from blocks, for the architectures outside the Llama family
 //! (GPT-2: [`super::gpt2`]; GPT-NeoX / Pythia: [`super::gpt_neox`]; GPT-J: [`super::gptj`];
 //! Phi-1/1.5/2: [`super::phi`]; Gemma: [`super::gemma`]; OPT: [`super::opt`]; Cohere:
-//! [`super::cohere`]; Bloom, with ALiBi: [`super::bloom`]): token embeddings
+//! [`super::cohere`]; Bloom, with ALiBi: [`super::bloom`]; Gemma 2 and 3:
+//! [`super::gemma2`]): token embeddings
 //! (plus learned absolute positions where the architecture has them), then per layer a
-//! norm, multi-head attention (optionally rotary on the first dimensions of each head)
-//! and a feed-forward block, either in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`) or
-//! in parallel (`x += attn(ln1 x) + ffn(ln2 x)`), then a final norm and the output layer.
+//! norm, multi-head attention (optionally rotary on the first dimensions of each head,
+//! optionally with per-head norms of queries and keys, a sliding window on "local" layers
+//! with their own rotary frequencies, soft-capped scores) and a feed-forward block, either
+//! in sequence (`x += attn(ln1 x); x += ffn(ln2 x)`), in parallel
+//! (`x += attn(ln1 x) + ffn(ln2 x)`) or with norms on both sides of each (Gemma 2/3), then
+//! a final norm and the output layer (optionally soft-capped).
 //!
 //! It shares with [`super::llama`] the packed batch, the caller-owned KV cache and the
 //! attention itself ([`super::attention`]), so prefix sharing, packed batches, resume and
@@ -16,9 +20,10 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Result, Tensor};
 
 use super::attention::{
-    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, Packed, Span,
+    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
 use super::llama::{Linear, RopeStyle};
+use super::unary::{self, Unary};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
 /// A normalisation layer.
@@ -75,10 +80,12 @@ impl Act {
         })
     }
 
+    /// GELUs by [`super::unary`] (vectorized on the CPU); SiLU by candle's op, as the
+    /// Llama family computes it.
     fn forward(self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Act::GeluTanh => x.gelu(),
-            Act::GeluErf => x.gelu_erf(),
+            Act::GeluTanh => unary::apply(x, Unary::GeluTanh),
+            Act::GeluErf => unary::apply(x, Unary::GeluErf),
             Act::Relu => x.relu(),
             Act::Silu => candle_nn::ops::silu(x),
         }
@@ -109,6 +116,12 @@ impl Ffn {
 /// One decoder layer.
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// Norms of each query and key head (over `head_dim`) before the rotary embedding
+    /// (Gemma 3's `q_norm`, `k_norm`).
+    pub qk_norm: Option<(Norm, Norm)>,
+    /// A local layer: attention within [`DecoderConfig::sliding_window`], rotary by
+    /// [`DecoderConfig::local_rotary`] where set.
+    pub sliding: bool,
     pub ln1: Norm,
     pub residual: Residual,
     pub q: Linear,
@@ -127,6 +140,12 @@ pub enum Residual {
     Parallel(Norm),
     /// `x + attn(ln1 x) + ffn(ln1 x)`: one norm per layer (GPT-J, Phi, Cohere).
     ParallelShared,
+    /// `x += post_attn(attn(ln1 x)); x += post_ffn(ffn(pre_ffn x))` (Gemma 2 and 3).
+    Sandwich {
+        post_attn: Norm,
+        pre_ffn: Norm,
+        post_ffn: Norm,
+    },
 }
 
 /// Rotary embeddings on the first `dims` dimensions of each head.
@@ -156,6 +175,18 @@ pub struct DecoderConfig {
     pub logit_scale: Option<f64>,
     /// ALiBi position biases instead of positions (Bloom).
     pub alibi: bool,
+    /// Attention scores scaled by this instead of 1/sqrt(head_dim) (Gemma 2/3:
+    /// `query_pre_attn_scalar^-0.5`).
+    pub attn_scale: Option<f64>,
+    /// Attention scores soft-capped: `c · tanh(s / c)` (Gemma 2's `attn_logit_softcapping`).
+    pub attn_softcap: Option<f64>,
+    /// Logits soft-capped the same way (Gemma 2's `final_logit_softcapping`).
+    pub final_softcap: Option<f64>,
+    /// The window of the blocks marked [`Block::sliding`].
+    pub sliding_window: Option<usize>,
+    /// Rotary embeddings of the sliding blocks, when they differ (Gemma 3's
+    /// `rope_local_base_freq`).
+    pub local_rotary: Option<Rotary>,
 }
 
 impl DecoderConfig {
@@ -173,6 +204,11 @@ impl DecoderConfig {
             embed_scale: None,
             logit_scale: None,
             alibi: false,
+            attn_scale: None,
+            attn_softcap: None,
+            final_softcap: None,
+            sliding_window: None,
+            local_rotary: None,
         }
     }
 }
@@ -231,7 +267,7 @@ impl Decoder {
                 cfg.n_kv_heads
             );
         }
-        if let Some(r) = &cfg.rotary {
+        for r in cfg.rotary.iter().chain(&cfg.local_rotary) {
             if r.dims > cfg.head_dim || r.dims % 2 != 0 || r.inv_freq.len() * 2 != r.dims {
                 candle_core::bail!(
                     "rotary dimensions {} do not fit head_dim {}",
@@ -267,11 +303,9 @@ impl Decoder {
         })
     }
 
-    /// Rotary embeddings on the first `dims` of the last axis of `x` `[1, heads, rows, hd]`.
-    fn rotate(&self, x: Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let Some(r) = &self.cfg.rotary else {
-            return Ok(x);
-        };
+    /// Rotary embeddings `r` on the first `dims` of the last axis of `x`
+    /// `[1, heads, rows, hd]`.
+    fn rotate(&self, x: Tensor, r: &Rotary, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         let hd = self.cfg.head_dim;
         if r.dims == hd {
             return r.style.apply(&x, cos, sin);
@@ -283,12 +317,13 @@ impl Decoder {
         Tensor::cat(&[rot, pass], 3)?.contiguous()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         b: &Block,
         idx: usize,
         x: &Tensor,
-        rope: Option<&(Tensor, Tensor)>,
+        rope: Option<(&Rotary, &(Tensor, Tensor))>,
         spans: &[Span],
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
@@ -299,9 +334,13 @@ impl Decoder {
         };
         let mut q = heads(b.q.forward(x, false)?, nh)?;
         let mut k = heads(b.k.forward(x, false)?, nkv)?;
-        if let Some((cos, sin)) = rope {
-            q = self.rotate(q, cos, sin)?;
-            k = self.rotate(k, cos, sin)?;
+        if let Some((qn, kn)) = &b.qk_norm {
+            q = qn.forward(&q)?;
+            k = kn.forward(&k)?;
+        }
+        if let Some((r, (cos, sin))) = rope {
+            q = self.rotate(q, r, cos, sin)?;
+            k = self.rotate(k, r, cos, sin)?;
         }
         let v =
             b.v.forward(x, false)?
@@ -318,7 +357,16 @@ impl Decoder {
             self.dtype,
             nh,
             hd,
-            self.alibi.as_ref(),
+            &AttnOpts {
+                scale: self.cfg.attn_scale.unwrap_or(1.0 / (hd as f64).sqrt()),
+                alibi: self.alibi.as_ref(),
+                window: if b.sliding {
+                    self.cfg.sliding_window
+                } else {
+                    None
+                },
+                softcap: self.cfg.attn_softcap,
+            },
         )?;
         b.o.forward(&out, false)
     }
@@ -329,7 +377,7 @@ impl Decoder {
             positions,
             spans,
             mut work,
-        } = pack(batch, self.w.blocks.len(), self.cfg.vocab_size, None)?;
+        } = pack(batch, self.w.blocks.len(), self.cfg.vocab_size)?;
         let ids_t = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids_t)?;
         if let Some(scale) = self.cfg.embed_scale {
@@ -350,18 +398,19 @@ impl Decoder {
             let pos = Tensor::new(pos.as_slice(), &self.device)?;
             x = (x + wpe.embedding(&pos)?)?;
         }
-        let rope = match &self.cfg.rotary {
-            Some(r) => Some(rope_tables(
-                &r.inv_freq,
-                &positions,
-                self.dtype,
-                &self.device,
-            )?),
-            None => None,
+        let tables = |r: &Option<Rotary>| -> Result<Option<(Tensor, Tensor)>> {
+            r.as_ref()
+                .map(|r| rope_tables(&r.inv_freq, &positions, self.dtype, &self.device))
+                .transpose()
         };
+        let (rope, local_rope) = (tables(&self.cfg.rotary)?, tables(&self.cfg.local_rotary)?);
         for (i, b) in self.w.blocks.iter().enumerate() {
             let h = b.ln1.forward(&x)?;
-            let a = self.attention(b, i, &h, rope.as_ref(), &spans, &mut work)?;
+            let rotary = match (&self.cfg.local_rotary, &local_rope) {
+                (Some(r), Some(t)) if b.sliding => Some((r, t)),
+                _ => self.cfg.rotary.as_ref().zip(rope.as_ref()),
+            };
+            let a = self.attention(b, i, &h, rotary, &spans, &mut work)?;
             x = match &b.residual {
                 Residual::Sequential(ln2) => {
                     let x = (x + a)?;
@@ -372,6 +421,15 @@ impl Decoder {
                     ((x + a)? + m)?
                 }
                 Residual::ParallelShared => ((x + a)? + b.ffn.forward(&h, false)?)?,
+                Residual::Sandwich {
+                    post_attn,
+                    pre_ffn,
+                    post_ffn,
+                } => {
+                    let x = (x + post_attn.forward(&a)?)?;
+                    let m = b.ffn.forward(&pre_ffn.forward(&x)?, false)?;
+                    (&x + post_ffn.forward(&m)?)?
+                }
             };
         }
         commit(batch, work, &spans);
@@ -419,6 +477,9 @@ impl CausalLm for Decoder {
         let mut logits = self.w.lm_head.forward(&h, false)?;
         if let Some(scale) = self.cfg.logit_scale {
             logits = logits.affine(scale, 0.0)?;
+        }
+        if let Some(cap) = self.cfg.final_softcap {
+            logits = (unary::apply(&logits.affine(1.0 / cap, 0.0)?, Unary::Tanh)? * cap)?;
         }
         Ok(Some(logits.to_dtype(DType::F32)?))
     }

@@ -66,6 +66,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     for i in 0..n_layer {
         let l = |s: &str| format!("model.layers.{i}.{s}");
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: rms_norm(&mut t, &l("input_layernorm.weight"), h, eps)?,
             residual: Residual::Sequential(rms_norm(
                 &mut t,

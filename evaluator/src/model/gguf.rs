@@ -172,14 +172,28 @@ pub struct GgufHparams {
     pub has_qkv_bias: bool,
 }
 
-/// Reads the hyper-parameters; unknown architectures fail listing the supported ones.
-pub fn hparams(g: &GgufFile) -> Result<GgufHparams> {
+/// `general.architecture`, refused unless it is one of the supported ones (the message
+/// lists them).
+pub fn architecture(g: &GgufFile) -> Result<String> {
     let arch = g.meta_str("general.architecture")?.to_string();
     if !SUPPORTED_GGUF_ARCHITECTURES.contains(&arch.as_str()) {
         bail!(
             "{}: GGUF architecture {arch:?} is not supported (supported: {})",
             g.path.display(),
             SUPPORTED_GGUF_ARCHITECTURES.join(", ")
+        );
+    }
+    Ok(arch)
+}
+
+/// Reads the hyper-parameters of a `llama` / `qwen2` file; other architectures fail
+/// listing the supported ones.
+pub fn hparams(g: &GgufFile) -> Result<GgufHparams> {
+    let arch = architecture(g)?;
+    if arch != "llama" && arch != "qwen2" {
+        bail!(
+            "{}: GGUF architecture {arch:?} is not of the Llama family",
+            g.path.display()
         );
     }
     let k = |s: &str| format!("{arch}.{s}");
@@ -349,22 +363,11 @@ pub fn weights_shape(g: &GgufFile) -> WeightsShape {
 /// is the quantized one; only the products are exact in f32).
 pub fn load(path: &Path, device: &Device, dtype: Option<DType>, kernels: Kernels) -> Result<Llama> {
     let mut g = GgufFile::open(path)?;
-    let weights_dtype = match kernels {
-        Kernels::Dequantized => Some(dtype.unwrap_or(DType::F32)),
-        Kernels::Dense => dtype,
-        Kernels::Quantized | Kernels::QuantizedDequantizeLarge => None,
-    };
+    let weights_dtype = weights_dtype(kernels, dtype);
     let hp = hparams(&g)?;
     let mut cfg = hp.cfg.clone();
     let act = dtype.unwrap_or(DType::F32);
-    let (q_precision, detail) = precision(&g);
-    let (precision, precision_detail) = match dtype {
-        None => (q_precision, detail),
-        Some(d) => (
-            precision_of_dtype(d),
-            format!("{d:?} dequantized from GGUF {detail}"),
-        ),
-    };
+    let (precision, precision_detail) = recorded_precision(&g, dtype);
     if g.has_tensor("rope_freqs.weight") {
         let f: Vec<f32> = g
             .tensor("rope_freqs.weight", &Device::Cpu)?
@@ -498,13 +501,40 @@ pub fn load(path: &Path, device: &Device, dtype: Option<DType>, kernels: Kernels
     Ok(m)
 }
 
-fn to_matmul(t: QTensor, dtype: Option<DType>, name: &str, path: &Path) -> Result<QMatMul> {
+pub(crate) fn to_matmul(
+    t: QTensor,
+    dtype: Option<DType>,
+    name: &str,
+    path: &Path,
+) -> Result<QMatMul> {
     to_matmul_arc(Arc::new(t), dtype, name, path)
 }
 
 /// Quantized weights stay quantized (`dtype` None) unless stored as a float type; with
 /// `Some(d)` they are dequantized to f32 and cast to `d`.
-fn to_matmul_arc(
+/// The dtype the matrices are dequantized to under `kernels` (None: kept as stored).
+pub(crate) fn weights_dtype(kernels: Kernels, dtype: Option<DType>) -> Option<DType> {
+    match kernels {
+        Kernels::Dequantized => Some(dtype.unwrap_or(DType::F32)),
+        Kernels::Dense => dtype,
+        Kernels::Quantized | Kernels::QuantizedDequantizeLarge => None,
+    }
+}
+
+/// The precision a run of `g` records: the stored one ([`precision`]), or with an
+/// explicit `dtype` that dtype, the detail saying what it was dequantized from.
+pub(crate) fn recorded_precision(g: &GgufFile, dtype: Option<DType>) -> (Precision, String) {
+    let (q_precision, detail) = precision(g);
+    match dtype {
+        None => (q_precision, detail),
+        Some(d) => (
+            precision_of_dtype(d),
+            format!("{d:?} dequantized from GGUF {detail}"),
+        ),
+    }
+}
+
+pub(crate) fn to_matmul_arc(
     t: Arc<QTensor>,
     dtype: Option<DType>,
     name: &str,

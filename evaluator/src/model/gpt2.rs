@@ -89,6 +89,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
             .try_into()
             .map_err(|_| anyhow!("three parts"))?;
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("ln_1"), h, eps)?,
             residual: Residual::Sequential(t.layer_norm(&l("ln_2"), h, eps)?),
             q,

@@ -53,6 +53,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
         let l = |s: &str| format!("gpt_neox.layers.{i}.{s}");
         let [q, k, v] = t.fused_qkv_per_head(&l("attention.query_key_value"), nh, hd, h, bias)?;
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
             residual: if parallel {
                 Residual::Parallel(t.layer_norm(&l("post_attention_layernorm"), h, eps)?)

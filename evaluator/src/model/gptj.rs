@@ -39,6 +39,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     for i in 0..n_layer {
         let l = |s: &str| format!("transformer.h.{i}.{s}");
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("ln_1"), h, eps)?,
             residual: Residual::ParallelShared,
             q: t.linear(&l("attn.q_proj"), h, h, false)?,

@@ -21,7 +21,7 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Result, Tensor};
 
 use super::attention::{
-    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, Packed, Span,
+    attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
@@ -57,7 +57,8 @@ pub struct LlamaConfig {
     /// Rotary inverse frequencies, `head_dim / 2` values, scaling already applied.
     pub inv_freq: Vec<f32>,
     pub rope_style: RopeStyle,
-    /// Mistral's sliding window; sequences longer than it are refused.
+    /// Mistral's sliding window: a query sees the last this many positions, itself
+    /// included.
     pub sliding_window: Option<usize>,
     pub vocab_size: usize,
 }
@@ -304,7 +305,11 @@ impl Llama {
         let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
         let q = self.cfg.rope_style.apply(&q, cos, sin)?.squeeze(0)?;
         let k = self.cfg.rope_style.apply(&k, cos, sin)?.squeeze(0)?;
-        let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd, None)?;
+        let opts = AttnOpts {
+            window: self.cfg.sliding_window,
+            ..AttnOpts::plain(hd)
+        };
+        let out = attend(&q, &k, &v, idx, spans, caches, self.dtype, nh, hd, &opts)?;
         layer.o.forward(&out, self.dequantize_large)
     }
 
@@ -330,7 +335,7 @@ impl Llama {
             positions,
             spans,
             mut work,
-        } = pack(batch, c.n_layers, c.vocab_size, c.sliding_window)?;
+        } = pack(batch, c.n_layers, c.vocab_size)?;
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = self.w.embed.embedding(&ids)?.to_dtype(self.dtype)?;
         let (cos, sin) = rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)?;

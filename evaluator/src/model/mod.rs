@@ -1,13 +1,15 @@
 //! Causal language models run with candle: the model interface, loading by architecture, devices.
 //!
 //! A model is loaded from either
-//! - a GGUF file (`general.architecture` `llama` or `qwen2`), its weights multiplied by the
-//!   kernel path the run resolved ([`kernels`]: dequantized once to a float dtype, or kept
-//!   quantized for [`candle_core::quantized::QMatMul`]), see [`gguf`];
+//! - a GGUF file (`general.architecture` `llama` or `qwen2`: see [`gguf`]; `gemma`,
+//!   `gemma2`, `gemma3`: see [`gguf_gemma`]), its weights multiplied by the kernel path the
+//!   run resolved ([`kernels`]: dequantized once to a float dtype, or kept quantized for
+//!   [`candle_core::quantized::QMatMul`]);
 //! - a Hugging Face folder: `config.json` plus `model.safetensors` or sharded
 //!   `model.safetensors.index.json` (architectures `LlamaForCausalLM`, `MistralForCausalLM`,
 //!   `MixtralForCausalLM`, `Qwen2ForCausalLM`, `GPT2LMHeadModel`, `GPTNeoXForCausalLM`,
-//!   `GPTJForCausalLM`, `PhiForCausalLM`, `GemmaForCausalLM`, `OPTForCausalLM`,
+//!   `GPTJForCausalLM`, `PhiForCausalLM`, `GemmaForCausalLM`, `Gemma2ForCausalLM`,
+//!   `Gemma3ForCausalLM`, `OPTForCausalLM`,
 //!   `CohereForCausalLM`, `BloomForCausalLM`; SmolLM is `LlamaForCausalLM`), in f32, f16 or bf16, see [`safetensors`].
 //!
 //! [`probe`] reads a model's header or config first (architecture, weight storage), so an
@@ -15,7 +17,7 @@
 //!
 //! The Llama family runs [`llama::Llama`] (Mixtral: with [`mixtral::SparseMoe`] as the
 //! feed-forward block); GPT-2 ([`gpt2`]), GPT-NeoX ([`gpt_neox`]), GPT-J ([`gptj`]), Phi
-//! ([`phi`]), Gemma ([`gemma`]), OPT ([`opt`]), Cohere ([`cohere`]) and Bloom ([`bloom`]) a [`decoder::Decoder`] assembled from
+//! ([`phi`]), Gemma ([`gemma`]; 2 and 3: [`gemma2`]), OPT ([`opt`]), Cohere ([`cohere`]) and Bloom ([`bloom`]) a [`decoder::Decoder`] assembled from
 //! blocks. All share [`attention`]'s packed batch. It returns logits for every input
 //! position (the harness scores every continuation token) and works on a [`KvCache`] that
 //! the caller owns. [`CausalLm::forward_batch`] runs several sequences in one call, packed
@@ -30,7 +32,9 @@ pub mod cohere;
 pub mod decoder;
 pub mod export_hf;
 pub mod gemma;
+pub mod gemma2;
 pub mod gguf;
+pub mod gguf_gemma;
 pub mod gpt2;
 pub mod gpt_neox;
 pub mod gptj;
@@ -42,6 +46,7 @@ pub mod opt;
 pub mod phi;
 pub mod safetensors;
 pub mod softmax;
+pub mod unary;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -231,10 +236,13 @@ pub fn probe(path: &Path) -> anyhow::Result<Probe> {
         );
     }
     let g = gguf::GgufFile::open(path)?;
-    let hp = gguf::hparams(&g)?;
+    let architecture = gguf::architecture(&g)?;
+    if architecture == "llama" || architecture == "qwen2" {
+        gguf::hparams(&g)?;
+    }
     Ok(Probe {
         path: path.to_path_buf(),
-        architecture: hp.arch,
+        architecture,
         weights: gguf::weights_shape(&g),
     })
 }
@@ -249,7 +257,12 @@ pub fn load_probed(
     kernels: Kernels,
 ) -> anyhow::Result<Box<dyn CausalLm>> {
     Ok(if p.weights.gguf {
-        Box::new(gguf::load(&p.path, device, dtype, kernels)?)
+        match p.architecture.as_str() {
+            "gemma" | "gemma2" | "gemma3" => {
+                Box::new(gguf_gemma::load(&p.path, device, dtype, kernels)?)
+            }
+            _ => Box::new(gguf::load(&p.path, device, dtype, kernels)?),
+        }
     } else {
         safetensors::load(&p.path, device, dtype)?
     })

@@ -81,6 +81,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     for i in 0..n_layer {
         let l = |s: &str| format!("{d}.layers.{i}.{s}");
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("self_attn_layer_norm"), h, eps)?,
             residual: Residual::Sequential(t.layer_norm(&l("final_layer_norm"), h, eps)?),
             q: t.linear(&l("self_attn.q_proj"), h, h, bias)?,

@@ -51,6 +51,8 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>, json: &Value) -> 
     for i in 0..n_layer {
         let l = |s: &str| format!("model.layers.{i}.{s}");
         blocks.push(Block {
+            qk_norm: None,
+            sliding: false,
             ln1: t.layer_norm(&l("input_layernorm"), h, eps)?,
             residual: Residual::ParallelShared,
             q: t.linear(&l("self_attn.q_proj"), nh * hd, h, true)?,

@@ -490,6 +490,9 @@ pub fn load(dir: &Path, device: &Device, dtype: Option<DType>) -> Result<Box<dyn
         "GPTJForCausalLM" => Box::new(super::gptj::load(dir, device, dtype, &json)?),
         "PhiForCausalLM" => Box::new(super::phi::load(dir, device, dtype, &json)?),
         "GemmaForCausalLM" => Box::new(super::gemma::load(dir, device, dtype, &json)?),
+        "Gemma2ForCausalLM" | "Gemma3ForCausalLM" => {
+            Box::new(super::gemma2::load(dir, device, dtype, &json, &arch)?)
+        }
         "OPTForCausalLM" => Box::new(super::opt::load(dir, device, dtype, &json)?),
         "CohereForCausalLM" => Box::new(super::cohere::load(dir, device, dtype, &json)?),
         "BloomForCausalLM" => Box::new(super::bloom::load(dir, device, dtype, &json)?),

@@ -4,7 +4,9 @@
 //! positions (the row axis holds several query heads of a group, `rows = heads × block`,
 //! head-major). Query `i` of the block sits at position `first + i` and sees keys
 //! `0..=first + i`: the softmax of row `r` runs over those keys only and writes exact
-//! zeros after them, as adding a `-inf` mask before the softmax would.
+//! zeros after them, as adding a `-inf` mask before the softmax would. With a sliding
+//! `window` w, query position p sees only keys `p - w + 1 ..= p` (Mistral, Gemma 2/3's
+//! local layers: a key j is masked when `p - j >= w`), zeros before them too.
 //!
 //! On a CPU this is one candle custom op ([`causal_softmax`]): masked keys are never
 //! exponentiated, the exponential is a branch-free polynomial the compiler vectorizes
@@ -18,13 +20,20 @@ use rayon::prelude::*;
 
 /// Softmax over the last axis of `scores` (`[groups, rows, keys]`, f32) under a causal
 /// mask: row `r` is query `r % block` of a block whose first query has position `first`;
-/// it sees keys `0..=first + r % block`. Scores are multiplied by `scale` first.
-pub fn causal_softmax(scores: &Tensor, block: usize, first: usize, scale: f64) -> Result<Tensor> {
+/// it sees keys `0..=first + r % block` (with a `window` w, only the last w of them).
+/// Scores are multiplied by `scale` first.
+pub fn causal_softmax(
+    scores: &Tensor,
+    block: usize,
+    first: usize,
+    scale: f64,
+    window: Option<usize>,
+) -> Result<Tensor> {
     let (_, rows, keys) = scores.dims3()?;
     if scores.dtype() != DType::F32 {
         candle_core::bail!("causal_softmax takes f32 scores, got {:?}", scores.dtype());
     }
-    if block == 0 || rows % block != 0 || first + block > keys {
+    if block == 0 || rows % block != 0 || first + block > keys || window == Some(0) {
         candle_core::bail!(
             "causal_softmax: {rows} rows, block {block}, first query {first}, {keys} keys do not fit"
         );
@@ -34,20 +43,28 @@ pub fn causal_softmax(scores: &Tensor, block: usize, first: usize, scale: f64) -
             block,
             first,
             scale: scale as f32,
+            window: window.unwrap_or(usize::MAX),
         };
         scores.contiguous()?.apply_op1_no_bwd(&op)
     } else {
-        reference(scores, block, first, scale)
+        reference(scores, block, first, scale, window)
     }
 }
 
 /// The same with candle ops: scale, add a `-inf` mask, softmax (any device).
-pub fn reference(scores: &Tensor, block: usize, first: usize, scale: f64) -> Result<Tensor> {
+pub fn reference(
+    scores: &Tensor,
+    block: usize,
+    first: usize,
+    scale: f64,
+    window: Option<usize>,
+) -> Result<Tensor> {
     let (groups, rows, keys) = scores.dims3()?;
+    let w = window.unwrap_or(usize::MAX);
     let mask: Vec<f32> = (0..block)
         .flat_map(|i| {
             (0..keys).map(move |j| {
-                if j > first + i {
+                if j > first + i || first + i - j >= w {
                     f32::NEG_INFINITY
                 } else {
                     0.0
@@ -67,6 +84,8 @@ struct CausalSoftmax {
     block: usize,
     first: usize,
     scale: f32,
+    /// Keys a query sees, itself included (`usize::MAX`: all before it).
+    window: usize,
 }
 
 impl CustomOp1 for CausalSoftmax {
@@ -90,7 +109,8 @@ impl CustomOp1 for CausalSoftmax {
             .enumerate()
             .for_each(|(r, (o, x))| {
                 let seen = self.first + r % self.block + 1;
-                row(&x[..seen], &mut o[..seen], self.scale);
+                let from = seen.saturating_sub(self.window);
+                row(&x[from..seen], &mut o[from..seen], self.scale);
             });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
@@ -166,7 +186,7 @@ fn softmax_row_generic(x: &[f32], out: &mut [f32], scale: f32) {
 /// polynomial in `r`, `2^n` built in the exponent bits. Relative error about 1e-7; inputs
 /// below -87.3 give 2^-126 instead of underflowing (no effect on a sum that holds 1).
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -219,8 +239,8 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
         let s = Tensor::from_vec(vals, (groups, heads * block, keys), &dev).unwrap();
-        let a = causal_softmax(&s, block, first, 0.125).unwrap();
-        let b = reference(&s, block, first, 0.125).unwrap();
+        let a = causal_softmax(&s, block, first, 0.125, None).unwrap();
+        let b = reference(&s, block, first, 0.125, None).unwrap();
         let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
         let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
         let mut worst = 0f32;
@@ -241,17 +261,41 @@ mod tests {
         let keys = 16 * 9 + 1;
         let vals: Vec<f32> = (0..keys).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
         let s = Tensor::from_vec(vals, (1, 1, keys), &dev).unwrap();
-        let a = causal_softmax(&s, 1, keys - 1, 1.0).unwrap();
-        let b = reference(&s, 1, keys - 1, 1.0).unwrap();
+        let a = causal_softmax(&s, 1, keys - 1, 1.0, None).unwrap();
+        let b = reference(&s, 1, keys - 1, 1.0, None).unwrap();
         let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
         assert!(d.to_scalar::<f32>().unwrap() < 1e-7);
     }
 
     #[test]
+    fn sliding_window_masks_keys_before_it() {
+        let dev = Device::Cpu;
+        // 2 heads x block 4, 11 keys, queries at positions 7..=10, window 3.
+        let (heads, block, keys, first, w) = (2, 4, 11, 7, 3);
+        let vals: Vec<f32> = (0..heads * block * keys)
+            .map(|i| ((i * 29 % 53) as f32 - 26.0) / 5.0)
+            .collect();
+        let s = Tensor::from_vec(vals, (1, heads * block, keys), &dev).unwrap();
+        let a = causal_softmax(&s, block, first, 0.5, Some(w)).unwrap();
+        let b = reference(&s, block, first, 0.5, Some(w)).unwrap();
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        for (r, (ra, rb)) in a.chunks(keys).zip(b.chunks(keys)).enumerate() {
+            let p = first + r % block;
+            for j in 0..keys {
+                let seen = j <= p && p - j < w;
+                assert_eq!(ra[j] == 0.0, !seen, "row {r} key {j}");
+                assert!((ra[j] - rb[j]).abs() < 1e-6, "row {r} key {j}");
+            }
+        }
+    }
+
+    #[test]
     fn bad_shapes_are_refused() {
         let s = Tensor::zeros((1, 6, 4), DType::F32, &Device::Cpu).unwrap();
-        assert!(causal_softmax(&s, 4, 0, 1.0).is_err()); // 6 rows, block 4
-        assert!(causal_softmax(&s, 3, 2, 1.0).is_err()); // keys 2..=4 > 4 keys
-        assert!(causal_softmax(&s.to_dtype(DType::F16).unwrap(), 3, 0, 1.0).is_err());
+        assert!(causal_softmax(&s, 4, 0, 1.0, None).is_err()); // 6 rows, block 4
+        assert!(causal_softmax(&s, 3, 2, 1.0, None).is_err()); // keys 2..=4 > 4 keys
+        assert!(causal_softmax(&s, 3, 0, 1.0, Some(0)).is_err()); // an empty window
+        assert!(causal_softmax(&s.to_dtype(DType::F16).unwrap(), 3, 0, 1.0, None).is_err());
     }
 }

@@ -15,6 +15,7 @@ mod hub_models;
 mod model_architectures;
 mod model_errors;
 mod model_kv_cache;
+mod model_llama_cpp;
 mod model_qmatmul;
 mod model_reference;
 mod model_safetensors;

@@ -101,7 +101,7 @@ fn unsupported_gguf_architecture() {
     let e = err(&p);
     println!("{e}");
     assert!(
-        e.contains("other.gguf") && e.contains("llamx") && e.contains("llama, qwen2"),
+        e.contains("other.gguf") && e.contains("llamx") && e.contains("gemma3, llama, qwen2"),
         "{e}"
     );
 
@@ -125,7 +125,9 @@ fn unsupported_gguf_architecture() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("GGUF architecture \"llamx\" is not supported (supported: llama, qwen2)")
+        stderr.contains(
+            "GGUF architecture \"llamx\" is not supported (supported: gemma, gemma2, gemma3, llama, qwen2)"
+        )
             && !stderr.contains("tokenizer"),
         "{stderr}"
     );

@@ -8,7 +8,37 @@ use serde_json::Value;
 /// The SmolLM2-135M-Instruct Q4_1 GGUF: `$LEADERBOARD_TEST_MODEL`, else the cache of
 /// `scripts/fetch-test-model.sh`. Panics with instructions when absent.
 pub fn test_model() -> PathBuf {
-    let path = match std::env::var_os("LEADERBOARD_TEST_MODEL") {
+    cached_model(
+        "LEADERBOARD_TEST_MODEL",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "scripts/fetch-test-model.sh",
+    )
+}
+
+/// Gemma 3 270M, Q4_K_M GGUF: `$LEADERBOARD_TEST_GEMMA3`, else the cache of
+/// `scripts/fetch-test-models.sh gemma3`.
+pub fn gemma3_model() -> PathBuf {
+    cached_model(
+        "LEADERBOARD_TEST_GEMMA3",
+        "gemma-3-270m-Q4_K_M.gguf",
+        "scripts/fetch-test-models.sh gemma3",
+    )
+}
+
+/// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF: `$LEADERBOARD_TEST_QWEN25`, else the cache
+/// of `scripts/fetch-test-models.sh qwen2.5-coder`.
+pub fn qwen25_model() -> PathBuf {
+    cached_model(
+        "LEADERBOARD_TEST_QWEN25",
+        "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf",
+        "scripts/fetch-test-models.sh qwen2.5-coder",
+    )
+}
+
+/// `$var`, else `file` in the cache (`$LEADERBOARD_CACHE`, else ~/.cache/leaderboard);
+/// panics naming the script that fetches it when absent.
+fn cached_model(var: &str, file: &str, script: &str) -> PathBuf {
+    let path = match std::env::var_os(var) {
         Some(p) => PathBuf::from(p),
         None => {
             let cache = std::env::var_os("LEADERBOARD_CACHE")
@@ -17,12 +47,12 @@ pub fn test_model() -> PathBuf {
                     PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
                         .join(".cache/leaderboard")
                 });
-            cache.join("SmolLM2-135M-Instruct.Q4_1.gguf")
+            cache.join(file)
         }
     };
     assert!(
         path.is_file(),
-        "test model {} is missing: run scripts/fetch-test-model.sh (and set LEADERBOARD_TEST_MODEL to the path it prints)",
+        "test model {} is missing: run {script} (and set {var} to the path it prints)",
         path.display()
     );
     path
