@@ -201,6 +201,22 @@ fn gemma3_sentencepiece_tokenizer_matches_llama_cpp() {
     check_tokenizer(&gemma3_model(), "gemma3", Some(2), false);
 }
 
+/// BOS as lm-eval puts it: lm-eval 0.4 prepends BOS for Gemma (its HFLM forces
+/// `add_bos_token` for `gemma` model types; our `lm-eval-0.4` suite follows the
+/// tokenizer's default, true for every Gemma tokenizer); the v1 harness never does. Qwen2.5
+/// gets none in either.
+#[test]
+fn bos_per_architecture_follows_lm_eval() {
+    use evaluator::suite::Suite;
+    use evaluator::tokenizer::harness::Options;
+    let gemma = Tokenizer::from_gguf(&gemma3_model()).unwrap();
+    let qwen = Tokenizer::from_gguf(&qwen25_model()).unwrap();
+    assert!(Options::for_suite(Suite::LmEval04, &gemma, 2048).add_bos);
+    assert!(!Options::for_suite(Suite::OpenLlmV1, &gemma, 2048).add_bos);
+    assert!(!Options::for_suite(Suite::LmEval04, &qwen, 2048).add_bos);
+    assert!(!Options::for_suite(Suite::OpenLlmV1, &qwen, 2048).add_bos);
+}
+
 #[test]
 fn qwen25_tokenizer_matches_llama_cpp() {
     check_tokenizer(&qwen25_model(), "qwen2.5-coder", None, true);

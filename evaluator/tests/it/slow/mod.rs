@@ -7,6 +7,7 @@ mod batch_invariance;
 mod lm_eval_samples;
 mod model_speed;
 mod resume_kill9;
+mod run_gemma3;
 mod run_generate;
 mod run_hub;
 mod run_smollm;
