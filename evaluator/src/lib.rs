@@ -18,6 +18,7 @@ pub mod generate;
 pub use leaderboard_hub as hub;
 pub mod metrics;
 pub mod model;
+pub mod profile;
 pub mod progress;
 pub mod pystr;
 pub mod random;

@@ -139,15 +139,24 @@ impl Linear {
     }
 
     pub(crate) fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
-        let y = match &self.weight {
-            QMatMul::QTensor(q) if dequantize_large && rows(x) >= DEQUANTIZE_MIN_ROWS => {
-                let w = q.dequantize(x.device())?;
-                x.matmul(&w.t()?)?
-            }
-            w => w.forward(x)?,
+        let (out, inp) = match &self.weight {
+            QMatMul::QTensor(q) => q.shape().dims2()?,
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.dims2()?,
         };
+        let flops = 2.0 * (rows(x) * inp * out) as f64;
+        let y = crate::profile::time_with(
+            || format!("matmul {inp}x{out}"),
+            flops,
+            || match &self.weight {
+                QMatMul::QTensor(q) if dequantize_large && rows(x) >= DEQUANTIZE_MIN_ROWS => {
+                    let w = q.dequantize(x.device())?;
+                    x.matmul(&w.t()?)
+                }
+                w => w.forward(x),
+            },
+        )?;
         match &self.bias {
-            Some(b) => y.broadcast_add(b),
+            Some(b) => crate::profile::time("bias add", 0.0, || y.broadcast_add(b)),
             None => Ok(y),
         }
     }
@@ -294,17 +303,23 @@ impl Llama {
         let q = layer.q.forward(x, self.dequantize_large)?;
         let k = layer.k.forward(x, self.dequantize_large)?;
         let v = layer.v.forward(x, self.dequantize_large)?;
-        let q = q
-            .reshape((1, rows, nh, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let k = k
-            .reshape((1, rows, nkv, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
-        let q = self.cfg.rope_style.apply(&q, cos, sin)?.squeeze(0)?;
-        let k = self.cfg.rope_style.apply(&k, cos, sin)?.squeeze(0)?;
+        let (q, k, v) = crate::profile::time("heads transpose", 0.0, || -> Result<_> {
+            let q = q
+                .reshape((1, rows, nh, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let k = k
+                .reshape((1, rows, nkv, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
+            Ok((q, k, v))
+        })?;
+        let (q, k) = crate::profile::time("rotary", 0.0, || -> Result<_> {
+            let q = self.cfg.rope_style.apply(&q, cos, sin)?.squeeze(0)?;
+            let k = self.cfg.rope_style.apply(&k, cos, sin)?.squeeze(0)?;
+            Ok((q, k))
+        })?;
         let opts = AttnOpts {
             window: self.cfg.sliding_window,
             ..AttnOpts::plain(hd)
@@ -317,9 +332,11 @@ impl Llama {
         let dq = self.dequantize_large;
         match &layer.mlp {
             Mlp::Dense { gate, up, down } => {
-                let g = candle_nn::ops::silu(&gate.forward(x, dq)?)?;
+                let g = gate.forward(x, dq)?;
+                let g = crate::profile::time("silu", 0.0, || candle_nn::ops::silu(&g))?;
                 let u = up.forward(x, dq)?;
-                down.forward(&(g * u)?, dq)
+                let h = crate::profile::time("gate × up", 0.0, || g * u)?;
+                down.forward(&h, dq)
             }
             Mlp::Moe(moe) => moe.forward(x, dq),
         }
@@ -336,23 +353,35 @@ impl Llama {
             spans,
             mut work,
         } = pack(batch, c.n_layers, c.vocab_size)?;
+        use crate::profile::time;
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
-        let mut x = self.w.embed.embedding(&ids)?.to_dtype(self.dtype)?;
-        let (cos, sin) = rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)?;
+        let mut x = time("embedding", 0.0, || {
+            self.w.embed.embedding(&ids)?.to_dtype(self.dtype)
+        })?;
+        let (cos, sin) = time("rotary tables", 0.0, || {
+            rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)
+        })?;
         let eps = self.cfg.rms_norm_eps as f32;
         for (i, layer) in self.w.layers.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
+            let h = time("rms_norm", 0.0, || {
+                candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)
+            })?;
             let a = self.attention(layer, i, &h, (&cos, &sin), &spans, &mut work)?;
-            x = (x + a)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
-            x = (&x + self.mlp(layer, &h)?)?;
+            x = time("residual add", 0.0, || x + a)?;
+            let h = time("rms_norm", 0.0, || {
+                candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)
+            })?;
+            let m = self.mlp(layer, &h)?;
+            x = time("residual add", 0.0, || &x + m)?;
         }
-        commit(batch, work, &spans);
+        time("kv cache commit", 0.0, || commit(batch, work, &spans));
         Ok(x)
     }
 
     fn logits(&self, h: &Tensor) -> Result<Tensor> {
-        let h = candle_nn::ops::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)?;
+        let h = crate::profile::time("rms_norm", 0.0, || {
+            candle_nn::ops::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)
+        })?;
         self.w
             .lm_head
             .forward(&h, self.dequantize_large)?
@@ -425,7 +454,10 @@ impl CausalLm for Llama {
 
     fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
         let h = self.hidden(batch)?;
-        let Some(h) = last_rows(h, batch, &self.device)? else {
+        let Some(h) = crate::profile::time("select scored rows", 0.0, || {
+            last_rows(h, batch, &self.device)
+        })?
+        else {
             return Ok(None);
         };
         self.logits(&h).map(Some)

@@ -305,7 +305,7 @@ fn inventory(
         ll_doc_tokens: vec![0; docs.len()],
     };
     for (ci, chunk) in docs.chunks(TOKENIZE_CHUNK).enumerate() {
-        let toks = tokenize_all(be, chunk)?;
+        let toks = crate::profile::time("tokenization", 0.0, || tokenize_all(be, chunk))?;
         for (dj, (d, ts)) in chunk.iter().zip(toks).enumerate() {
             let di = ci * TOKENIZE_CHUNK + dj;
             for (ri, t) in ts.into_iter().enumerate() {

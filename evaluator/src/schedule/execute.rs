@@ -208,7 +208,10 @@ impl<'a> Execution<'a> {
                 keep_cache: false,
             });
         }
-        let logits = self.model.forward_batch(&mut seqs).map_err(|e| {
+        let logits = crate::profile::time("model forward (all of it)", 0.0, || {
+            self.model.forward_batch(&mut seqs)
+        })
+        .map_err(|e| {
             anyhow::anyhow!(
                 "model forward of a batch of {} sequences, {tokens} tokens (deepest node at depth {}): {}",
                 nodes.len(),
@@ -239,12 +242,16 @@ impl<'a> Execution<'a> {
         };
         let mut score_rows =
             |flat: &[f32]| self.score_rows(nodes, n_lasts, flat, vocab, is_needed, on_done);
-        match &logits {
-            Some(l) => {
-                crate::model::with_f32_values(l, &mut score_rows).context("reading logits")?
-            }
-            None => score_rows(&[]),
-        }
+        crate::profile::time(
+            "scoring (log-softmax of scored rows)",
+            0.0,
+            || match &logits {
+                Some(l) => {
+                    crate::model::with_f32_values(l, &mut score_rows).context("reading logits")?
+                }
+                None => score_rows(&[]),
+            },
+        )
     }
 
     /// [`Self::score`] on the logits block `flat`, `vocab` values a row, the nodes' rows
