@@ -4,7 +4,10 @@
 # same number of threads. Prints wall time, peak memory and accuracy of each, and
 # the ratio (evaluator / llama.cpp).
 #
-#   scripts/bench-llama-cpp.sh [DOCS] [THREADS]      (defaults: 200 2)
+#   scripts/bench-llama-cpp.sh [DOCS] [THREADS] [ROUNDS]      (defaults: 200 2 3)
+#
+# Each round times llama.cpp, then the evaluator, back to back, with the machine's load
+# average printed before each; the last line gives every round's ratio and their median.
 #
 # Same documents: the first DOCS of the openllm-v1 order, written in llama.cpp's
 # HellaSwag file layout (6 lines per task: context, gold index, 4 endings) from the
@@ -22,6 +25,7 @@
 set -euo pipefail
 docs="${1:-200}"
 threads="${2:-2}"
+rounds="${3:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/llama-cpp-build.sh"  # llama.cpp from the llama-cpp-python sdist
 
@@ -59,22 +63,35 @@ measure() {  # label, command...: prints "label wall_s peak_MB"
   echo "$label $wall $((kb / 1024))"
 }
 
-echo "HellaSwag, $docs documents, $threads threads, $(basename "$model")"
-read -r _ ll_wall ll_mb < <(measure llama.cpp "$perplexity" -m "$model" -f "$out/hellaswag.txt" \
-  --hellaswag --hellaswag-tasks "$docs" -t "$threads")
-ll_acc=$(grep -E "^$docs\s" "$out/llama.cpp.out" | tail -1 | awk '{print $2}')
-printf '%-34s wall %8.1f s  peak %6d MB  acc_norm %s\n' "llama.cpp llama-perplexity (0-shot)" "$ll_wall" "$ll_mb" "$ll_acc"
-
-run_ours() {  # label, extra args
+run_ours() {  # label, extra args; sets wall
   local label=$1; shift
+  local mb acc
   read -r _ wall mb < <(RAYON_NUM_THREADS="$threads" LEADERBOARD_CACHE="$out/cache-$label" measure "$label" \
     "$evaluator" run --model "$model" --tasks hellaswag --limit "$docs" --output "$out/results-$label" \
     --data "$root/data/benchmarks" "$@")
+  rm -rf "$out/results-$label" "$out/cache-$label"
   acc=$(grep -E "^hellaswag " "$out/$label.err" | tail -1 | sed 's/^hellaswag *//')
-  printf '%-34s wall %8.1f s  peak %6d MB  %s\n' "evaluator ($label)" "$wall" "$mb" "$acc"
-  printf '%-34s %.2f\n' "  ratio evaluator / llama.cpp" "$(echo "$wall / $ll_wall" | bc -l)"
+  printf '  %-34s wall %8.1f s  peak %6d MB  %s\n' "evaluator ($label)" "$wall" "$mb" "$acc"
+  printf '  %-34s %.3f\n' "  ratio evaluator / llama.cpp" "$(echo "$wall / $ll_wall" | bc -l)"
 }
-run_ours 0-shot --num-fewshot 0
-if [ "${FEWSHOT:-0}" = 1 ]; then
-  run_ours 10-shot --hellaswag-fewshot-fallback validation
-fi
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "HellaSwag, $docs documents, $threads threads, $(basename "$model"), $rounds rounds"
+ratios=()
+for round in $(seq 1 "$rounds"); do
+  echo "round $round (load average $(load))"
+  read -r _ ll_wall ll_mb < <(measure llama.cpp "$perplexity" -m "$model" -f "$out/hellaswag.txt" \
+    --hellaswag --hellaswag-tasks "$docs" -t "$threads")
+  ll_acc=$(grep -E "^$docs\s" "$out/llama.cpp.out" | tail -1 | awk '{print $2}')
+  printf '  %-34s wall %8.1f s  peak %6d MB  acc_norm %s\n' "llama.cpp llama-perplexity (0-shot)" "$ll_wall" "$ll_mb" "$ll_acc"
+  echo "  (load average $(load))"
+  run_ours 0-shot --num-fewshot 0
+  ratios+=("$(echo "$wall / $ll_wall" | bc -l)")
+  if [ "${FEWSHOT:-0}" = 1 ]; then
+    run_ours 10-shot --hellaswag-fewshot-fallback validation
+  fi
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}')
+printf 'ratios evaluator / llama.cpp (0-shot):'
+printf ' %.3f' "${ratios[@]}"
+printf '; median %.3f\n' "$median"

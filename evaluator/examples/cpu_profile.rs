@@ -244,7 +244,15 @@ fn main() -> Result<()> {
             100.0 * cpu / (wall * a.threads as f64)
         );
         let mut rows: Vec<&(String, profile::Entry)> = table.iter().collect();
+        // By time, each `└` (thread-time) label under the label it is part of.
         rows.sort_by(|x, y| y.1.seconds.total_cmp(&x.1.seconds));
+        let (nested, mut rows): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|r| r.0.starts_with('└'));
+        if let Some(i) = rows.iter().position(|r| r.0.starts_with("attention (all")) {
+            rows.splice(i + 1..i + 1, nested);
+        } else {
+            rows.extend(nested);
+        }
         println!(
             "  {:<40} {:>8} {:>9} {:>7} {:>9}",
             "operation", "calls", "seconds", "% wall", "GFLOP/s"
@@ -268,6 +276,7 @@ fn main() -> Result<()> {
                 !l.starts_with("model forward")
                     && !l.starts_with("scoring")
                     && !l.starts_with("tokenization")
+                    && !l.starts_with('└')
             })
             .map(|(_, e)| e.seconds)
             .sum();

@@ -134,12 +134,10 @@ pub fn score_logits(logits: &Tensor, tokens: &[u32]) -> Result<Scored> {
     })
 }
 
-/// log(sum(exp(row))) in f64 and the index of the first maximum.
+/// log(sum(exp(row))) and the index of the first maximum: see
+/// [`crate::model::softmax::log_sum_exp_argmax`].
 pub fn log_sum_exp_argmax(row: &[f32]) -> (f64, usize) {
-    let (argmax, max) = first_max(row);
-    let m = max as f64;
-    let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-    (m + s.ln(), argmax)
+    crate::model::softmax::log_sum_exp_argmax(row)
 }
 
 /// Greedy decoding after `ctx`: at most `max_new_tokens` tokens, stopping after an EOS id

@@ -6,7 +6,9 @@
 //! to completion before they return (their inner loops on rayon's pool), so an op's wall
 //! time is its span. Labels name an operation kind (`rms_norm`, `attention softmax`, …);
 //! matrix products are labelled by their weight's shape (`matmul 576x1536`) and carry
-//! their FLOPs, so a report can give each shape's GFLOP/s. `examples/cpu_profile.rs`
+//! their FLOPs, so a report can give each shape's GFLOP/s. Labels starting with `└` time
+//! steps inside a parallel loop (attention's, one sequence a thread): their seconds add
+//! up over the threads and are part of the enclosing label's. `examples/cpu_profile.rs`
 //! prints the table for real workloads.
 
 use std::collections::BTreeMap;

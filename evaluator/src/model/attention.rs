@@ -84,10 +84,9 @@ pub(crate) fn attend(
     };
     let scale = opts.scale;
     let n_rep = nh / nkv;
-    let mut outs = Vec::with_capacity(spans.len());
-    for (s, cache) in spans.iter().zip(caches.iter_mut()) {
+    let one = |s: &Span, cache: &mut KvCache| -> Result<Tensor> {
         let seq = s.len;
-        let (k, v) = time("kv cache append", 0.0, || -> Result<_> {
+        let (k, v) = time("└ kv cache append (thread s)", 0.0, || -> Result<_> {
             if s.keep {
                 cache.append(idx, part(k, s)?, part(v, s)?)
             } else {
@@ -114,7 +113,7 @@ pub(crate) fn attend(
         // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys lo..offset + i0 + b
         // only (lo: 0, or the first key its first query's sliding window holds), so a
         // long new segment does about half the work of a full score matrix.
-        let q = time("attention copies", 0.0, || part(q, s))?;
+        let q = time("└ attention copies (thread s)", 0.0, || part(q, s))?;
         let mut blocks = Vec::with_capacity(seq.div_ceil(QUERY_BLOCK));
         let mut i0 = 0;
         while i0 < seq {
@@ -125,49 +124,79 @@ pub(crate) fn attend(
             let keys = offset + i0 + b - lo;
             let first = offset + i0 - lo;
             // (Narrowing to a whole axis is a view, not a copy.)
-            let qb = time("attention copies", 0.0, || q.narrow(1, i0, b)?.contiguous())?;
+            let qb = time("└ attention copies (thread s)", 0.0, || {
+                q.narrow(1, i0, b)?.contiguous()
+            })?;
             let (kb, vb) = (k.narrow(1, lo, keys)?, v.narrow(1, lo, keys)?);
             // Grouped-query attention without copying K/V: the n_rep query heads that
             // share a key/value head are stacked along the row axis.
             let qb = qb.reshape((nkv, n_rep * b, hd))?;
             let flops = 2.0 * (nh * b * keys * hd) as f64;
-            let att = time("attention q·k", flops, || qb.matmul(&kb.t()?))?;
+            let att = time("└ attention q·k (thread s)", flops, || {
+                qb.matmul(&kb.t()?)
+            })?;
             let win = opts.window;
-            let softmax = time("attention softmax", 0.0, || -> Result<Tensor> {
-                Ok(if let Some(bias) = &bias {
-                    let att = (att * scale)?.broadcast_add(&bias.narrow(2, lo, keys)?)?;
-                    causal_softmax(&att.to_dtype(DType::F32)?, b, first, 1.0, win)?
-                        .to_dtype(dtype)?
-                } else if let Some(cap) = opts.softcap {
-                    // Gemma 2: scaled, divided by the cap, tanh, times the cap, in the
-                    // activation dtype; softmax in f32.
-                    let att = (att * (scale / cap))?;
-                    let att = (unary::apply(&att, Unary::Tanh)? * cap)?.to_dtype(DType::F32)?;
-                    causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
-                } else if dtype == DType::F32 {
-                    causal_softmax(&att, b, first, scale, win)?
-                } else {
-                    // Scaled in the activation dtype, softmax in f32 (HF eager attention).
-                    let att = (att * scale)?.to_dtype(DType::F32)?;
-                    causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
-                })
-            });
+            let softmax = time(
+                "└ attention softmax (thread s)",
+                0.0,
+                || -> Result<Tensor> {
+                    Ok(if let Some(bias) = &bias {
+                        let att = (att * scale)?.broadcast_add(&bias.narrow(2, lo, keys)?)?;
+                        causal_softmax(&att.to_dtype(DType::F32)?, b, first, 1.0, win)?
+                            .to_dtype(dtype)?
+                    } else if let Some(cap) = opts.softcap {
+                        // Gemma 2: scaled, divided by the cap, tanh, times the cap, in the
+                        // activation dtype; softmax in f32.
+                        let att = (att * (scale / cap))?;
+                        let att = (unary::apply(&att, Unary::Tanh)? * cap)?.to_dtype(DType::F32)?;
+                        causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
+                    } else if dtype == DType::F32 {
+                        causal_softmax(&att, b, first, scale, win)?
+                    } else {
+                        // Scaled in the activation dtype, softmax in f32 (HF eager attention).
+                        let att = (att * scale)?.to_dtype(DType::F32)?;
+                        causal_softmax(&att, b, first, 1.0, win)?.to_dtype(dtype)?
+                    })
+                },
+            );
             let att = softmax?;
             // [nkv, n_rep*b, hd] == [nh, b, hd]
-            let out = time("attention ·v", flops, || att.matmul(&vb))?;
+            let out = time("└ attention ·v (thread s)", flops, || att.matmul(&vb))?;
             blocks.push(out.reshape((nh, b, hd))?);
             i0 += b;
         }
-        let out = time("attention copies", 0.0, || -> Result<Tensor> {
-            let out = if blocks.len() == 1 {
-                blocks.pop().expect("one block")
-            } else {
-                Tensor::cat(&blocks, 1)?
-            };
-            out.transpose(0, 1)?.reshape((seq, nh * hd))
-        })?;
-        outs.push(out);
-    }
+        let out = time(
+            "└ attention copies (thread s)",
+            0.0,
+            || -> Result<Tensor> {
+                let out = if blocks.len() == 1 {
+                    blocks.pop().expect("one block")
+                } else {
+                    Tensor::cat(&blocks, 1)?
+                };
+                out.transpose(0, 1)?.reshape((seq, nh * hd))
+            },
+        )?;
+        Ok(out)
+    };
+    // On a CPU the sequences run in parallel, each on one thread (its products are too
+    // small to split well); elsewhere one after the other.
+    let mut outs: Vec<Tensor> = time("attention (all sequences)", 0.0, || {
+        if q.device().is_cpu() && !single {
+            use rayon::prelude::*;
+            spans
+                .par_iter()
+                .zip(caches.par_iter_mut())
+                .map(|(s, cache)| one(s, cache))
+                .collect::<Result<_>>()
+        } else {
+            spans
+                .iter()
+                .zip(caches.iter_mut())
+                .map(|(s, cache)| one(s, cache))
+                .collect::<Result<_>>()
+        }
+    })?;
     time("attention copies", 0.0, || {
         if single {
             Ok(outs.pop().expect("one span"))

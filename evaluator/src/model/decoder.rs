@@ -469,11 +469,19 @@ impl CausalLm for Decoder {
     }
 
     fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
+        match self.forward_batch_hidden(batch)? {
+            Some(h) => self.logits_of_hidden(&h).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
         let h = self.hidden(batch)?;
-        let Some(h) = last_rows(h, batch, &self.device)? else {
-            return Ok(None);
-        };
-        let h = self.w.final_norm.forward(&h)?;
+        last_rows(h, batch, &self.device)
+    }
+
+    fn logits_of_hidden(&self, h: &Tensor) -> Result<Tensor> {
+        let h = self.w.final_norm.forward(h)?;
         let mut logits = self.w.lm_head.forward(&h, false)?;
         if let Some(scale) = self.cfg.logit_scale {
             logits = logits.affine(scale, 0.0)?;
@@ -481,7 +489,7 @@ impl CausalLm for Decoder {
         if let Some(cap) = self.cfg.final_softcap {
             logits = (unary::apply(&logits.affine(1.0 / cap, 0.0)?, Unary::Tanh)? * cap)?;
         }
-        Ok(Some(logits.to_dtype(DType::F32)?))
+        logits.to_dtype(DType::F32)
     }
 }
 

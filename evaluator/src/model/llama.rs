@@ -23,7 +23,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use super::attention::{
     attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
-use super::{CausalLm, KvCache, ModelInfo, Seq};
+use super::{fused, CausalLm, KvCache, ModelInfo, Seq};
 
 /// How rotary embeddings pair the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,28 +298,22 @@ impl Llama {
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
         let (cos, sin) = rope;
-        let (rows, _) = x.dims2()?;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
         let q = layer.q.forward(x, self.dequantize_large)?;
         let k = layer.k.forward(x, self.dequantize_large)?;
         let v = layer.v.forward(x, self.dequantize_large)?;
-        let (q, k, v) = crate::profile::time("heads transpose", 0.0, || -> Result<_> {
-            let q = q
-                .reshape((1, rows, nh, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let k = k
-                .reshape((1, rows, nkv, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = v.reshape((rows, nkv, hd))?.transpose(0, 1)?.contiguous()?;
-            Ok((q, k, v))
-        })?;
-        let (q, k) = crate::profile::time("rotary", 0.0, || -> Result<_> {
-            let q = self.cfg.rope_style.apply(&q, cos, sin)?.squeeze(0)?;
-            let k = self.cfg.rope_style.apply(&k, cos, sin)?.squeeze(0)?;
-            Ok((q, k))
-        })?;
+        let (q, k, v) =
+            crate::profile::time("heads (rotated) from q, k, v", 0.0, || -> Result<_> {
+                let rot = || fused::Rotary {
+                    cos,
+                    sin,
+                    half: self.cfg.rope_style == RopeStyle::Half,
+                };
+                let q = fused::heads(&q, nh, hd, Some(rot()))?;
+                let k = fused::heads(&k, nkv, hd, Some(rot()))?;
+                let v = fused::heads(&v, nkv, hd, None)?;
+                Ok((q, k, v))
+            })?;
         let opts = AttnOpts {
             window: self.cfg.sliding_window,
             ..AttnOpts::plain(hd)
@@ -333,9 +327,8 @@ impl Llama {
         match &layer.mlp {
             Mlp::Dense { gate, up, down } => {
                 let g = gate.forward(x, dq)?;
-                let g = crate::profile::time("silu", 0.0, || candle_nn::ops::silu(&g))?;
                 let u = up.forward(x, dq)?;
-                let h = crate::profile::time("gate × up", 0.0, || g * u)?;
+                let h = crate::profile::time("silu(gate) × up", 0.0, || fused::swiglu(&g, &u))?;
                 down.forward(&h, dq)
             }
             Mlp::Moe(moe) => moe.forward(x, dq),
@@ -362,17 +355,26 @@ impl Llama {
             rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)
         })?;
         let eps = self.cfg.rms_norm_eps as f32;
-        for (i, layer) in self.w.layers.iter().enumerate() {
-            let h = time("rms_norm", 0.0, || {
-                candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)
-            })?;
+        let layers = &self.w.layers;
+        // Each residual sum is fused with the norm of the sub-layer after it.
+        let mut h = match layers.first() {
+            Some(l) => time("rms_norm", 0.0, || fused::rms_norm(&x, &l.attn_norm, eps))?,
+            None => x.clone(),
+        };
+        for (i, layer) in layers.iter().enumerate() {
             let a = self.attention(layer, i, &h, (&cos, &sin), &spans, &mut work)?;
-            x = time("residual add", 0.0, || x + a)?;
-            let h = time("rms_norm", 0.0, || {
-                candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)
+            (x, h) = time("residual add + rms_norm", 0.0, || {
+                fused::add_rms_norm(&x, &a, &layer.ffn_norm, eps)
             })?;
             let m = self.mlp(layer, &h)?;
-            x = time("residual add", 0.0, || &x + m)?;
+            match layers.get(i + 1) {
+                Some(next) => {
+                    (x, h) = time("residual add + rms_norm", 0.0, || {
+                        fused::add_rms_norm(&x, &m, &next.attn_norm, eps)
+                    })?
+                }
+                None => x = time("residual add", 0.0, || &x + m)?,
+            }
         }
         time("kv cache commit", 0.0, || commit(batch, work, &spans));
         Ok(x)
@@ -380,7 +382,7 @@ impl Llama {
 
     fn logits(&self, h: &Tensor) -> Result<Tensor> {
         let h = crate::profile::time("rms_norm", 0.0, || {
-            candle_nn::ops::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)
+            fused::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)
         })?;
         self.w
             .lm_head
@@ -453,14 +455,21 @@ impl CausalLm for Llama {
     }
 
     fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
+        match self.forward_batch_hidden(batch)? {
+            Some(h) => self.logits(&h).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
         let h = self.hidden(batch)?;
-        let Some(h) = crate::profile::time("select scored rows", 0.0, || {
+        crate::profile::time("select scored rows", 0.0, || {
             last_rows(h, batch, &self.device)
-        })?
-        else {
-            return Ok(None);
-        };
-        self.logits(&h).map(Some)
+        })
+    }
+
+    fn logits_of_hidden(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.logits(hidden)
     }
 }
 /// Number of elements of a tensor shape, as u64.

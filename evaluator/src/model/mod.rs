@@ -31,6 +31,7 @@ pub mod bloom;
 pub mod cohere;
 pub mod decoder;
 pub mod export_hf;
+pub mod fused;
 pub mod gemma;
 pub mod gemma2;
 pub mod gguf;
@@ -154,6 +155,23 @@ pub trait CausalLm: Send {
     /// The default is false.
     fn batch_invariant(&self) -> bool {
         false
+    }
+
+    /// [`Self::forward_batch`] up to the output layer: the requested rows' final hidden
+    /// states, in the same order, for a caller that turns them into logits a block of
+    /// rows at a time with [`Self::logits_of_hidden`] (a batch of 2,048 scored rows of a
+    /// 128k vocabulary would be 1 GB of logits at once). Same caches, same errors. The
+    /// default is [`Self::forward_batch`] itself, with [`Self::logits_of_hidden`] the identity.
+    fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
+        self.forward_batch(batch)
+    }
+
+    /// The logits (`[n, vocab]`, f32) of `n` rows of [`Self::forward_batch_hidden`]'s
+    /// output; each row's logits depend on that row alone (final norm, output layer), so
+    /// blocks of two or more rows give the rows of the whole product bit for bit where
+    /// [`Self::batch_invariant`] holds.
+    fn logits_of_hidden(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        Ok(hidden.clone())
     }
 
     /// Runs several independent sequences in one call (packed: no padding; every

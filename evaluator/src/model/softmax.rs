@@ -182,6 +182,72 @@ fn softmax_row_generic(x: &[f32], out: &mut [f32], scale: f32) {
     }
 }
 
+/// `(log Σ exp(row), index of the first maximum)`: the normalizer of a log-softmax over
+/// a vocabulary row and its greedy token (torch's argmax tie rule). The exponentials are
+/// [`exp`] in f32 (vectorized, compiled for the widest unit the CPU has), summed in f64
+/// over [`LANES`] fixed partial sums, so the bits do not depend on the vector width;
+/// against an all-f64 sum the result moves by about 1e-7 nats. A row whose maximum is
+/// not finite (all `-inf`, or `+inf`) falls back to the plain f64 formula.
+pub fn log_sum_exp_argmax(row: &[f32]) -> (f64, usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { lse_avx512(row) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { lse_avx2(row) };
+        }
+    }
+    lse_generic(row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn lse_avx512(row: &[f32]) -> (f64, usize) {
+    lse_generic(row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lse_avx2(row: &[f32]) -> (f64, usize) {
+    lse_generic(row)
+}
+
+#[inline(always)]
+fn lse_generic(row: &[f32]) -> (f64, usize) {
+    let mut lane_max = [f32::NEG_INFINITY; LANES];
+    let mut xs = row.chunks_exact(LANES);
+    for xc in &mut xs {
+        for l in 0..LANES {
+            lane_max[l] = lane_max[l].max(xc[l]);
+        }
+    }
+    for (l, &v) in xs.remainder().iter().enumerate() {
+        lane_max[l] = lane_max[l].max(v);
+    }
+    let max = lane_max.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let argmax = row.iter().position(|&v| v == max).unwrap_or(0);
+    if !max.is_finite() {
+        let m = max as f64;
+        let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+        return (m + s.ln(), argmax);
+    }
+    let mut acc = [0f64; LANES];
+    let mut xs = row.chunks_exact(LANES);
+    for xc in &mut xs {
+        for l in 0..LANES {
+            acc[l] += exp(xc[l] - max) as f64;
+        }
+    }
+    for (l, &v) in xs.remainder().iter().enumerate() {
+        acc[l] += exp(v - max) as f64;
+    }
+    let sum: f64 = acc.iter().sum();
+    (max as f64 + sum.ln(), argmax)
+}
+
 /// `e^x` for `x <= 0` (softmax arguments), Cephes `expf`: `x = n ln2 + r`, a degree-5
 /// polynomial in `r`, `2^n` built in the exponent bits. Relative error about 1e-7; inputs
 /// below -87.3 give 2^-126 instead of underflowing (no effect on a sum that holds 1).
@@ -213,6 +279,32 @@ pub(crate) fn exp(x: f32) -> f32 {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn log_sum_exp_agrees_with_the_f64_formula() {
+        let mut rng = crate::random::PyRandom::new(7);
+        for len in [1usize, 15, 16, 17, 1000, 49_152] {
+            let row: Vec<f32> = (0..len)
+                .map(|_| (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 40.0)
+                .collect();
+            let (lse, argmax) = log_sum_exp_argmax(&row);
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let first = row.iter().position(|&v| v == m).unwrap();
+            let exact = m as f64
+                + row
+                    .iter()
+                    .map(|&v| (v as f64 - m as f64).exp())
+                    .sum::<f64>()
+                    .ln();
+            assert_eq!(argmax, first, "len {len}");
+            assert!((lse - exact).abs() < 1e-6, "len {len}: {lse} vs {exact}");
+        }
+        // Ties: the first maximum; rows without a finite maximum use the f64 formula.
+        assert_eq!(log_sum_exp_argmax(&[1.0, 3.0, 3.0, 2.0]).1, 1);
+        let (lse, i) = log_sum_exp_argmax(&[f32::NEG_INFINITY; 3]);
+        assert_eq!(i, 0);
+        assert!(lse.is_nan() || lse == f64::NEG_INFINITY);
+    }
 
     #[test]
     fn exp_matches_std_to_a_few_ulps() {

@@ -111,7 +111,7 @@ fn kernel(f: Unary) -> Kernel {
 }
 
 /// The scalar formulas, inlined into each compiled slice loop.
-mod scalar {
+pub(crate) mod scalar {
     use super::exp;
 
     /// `1 / (1 + e^(−y))` from one `exp` of a non-positive argument.

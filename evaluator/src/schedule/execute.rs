@@ -8,8 +8,10 @@
 //! targets on their logits rows ([`Execution::score`]), keep the caches a child still
 //! needs ([`Execution::keep`]). [`execute_unshared`] is the reference path.
 //!
-//! Scoring is [`crate::engine`]'s: log-sum-exp in f64 over the f32 logits row, per-token
-//! values summed in f64 in continuation order, greedy = first argmax equals the token.
+//! Scoring is [`crate::engine`]'s: log-sum-exp over the f32 logits row (f64 sums),
+//! per-token values summed in f64 in continuation order, greedy = first argmax equals the
+//! token. The output layer runs on blocks of at most [`LOGIT_BLOCK_ROWS`] rows, so a
+//! batch's logits never exist whole.
 
 use std::collections::HashMap;
 
@@ -18,7 +20,7 @@ use candle_core::Tensor;
 
 use super::plan::{cache_room, logit_rows, plan};
 use super::steps::{step_tokens, steps, Pad, Step};
-use super::trie::Trie;
+use super::trie::{Target, Trie};
 use crate::engine::{log_sum_exp_argmax, Scored};
 use crate::model::{CausalLm, KvCache, Seq};
 
@@ -123,8 +125,8 @@ impl<'a> Execution<'a> {
         let mut work = self.gather(nodes)?;
         self.note_peak(nodes);
         let n_lasts: Vec<usize> = nodes.iter().map(|&n| logit_rows(self.trie, n)).collect();
-        let logits = self.forward(nodes, &n_lasts, &mut work, *pad)?;
-        self.score(nodes, &n_lasts, logits, is_needed, on_done)?;
+        let hidden = self.forward(nodes, &n_lasts, &mut work, *pad)?;
+        self.score(nodes, &n_lasts, hidden, is_needed, on_done)?;
         self.keep(nodes, work);
         crate::alloc::release_free_pages_if_due();
         Ok(())
@@ -178,7 +180,8 @@ impl<'a> Execution<'a> {
     }
 
     /// One packed forward of the step's nodes over their caches `work` (and of its
-    /// [`Pad`], from an empty cache): the last `n_lasts` logits rows of each node.
+    /// [`Pad`], from an empty cache) up to the output layer: the final hidden states of
+    /// each node's last `n_lasts` rows.
     fn forward(
         &mut self,
         nodes: &[u32],
@@ -208,8 +211,8 @@ impl<'a> Execution<'a> {
                 keep_cache: false,
             });
         }
-        let logits = crate::profile::time("model forward (all of it)", 0.0, || {
-            self.model.forward_batch(&mut seqs)
+        let hidden = crate::profile::time(FORWARD, 0.0, || {
+            self.model.forward_batch_hidden(&mut seqs)
         })
         .map_err(|e| {
             anyhow::anyhow!(
@@ -222,88 +225,94 @@ impl<'a> Execution<'a> {
         self.stats.forwards += 1;
         self.stats.sequences += nodes.len() + usize::from(pad.is_some());
         self.stats.tokens_forwarded += tokens as u64;
-        Ok(logits)
+        Ok(hidden)
     }
 
-    /// Scores the needed requests' targets on the step's `logits` (read in place: the
-    /// block can be 100 MB, no copy of it) and reports each request whose last target
-    /// this was.
+    /// Scores the needed requests' targets on the step's final `hidden` rows and reports
+    /// each request whose last target this was. The rows become logits in blocks of at
+    /// most [`LOGIT_BLOCK_ROWS`] (split evenly, so no block has one row unless the step
+    /// has one: see [`CausalLm::logits_of_hidden`]); each block's needed rows get their
+    /// log-sum-exp in parallel, then the targets are scored in order.
     fn score(
         &mut self,
         nodes: &[u32],
         n_lasts: &[usize],
-        logits: Option<Tensor>,
-        is_needed: &dyn Fn(u32) -> bool,
-        on_done: &mut dyn FnMut(Done) -> Result<()>,
-    ) -> Result<()> {
-        let vocab = match &logits {
-            Some(l) => l.dim(1)?,
-            None => 0,
-        };
-        let mut score_rows =
-            |flat: &[f32]| self.score_rows(nodes, n_lasts, flat, vocab, is_needed, on_done);
-        crate::profile::time(
-            "scoring (log-softmax of scored rows)",
-            0.0,
-            || match &logits {
-                Some(l) => {
-                    crate::model::with_f32_values(l, &mut score_rows).context("reading logits")?
-                }
-                None => score_rows(&[]),
-            },
-        )
-    }
-
-    /// [`Self::score`] on the logits block `flat`, `vocab` values a row, the nodes' rows
-    /// one after the other.
-    fn score_rows(
-        &mut self,
-        nodes: &[u32],
-        n_lasts: &[usize],
-        flat: &[f32],
-        vocab: usize,
+        hidden: Option<Tensor>,
         is_needed: &dyn Fn(u32) -> bool,
         on_done: &mut dyn FnMut(Done) -> Result<()>,
     ) -> Result<()> {
         let trie = self.trie;
+        // The needed targets, in node order, each with its row in `hidden`.
+        let mut targets: Vec<(usize, &Target)> = Vec::new();
         let mut base = 0usize;
         for (&n, &n_last) in nodes.iter().zip(n_lasts) {
-            let node = trie.node(n);
             let first_row = trie.edge(n).len() - n_last;
-            let mut row_stats: Vec<Option<(f64, usize)>> = vec![None; n_last];
-            for t in node.targets.iter().filter(|t| is_needed(t.request)) {
-                let r = t.offset as usize - first_row;
-                let row = &flat[(base + r) * vocab..(base + r + 1) * vocab];
-                let (lse, argmax) = *row_stats[r].get_or_insert_with(|| log_sum_exp_argmax(row));
-                let tok = t.token as usize;
-                if tok >= row.len() {
-                    anyhow::bail!("token id {tok} outside the vocabulary ({})", row.len());
-                }
-                let p = self.partial[t.request as usize].get_or_insert_with(|| {
-                    let c = trie.cont_len(t.request);
-                    Partial {
-                        token_logprobs: vec![0.0; c],
-                        is_greedy: true,
-                        remaining: c,
-                    }
-                });
-                p.token_logprobs[t.k as usize] = row[tok] as f64 - lse;
-                p.is_greedy &= argmax == tok;
-                p.remaining -= 1;
-                if p.remaining == 0 {
-                    let p = self.partial[t.request as usize].take().unwrap();
-                    on_done(Done {
-                        request: t.request,
-                        scored: Scored {
-                            logprob: p.token_logprobs.iter().sum(),
-                            is_greedy: p.is_greedy,
-                            token_logprobs: p.token_logprobs,
-                        },
-                        tokens_forwarded: self.stats.tokens_forwarded,
-                    })?;
-                }
+            for t in trie.node(n).targets.iter().filter(|t| is_needed(t.request)) {
+                targets.push((base + t.offset as usize - first_row, t));
             }
             base += n_last;
+        }
+        // Per target: its logit and its row's (log-sum-exp, argmax).
+        let mut scored: Vec<(f32, (f64, usize))> = vec![(0.0, (0.0, 0)); targets.len()];
+        if !targets.is_empty() {
+            let h = hidden.context("internal error: targets to score but no logits rows")?;
+            let total = h.dim(0)?;
+            let blocks = total.div_ceil(LOGIT_BLOCK_ROWS);
+            let mut order: Vec<usize> = (0..targets.len()).collect();
+            order.sort_by_key(|&i| targets[i].0);
+            let mut next = 0usize;
+            let mut start = 0usize;
+            for b in 0..blocks {
+                let len = total / blocks + usize::from(b < total % blocks);
+                let logits = crate::profile::time(FORWARD, 0.0, || {
+                    self.model.logits_of_hidden(&h.narrow(0, start, len)?)
+                })
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "output layer of rows {start}..{} of a batch of {} sequences: {}",
+                        start + len,
+                        nodes.len(),
+                        crate::model::candle_msg(&e)
+                    )
+                })?;
+                let vocab = logits.dim(1)?;
+                let upto = next + order[next..].partition_point(|&i| targets[i].0 < start + len);
+                let in_block = &order[next..upto];
+                crate::profile::time(SCORING, 0.0, || {
+                    crate::model::with_f32_values(&logits, |flat| {
+                        score_block(flat, vocab, start, &targets, in_block, &mut scored)
+                    })
+                    .context("reading logits")?
+                })?;
+                next = upto;
+                start += len;
+            }
+        }
+        for ((_, t), (value, (lse, argmax))) in targets.iter().zip(scored) {
+            let tok = t.token as usize;
+            let p = self.partial[t.request as usize].get_or_insert_with(|| {
+                let c = trie.cont_len(t.request);
+                Partial {
+                    token_logprobs: vec![0.0; c],
+                    is_greedy: true,
+                    remaining: c,
+                }
+            });
+            p.token_logprobs[t.k as usize] = value as f64 - lse;
+            p.is_greedy &= argmax == tok;
+            p.remaining -= 1;
+            if p.remaining == 0 {
+                let p = self.partial[t.request as usize].take().unwrap();
+                on_done(Done {
+                    request: t.request,
+                    scored: Scored {
+                        logprob: p.token_logprobs.iter().sum(),
+                        is_greedy: p.is_greedy,
+                        token_logprobs: p.token_logprobs,
+                    },
+                    tokens_forwarded: self.stats.tokens_forwarded,
+                })?;
+            }
         }
         Ok(())
     }
@@ -324,6 +333,47 @@ impl<'a> Execution<'a> {
         }
         Ok(self.stats)
     }
+}
+
+/// Profile labels ([`crate::profile`]): the forward includes the output layer's blocks.
+const FORWARD: &str = "model forward (all of it)";
+const SCORING: &str = "scoring (log-softmax of scored rows)";
+
+/// Most logits rows materialized at once (each a vocabulary-wide f32 row: 512 rows of a
+/// 49,152-token vocabulary are 100 MB, of a 128k one 260 MB).
+pub const LOGIT_BLOCK_ROWS: usize = 512;
+
+/// Fills `scored[i]` for the targets `in_block` (indices into `targets`, by row) from the
+/// logits block `flat` (`vocab` values a row, its first row being `start`): the rows'
+/// log-sum-exp and argmax computed once per row, rows in parallel.
+fn score_block(
+    flat: &[f32],
+    vocab: usize,
+    start: usize,
+    targets: &[(usize, &Target)],
+    in_block: &[usize],
+    scored: &mut [(f32, (f64, usize))],
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut rows: Vec<usize> = in_block.iter().map(|&i| targets[i].0).collect();
+    rows.dedup();
+    let stats: Vec<(f64, usize)> = rows
+        .par_iter()
+        .map(|&r| log_sum_exp_argmax(&flat[(r - start) * vocab..(r - start + 1) * vocab]))
+        .collect();
+    let mut k = 0usize;
+    for &i in in_block {
+        let (r, t) = targets[i];
+        while rows[k] != r {
+            k += 1;
+        }
+        let tok = t.token as usize;
+        if tok >= vocab {
+            anyhow::bail!("token id {tok} outside the vocabulary ({vocab})");
+        }
+        scored[i] = (flat[(r - start) * vocab + tok], stats[k]);
+    }
+    Ok(())
 }
 
 /// The unshared reference path: every request of `trie` forwarded on its own from an

@@ -22,10 +22,6 @@ pub const DEFAULT_BATCH_TOKENS: usize = 2048;
 /// Most sequences in one batched forward.
 pub const MAX_BATCH_SEQS: usize = 256;
 
-/// Most logits rows one batched forward returns (each is a vocabulary-wide f32 row:
-/// 512 rows of a 49,152-token vocabulary are 100 MB).
-pub const MAX_BATCH_LOGIT_ROWS: usize = 512;
-
 /// The batch budget: `requested` when given, else [`DEFAULT_BATCH_TOKENS`] lowered so
 /// that one batch's activations (`per_token` bytes each, see
 /// [`crate::model::CausalLm::activation_bytes_per_token`]) take at most an eighth of `available_bytes`,
@@ -61,8 +57,9 @@ pub fn kv_budget_tokens(batch_tokens: usize) -> usize {
 ///
 /// A depth-first walk over an explicit stack (children pushed so that the first child in
 /// [`Trie::finish`] order is on top): each batch pops the top node, then keeps popping
-/// while the next node's edge still fits `batch_tokens` in total, its logits rows fit
-/// [`MAX_BATCH_LOGIT_ROWS`], the batch holds fewer than [`MAX_BATCH_SEQS`] sequences
+/// while the next node's edge still fits `batch_tokens` in total (logits rows are not
+/// counted: the output layer runs on blocks of them, see
+/// [`super::execute::LOGIT_BLOCK_ROWS`]), the batch holds fewer than [`MAX_BATCH_SEQS`] sequences
 /// and, if the node has children (its cache is kept), the caches alive at once stay
 /// within [`kv_budget_tokens`] (each counted at its full depth); then the batch's
 /// children are pushed, the first batch node's children on top. A node always runs
@@ -108,14 +105,11 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
         place(first, &mut held, &mut held_caches, &mut held_room);
         let mut batch = vec![first];
         let mut tokens = trie.edge(first).len();
-        let mut rows = logit_rows(trie, first);
         let mut new_held = if kept(first) { depth(first) } else { 0 };
         while let Some(&next) = stack.last() {
             let n = trie.edge(next).len();
-            let r = logit_rows(trie, next);
             let k = if kept(next) { depth(next) } else { 0 };
             if tokens + n > batch_tokens
-                || rows + r > MAX_BATCH_LOGIT_ROWS
                 || batch.len() >= MAX_BATCH_SEQS
                 || (k > 0 && held + new_held + k > kv_budget)
             {
@@ -125,7 +119,6 @@ fn plan_with_peak(trie: &Trie, batch_tokens: usize) -> (Vec<Vec<u32>>, CachePeak
             place(next, &mut held, &mut held_caches, &mut held_room);
             batch.push(next);
             tokens += n;
-            rows += r;
             new_held += k;
         }
         held += new_held;
@@ -276,8 +269,6 @@ mod tests {
                     nodes.len() == 1 || tokens <= budget,
                     "budget {budget}: {tokens}"
                 );
-                let rows: usize = nodes.iter().map(|&n| logit_rows(&trie, n)).sum();
-                assert!(nodes.len() == 1 || rows <= MAX_BATCH_LOGIT_ROWS);
                 for &n in nodes {
                     assert_eq!(batch_of[n as usize], usize::MAX, "node {n} planned twice");
                     batch_of[n as usize] = b;

@@ -1,0 +1,531 @@
+//! Fused element-wise steps of a decoder layer on the CPU: one pass over the activations
+//! where candle would make two or three, in parallel over rows (candle's binary ops run
+//! on one thread), vectorized like [`super::unary`]:
+//! - [`swiglu`]: `silu(g) · u`, the gated MLP's activation (Llama, Mistral, Qwen2,
+//!   Mixtral's experts);
+//! - [`rms_norm`]: `x / sqrt(mean(x²) + eps) · α`, and [`add_rms_norm`]: the residual sum
+//!   `x + a` and its norm in one pass (the sum is the next residual, the norm the next
+//!   sub-layer's input);
+//! - [`heads`]: the projection's `[rows, heads·head_dim]` output as `[heads, rows,
+//!   head_dim]`, rotated on the way (rotary embeddings, either pairing) where asked:
+//!   the same products as candle's `rope` / `rope_i`, so the same bits.
+//!
+//! The sum of squares runs over [`LANES`] fixed partial sums (the same bits whatever the
+//! vector width, and whichever rows share the call: batch invariance holds); candle sums
+//! a row left to right and torch in its own blocked order, so all three differ in the
+//! last bits of a norm, about 1e-7 relative. f32 contiguous CPU tensors take these paths;
+//! other dtypes and devices candle's own ops.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::unary::scalar;
+
+/// Fixed partial sums of a row's squares.
+const LANES: usize = 16;
+
+/// Rows per parallel task (of a 576-wide model: 36 KB of input).
+const ROWS_PER_TASK: usize = 16;
+
+/// `silu(gate) * up`, element-wise (same shapes).
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    if fast(gate) && fast(up) && gate.shape() == up.shape() {
+        return gate
+            .contiguous()?
+            .apply_op2_no_bwd(&up.contiguous()?, &SwiGlu);
+    }
+    candle_nn::ops::silu(gate)? * up
+}
+
+/// RMS norm over the last axis, scaled by `alpha` (`[hidden]`).
+pub fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32) -> Result<Tensor> {
+    if fast(x) && fast(alpha) {
+        return x.contiguous()?.apply_op2_no_bwd(alpha, &Norm { eps });
+    }
+    candle_nn::ops::rms_norm(x, alpha, eps)
+}
+
+/// `(x + a, rms_norm(x + a, alpha, eps))`.
+pub fn add_rms_norm(x: &Tensor, a: &Tensor, alpha: &Tensor, eps: f32) -> Result<(Tensor, Tensor)> {
+    if fast(x) && fast(a) && fast(alpha) && x.shape() == a.shape() {
+        let both = x
+            .contiguous()?
+            .apply_op3_no_bwd(&a.contiguous()?, alpha, &AddNorm { eps })?;
+        return Ok((both.get(0)?, both.get(1)?));
+    }
+    let s = (x + a)?;
+    let n = candle_nn::ops::rms_norm(&s, alpha, eps)?;
+    Ok((s, n))
+}
+
+/// How [`heads`] rotates: the `[rows, head_dim / 2]` cos and sin tables and whether
+/// dimension i pairs with i + head_dim/2 (`half`, Hugging Face) or 2i with 2i+1.
+pub struct Rotary<'a> {
+    pub cos: &'a Tensor,
+    pub sin: &'a Tensor,
+    pub half: bool,
+}
+
+/// `x` `[rows, n·hd]` as `[n, rows, hd]` (contiguous), rotated by `rotary` when given.
+pub fn heads(x: &Tensor, n: usize, hd: usize, rotary: Option<Rotary<'_>>) -> Result<Tensor> {
+    let rows = x.dim(0)?;
+    let tables_fast = rotary.as_ref().is_none_or(|r| fast(r.cos) && fast(r.sin));
+    if fast(x) && tables_fast && hd % 2 == 0 {
+        let x = x.contiguous()?;
+        return match rotary {
+            Some(r) => x.apply_op3_no_bwd(
+                &r.cos.contiguous()?,
+                &r.sin.contiguous()?,
+                &Heads {
+                    n,
+                    hd,
+                    half: r.half,
+                },
+            ),
+            None => {
+                let dummy = Tensor::zeros(0, DType::F32, x.device())?;
+                x.apply_op3_no_bwd(&dummy, &dummy, &Heads { n, hd, half: false })
+            }
+        };
+    }
+    let t = x.reshape((1, rows, n, hd))?.transpose(1, 2)?.contiguous()?;
+    let t = match rotary {
+        Some(r) if r.half => candle_nn::rotary_emb::rope(&t, r.cos, r.sin)?,
+        Some(r) => candle_nn::rotary_emb::rope_i(&t, r.cos, r.sin)?,
+        None => t,
+    };
+    t.squeeze(0)
+}
+
+/// Inputs x `[rows, n·hd]`, cos and sin `[rows, hd/2]` (both empty: no rotation).
+struct Heads {
+    n: usize,
+    hd: usize,
+    half: bool,
+}
+
+impl CustomOp3 for Heads {
+    fn name(&self) -> &'static str {
+        "fused-heads"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, self.name())?;
+        let cos = f32_slice(s2, l2, self.name())?;
+        let sin = f32_slice(s3, l3, self.name())?;
+        let (n, hd) = (self.n, self.hd);
+        let width = n * hd;
+        if width == 0 || x.len() % width != 0 || l1.dims().last() != Some(&width) {
+            candle_core::bail!("heads: {:?} is not [rows, {n}·{hd}]", l1.dims());
+        }
+        let rows = x.len() / width;
+        let rotate = !cos.is_empty();
+        let h2 = hd / 2;
+        if rotate && (cos.len() != rows * h2 || sin.len() != rows * h2) {
+            candle_core::bail!(
+                "heads: rotary tables of {} for {rows} rows of {h2}",
+                cos.len()
+            );
+        }
+        let mut out = vec![0f32; x.len()];
+        // One task per head and block of rows.
+        let block = ROWS_PER_TASK * 4;
+        if rows == 0 {
+            return Ok((CpuStorage::F32(out), Shape::from((n, 0, hd))));
+        }
+        let tasks = out
+            .par_chunks_mut(rows * hd)
+            .enumerate()
+            .flat_map(|(h, oh)| {
+                oh.par_chunks_mut(block * hd)
+                    .enumerate()
+                    .map(move |(b, o)| (h, b, o))
+            });
+        tasks.for_each(|(h, b, o)| {
+            let r0 = b * block;
+            for (i, o) in o.chunks_exact_mut(hd).enumerate() {
+                let r = r0 + i;
+                let src = &x[r * width + h * hd..r * width + (h + 1) * hd];
+                if !rotate {
+                    o.copy_from_slice(src);
+                    continue;
+                }
+                let (c, s) = (&cos[r * h2..(r + 1) * h2], &sin[r * h2..(r + 1) * h2]);
+                if self.half {
+                    let (x1, x2) = src.split_at(h2);
+                    let (o1, o2) = o.split_at_mut(h2);
+                    for j in 0..h2 {
+                        o1[j] = x1[j] * c[j] - x2[j] * s[j];
+                        o2[j] = x1[j] * s[j] + x2[j] * c[j];
+                    }
+                } else {
+                    for j in 0..h2 {
+                        let (a, b) = (src[2 * j], src[2 * j + 1]);
+                        o[2 * j] = a * c[j] - b * s[j];
+                        o[2 * j + 1] = a * s[j] + b * c[j];
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((n, rows, hd))))
+    }
+}
+
+fn fast(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op} needs contiguous input");
+    };
+    match s {
+        CpuStorage::F32(d) => Ok(&d[a..b]),
+        _ => candle_core::bail!("{op} needs f32 input"),
+    }
+}
+
+struct SwiGlu;
+
+impl CustomOp2 for SwiGlu {
+    fn name(&self) -> &'static str {
+        "fused-swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, u) = (
+            f32_slice(s1, l1, self.name())?,
+            f32_slice(s2, l2, self.name())?,
+        );
+        let mut out = vec![0f32; g.len()];
+        let f = kernels::swiglu();
+        const CHUNK: usize = 16 * 1024;
+        out.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+            .for_each(|(o, (g, u))| f(g, u, o));
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+struct Norm {
+    eps: f32,
+}
+
+impl CustomOp2 for Norm {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, alpha) = (
+            f32_slice(s1, l1, self.name())?,
+            f32_slice(s2, l2, self.name())?,
+        );
+        let h = alpha.len();
+        if h == 0 || l1.dims().last() != Some(&h) {
+            candle_core::bail!("rms-norm: rows of {:?} against a scale of {h}", l1.dims());
+        }
+        let mut out = vec![0f32; x.len()];
+        let f = kernels::norm();
+        out.par_chunks_mut(h * ROWS_PER_TASK)
+            .zip(x.par_chunks(h * ROWS_PER_TASK))
+            .for_each(|(o, x)| {
+                for (o, x) in o.chunks_exact_mut(h).zip(x.chunks_exact(h)) {
+                    f(x, alpha, self.eps, o);
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Inputs x and a (same shape), α; output `[2, …]`: the sum, then its norm.
+struct AddNorm {
+    eps: f32,
+}
+
+impl CustomOp3 for AddNorm {
+    fn name(&self) -> &'static str {
+        "fused-add-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, self.name())?;
+        let a = f32_slice(s2, l2, self.name())?;
+        let alpha = f32_slice(s3, l3, self.name())?;
+        let h = alpha.len();
+        if h == 0 || l1.dims().last() != Some(&h) || x.len() != a.len() {
+            candle_core::bail!(
+                "add-rms-norm: {:?} + {:?} against a scale of {h}",
+                l1.dims(),
+                l2.dims()
+            );
+        }
+        let n = x.len();
+        let mut out = vec![0f32; 2 * n];
+        let (sum, norm) = out.split_at_mut(n);
+        let f = kernels::add_norm();
+        let step = h * ROWS_PER_TASK;
+        sum.par_chunks_mut(step)
+            .zip(norm.par_chunks_mut(step))
+            .zip(x.par_chunks(step).zip(a.par_chunks(step)))
+            .for_each(|((s, o), (x, a))| {
+                for (((s, o), x), a) in s
+                    .chunks_exact_mut(h)
+                    .zip(o.chunks_exact_mut(h))
+                    .zip(x.chunks_exact(h))
+                    .zip(a.chunks_exact(h))
+                {
+                    f(x, a, alpha, self.eps, s, o);
+                }
+            });
+        let mut dims = vec![2];
+        dims.extend_from_slice(l1.dims());
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+}
+
+/// The row kernels, compiled for the widest vector unit the CPU has (chosen per call of
+/// an op, not per row).
+mod kernels {
+    use super::{scalar, LANES};
+
+    pub type SwiGlu = fn(&[f32], &[f32], &mut [f32]);
+    pub type Norm = fn(&[f32], &[f32], f32, &mut [f32]);
+    pub type AddNorm = fn(&[f32], &[f32], &[f32], f32, &mut [f32], &mut [f32]);
+
+    #[inline(always)]
+    fn swiglu_generic(g: &[f32], u: &[f32], o: &mut [f32]) {
+        for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+            *o = scalar::silu(g) * u;
+        }
+    }
+
+    #[inline(always)]
+    fn inv_rms(x: &[f32], eps: f32) -> f32 {
+        let mut acc = [0f32; LANES];
+        let mut xs = x.chunks_exact(LANES);
+        for c in &mut xs {
+            for l in 0..LANES {
+                acc[l] += c[l] * c[l];
+            }
+        }
+        for (l, &v) in xs.remainder().iter().enumerate() {
+            acc[l] += v * v;
+        }
+        let sum: f32 = acc.iter().sum();
+        1.0 / (sum / x.len() as f32 + eps).sqrt()
+    }
+
+    #[inline(always)]
+    fn norm_generic(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
+        let r = inv_rms(x, eps);
+        for ((o, &x), &a) in o.iter_mut().zip(x).zip(alpha) {
+            *o = x * r * a;
+        }
+    }
+
+    #[inline(always)]
+    fn add_norm_generic(
+        x: &[f32],
+        a: &[f32],
+        alpha: &[f32],
+        eps: f32,
+        s: &mut [f32],
+        o: &mut [f32],
+    ) {
+        for ((s, &x), &a) in s.iter_mut().zip(x).zip(a) {
+            *s = x + a;
+        }
+        norm_generic(s, alpha, eps, o);
+    }
+
+    macro_rules! compiled {
+        ($name:ident, $feat:literal) => {
+            mod $name {
+                #[target_feature(enable = $feat)]
+                pub unsafe fn swiglu(g: &[f32], u: &[f32], o: &mut [f32]) {
+                    super::swiglu_generic(g, u, o)
+                }
+                #[target_feature(enable = $feat)]
+                pub unsafe fn norm(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
+                    super::norm_generic(x, alpha, eps, o)
+                }
+                #[target_feature(enable = $feat)]
+                pub unsafe fn add_norm(
+                    x: &[f32],
+                    a: &[f32],
+                    alpha: &[f32],
+                    eps: f32,
+                    s: &mut [f32],
+                    o: &mut [f32],
+                ) {
+                    super::add_norm_generic(x, a, alpha, eps, s, o)
+                }
+            }
+        };
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    compiled!(avx512, "avx512f");
+    #[cfg(target_arch = "x86_64")]
+    compiled!(avx2, "avx2,fma");
+
+    #[derive(Clone, Copy)]
+    enum Unit {
+        #[cfg(target_arch = "x86_64")]
+        Avx512,
+        #[cfg(target_arch = "x86_64")]
+        Avx2,
+        Generic,
+    }
+
+    fn unit() -> Unit {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Unit::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Unit::Avx2;
+            }
+        }
+        Unit::Generic
+    }
+
+    // SAFETY (every `unsafe` below): `unit()` saw the CPU has the features the function
+    // is compiled for.
+    pub fn swiglu() -> SwiGlu {
+        match unit() {
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx512 => |g, u, o| unsafe { avx512::swiglu(g, u, o) },
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx2 => |g, u, o| unsafe { avx2::swiglu(g, u, o) },
+            Unit::Generic => swiglu_generic,
+        }
+    }
+
+    pub fn norm() -> Norm {
+        match unit() {
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx512 => |x, al, e, o| unsafe { avx512::norm(x, al, e, o) },
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx2 => |x, al, e, o| unsafe { avx2::norm(x, al, e, o) },
+            Unit::Generic => norm_generic,
+        }
+    }
+
+    pub fn add_norm() -> AddNorm {
+        match unit() {
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx512 => |x, a, al, e, s, o| unsafe { avx512::add_norm(x, a, al, e, s, o) },
+            #[cfg(target_arch = "x86_64")]
+            Unit::Avx2 => |x, a, al, e, s, o| unsafe { avx2::add_norm(x, a, al, e, s, o) },
+            Unit::Generic => add_norm_generic,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn data(n: usize, seed: u32) -> Vec<f32> {
+        let mut r = crate::random::PyRandom::new(seed as u64);
+        (0..n)
+            .map(|_| (r.next_u32() as f32 / u32::MAX as f32 - 0.5) * 8.0)
+            .collect()
+    }
+
+    #[test]
+    fn fused_ops_match_candles_composition() -> Result<()> {
+        let d = Device::Cpu;
+        let (rows, h) = (37, 100);
+        let x = Tensor::from_vec(data(rows * h, 1), (rows, h), &d)?;
+        let a = Tensor::from_vec(data(rows * h, 2), (rows, h), &d)?;
+        let alpha = Tensor::from_vec(data(h, 3), h, &d)?;
+        let max_rel = |got: &Tensor, want: &Tensor| -> Result<f32> {
+            let diff = (got - want)?.abs()?;
+            let scale = want.abs()?.affine(1.0, 1e-3)?;
+            (diff / scale)?.flatten_all()?.max(0)?.to_scalar::<f32>()
+        };
+        let want = (candle_nn::ops::silu(&x)? * &a)?;
+        assert!(max_rel(&swiglu(&x, &a)?, &want)? < 1e-5);
+        let want = candle_nn::ops::rms_norm(&x, &alpha, 1e-5)?;
+        assert!(max_rel(&rms_norm(&x, &alpha, 1e-5)?, &want)? < 1e-5);
+        let (s, n) = add_rms_norm(&x, &a, &alpha, 1e-6)?;
+        let want_s = (&x + &a)?;
+        assert_eq!(s.to_vec2::<f32>()?, want_s.to_vec2::<f32>()?);
+        let want_n = candle_nn::ops::rms_norm(&want_s, &alpha, 1e-6)?;
+        assert!(max_rel(&n, &want_n)? < 1e-5);
+        assert!(s.is_contiguous() && n.is_contiguous());
+        // Rows do not depend on which other rows share the call.
+        let part = add_rms_norm(&x.narrow(0, 5, 3)?, &a.narrow(0, 5, 3)?, &alpha, 1e-6)?.1;
+        assert_eq!(part.to_vec2::<f32>()?, n.narrow(0, 5, 3)?.to_vec2::<f32>()?);
+        Ok(())
+    }
+
+    #[test]
+    fn heads_rotate_as_candle_does_bit_for_bit() -> Result<()> {
+        let d = Device::Cpu;
+        let (rows, n, hd) = (70, 3, 8);
+        let x = Tensor::from_vec(data(rows * n * hd, 4), (rows, n * hd), &d)?;
+        let cos = Tensor::from_vec(data(rows * hd / 2, 5), (rows, hd / 2), &d)?;
+        let sin = Tensor::from_vec(data(rows * hd / 2, 6), (rows, hd / 2), &d)?;
+        let t = x.reshape((1, rows, n, hd))?.transpose(1, 2)?.contiguous()?;
+        for half in [true, false] {
+            let want = if half {
+                candle_nn::rotary_emb::rope(&t, &cos, &sin)?
+            } else {
+                candle_nn::rotary_emb::rope_i(&t, &cos, &sin)?
+            };
+            let r = Rotary {
+                cos: &cos,
+                sin: &sin,
+                half,
+            };
+            let got = heads(&x, n, hd, Some(r))?;
+            assert_eq!(got.dims(), &[n, rows, hd]);
+            assert_eq!(
+                got.flatten_all()?.to_vec1::<f32>()?,
+                want.flatten_all()?.to_vec1::<f32>()?
+            );
+        }
+        let got = heads(&x, n, hd, None)?;
+        assert_eq!(
+            got.flatten_all()?.to_vec1::<f32>()?,
+            t.flatten_all()?.to_vec1::<f32>()?
+        );
+        Ok(())
+    }
+}
