@@ -180,22 +180,45 @@ pub(crate) fn attend(
         Ok(out)
     };
     // On a CPU the sequences run in parallel, each on one thread (its products are too
-    // small to split well); elsewhere one after the other.
+    // small to split well), except that sequences whose caches share a buffer run one
+    // after the other in batch order, as a group (siblings write their keys at the same
+    // positions of it: see `KvCache::extended`); elsewhere all one after the other.
     let mut outs: Vec<Tensor> = time("attention (all sequences)", 0.0, || {
-        if q.device().is_cpu() && !single {
-            use rayon::prelude::*;
-            spans
-                .par_iter()
-                .zip(caches.par_iter_mut())
-                .map(|(s, cache)| one(s, cache))
-                .collect::<Result<_>>()
-        } else {
-            spans
+        if !q.device().is_cpu() || single {
+            return spans
                 .iter()
                 .zip(caches.iter_mut())
                 .map(|(s, cache)| one(s, cache))
-                .collect::<Result<_>>()
+                .collect::<Result<_>>();
         }
+        use rayon::prelude::*;
+        let mut groups: Vec<Vec<(usize, &mut KvCache)>> = Vec::new();
+        let mut group_of: std::collections::HashMap<usize, usize> = Default::default();
+        for (i, cache) in caches.iter_mut().enumerate() {
+            match cache.buffer_key(idx) {
+                Some(key) => {
+                    let g = *group_of.entry(key).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].push((i, cache));
+                }
+                None => groups.push(vec![(i, cache)]),
+            }
+        }
+        let done: Vec<Vec<(usize, Tensor)>> = groups
+            .into_par_iter()
+            .map(|g| {
+                g.into_iter()
+                    .map(|(i, cache)| Ok((i, one(&spans[i], cache)?)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        let mut outs: Vec<Option<Tensor>> = vec![None; spans.len()];
+        for (i, t) in done.into_iter().flatten() {
+            outs[i] = Some(t);
+        }
+        Ok(outs.into_iter().map(|t| t.expect("every span attended")).collect())
     })?;
     time("attention copies", 0.0, || {
         if single {

@@ -23,6 +23,7 @@ use super::attention::{
     attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
 use super::llama::{Linear, RopeStyle};
+use super::fused;
 use super::unary::{self, Unary};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
@@ -45,13 +46,13 @@ impl Norm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Norm::Layer { w, b, eps } => candle_nn::ops::layer_norm(x, w, b, *eps),
-            Norm::Rms { w, eps } => candle_nn::ops::rms_norm(x, w, *eps),
+            Norm::Rms { w, eps } => fused::rms_norm(x, w, *eps),
             Norm::LayerF32 { w, b, eps } => {
                 candle_nn::ops::layer_norm(&x.to_dtype(DType::F32)?, w, b, *eps)?
                     .to_dtype(x.dtype())
             }
             Norm::RmsF32 { w, eps } => {
-                candle_nn::ops::rms_norm(&x.to_dtype(DType::F32)?, w, *eps)?.to_dtype(x.dtype())
+                fused::rms_norm(&x.to_dtype(DType::F32)?, w, *eps)?.to_dtype(x.dtype())
             }
         }
     }
@@ -107,6 +108,9 @@ impl Ffn {
         let dq = dequantize_large;
         let h = match &self.gate {
             None => self.act.forward(&self.up.forward(x, dq)?)?,
+            Some(g) if self.act == Act::Silu => {
+                fused::swiglu(&g.forward(x, dq)?, &self.up.forward(x, dq)?)?
+            }
             Some(g) => (self.act.forward(&g.forward(x, dq)?)? * self.up.forward(x, dq)?)?,
         };
         self.down.forward(&h, dq)
@@ -327,29 +331,39 @@ impl Decoder {
         spans: &[Span],
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
-        let (rows, _) = x.dims2()?;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
-            t.reshape((1, rows, n, hd))?.transpose(1, 2)?.contiguous()
+        let (q, k) = (b.q.forward(x, false)?, b.k.forward(x, false)?);
+        let (q, k) = match rope {
+            // Whole-head rotary straight after the projection: one fused pass per tensor.
+            Some((r, (cos, sin))) if b.qk_norm.is_none() && r.dims == hd => {
+                let rot = || fused::Rotary {
+                    cos,
+                    sin,
+                    half: r.style == RopeStyle::Half,
+                };
+                (
+                    fused::heads(&q, nh, hd, Some(rot()))?,
+                    fused::heads(&k, nkv, hd, Some(rot()))?,
+                )
+            }
+            _ => {
+                let mut q = fused::heads(&q, nh, hd, None)?.unsqueeze(0)?;
+                let mut k = fused::heads(&k, nkv, hd, None)?.unsqueeze(0)?;
+                if let Some((qn, kn)) = &b.qk_norm {
+                    q = qn.forward(&q)?;
+                    k = kn.forward(&k)?;
+                }
+                if let Some((r, (cos, sin))) = rope {
+                    q = self.rotate(q, r, cos, sin)?;
+                    k = self.rotate(k, r, cos, sin)?;
+                }
+                (q.squeeze(0)?, k.squeeze(0)?)
+            }
         };
-        let mut q = heads(b.q.forward(x, false)?, nh)?;
-        let mut k = heads(b.k.forward(x, false)?, nkv)?;
-        if let Some((qn, kn)) = &b.qk_norm {
-            q = qn.forward(&q)?;
-            k = kn.forward(&k)?;
-        }
-        if let Some((r, (cos, sin))) = rope {
-            q = self.rotate(q, r, cos, sin)?;
-            k = self.rotate(k, r, cos, sin)?;
-        }
-        let v =
-            b.v.forward(x, false)?
-                .reshape((rows, nkv, hd))?
-                .transpose(0, 1)?
-                .contiguous()?;
+        let v = fused::heads(&b.v.forward(x, false)?, nkv, hd, None)?;
         let out = attend(
-            &q.squeeze(0)?,
-            &k.squeeze(0)?,
+            &q,
+            &k,
             &v,
             idx,
             spans,
@@ -413,22 +427,22 @@ impl Decoder {
             let a = self.attention(b, i, &h, rotary, &spans, &mut work)?;
             x = match &b.residual {
                 Residual::Sequential(ln2) => {
-                    let x = (x + a)?;
-                    (&x + b.ffn.forward(&ln2.forward(&x)?, false)?)?
+                    let x = fused::add(&x, &a)?;
+                    fused::add(&x, &b.ffn.forward(&ln2.forward(&x)?, false)?)?
                 }
                 Residual::Parallel(ln2) => {
                     let m = b.ffn.forward(&ln2.forward(&x)?, false)?;
-                    ((x + a)? + m)?
+                    fused::add3(&x, &a, &m)?
                 }
-                Residual::ParallelShared => ((x + a)? + b.ffn.forward(&h, false)?)?,
+                Residual::ParallelShared => fused::add3(&x, &a, &b.ffn.forward(&h, false)?)?,
                 Residual::Sandwich {
                     post_attn,
                     pre_ffn,
                     post_ffn,
                 } => {
-                    let x = (x + post_attn.forward(&a)?)?;
+                    let x = fused::add(&x, &post_attn.forward(&a)?)?;
                     let m = b.ffn.forward(&pre_ffn.forward(&x)?, false)?;
-                    (&x + post_ffn.forward(&m)?)?
+                    fused::add(&x, &post_ffn.forward(&m)?)?
                 }
             };
         }

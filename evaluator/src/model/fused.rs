@@ -6,6 +6,7 @@
 //! - [`rms_norm`]: `x / sqrt(mean(x²) + eps) · α`, and [`add_rms_norm`]: the residual sum
 //!   `x + a` and its norm in one pass (the sum is the next residual, the norm the next
 //!   sub-layer's input);
+//! - [`add`], [`add3`]: residual sums (candle's binary ops run on one thread);
 //! - [`heads`]: the projection's `[rows, heads·head_dim]` output as `[heads, rows,
 //!   head_dim]`, rotated on the way (rotary embeddings, either pairing) where asked:
 //!   the same products as candle's `rope` / `rope_i`, so the same bits.
@@ -56,6 +57,73 @@ pub fn add_rms_norm(x: &Tensor, a: &Tensor, alpha: &Tensor, eps: f32) -> Result<
     let s = (x + a)?;
     let n = candle_nn::ops::rms_norm(&s, alpha, eps)?;
     Ok((s, n))
+}
+
+/// `x + a` (same shapes), rows in parallel.
+pub fn add(x: &Tensor, a: &Tensor) -> Result<Tensor> {
+    if fast(x) && fast(a) && x.shape() == a.shape() {
+        let zero = Tensor::zeros(0, DType::F32, x.device())?;
+        return x
+            .contiguous()?
+            .apply_op3_no_bwd(&a.contiguous()?, &zero, &Add3);
+    }
+    x + a
+}
+
+/// `(x + a) + b` (same shapes), rounded as the two additions in that order.
+pub fn add3(x: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if fast(x) && fast(a) && fast(b) && x.shape() == a.shape() && x.shape() == b.shape() {
+        return x
+            .contiguous()?
+            .apply_op3_no_bwd(&a.contiguous()?, &b.contiguous()?, &Add3);
+    }
+    (x + a)? + b
+}
+
+/// `x + a (+ b)`; an empty `b` is left out.
+struct Add3;
+
+impl CustomOp3 for Add3 {
+    fn name(&self) -> &'static str {
+        "fused-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, self.name())?;
+        let a = f32_slice(s2, l2, self.name())?;
+        let b = f32_slice(s3, l3, self.name())?;
+        if a.len() != x.len() || !(b.is_empty() || b.len() == x.len()) {
+            candle_core::bail!("add: {:?} + {:?} + {:?}", l1.dims(), l2.dims(), l3.dims());
+        }
+        let mut out = vec![0f32; x.len()];
+        const CHUNK: usize = 16 * 1024;
+        if b.is_empty() {
+            out.par_chunks_mut(CHUNK)
+                .zip(x.par_chunks(CHUNK).zip(a.par_chunks(CHUNK)))
+                .for_each(|(o, (x, a))| {
+                    for ((o, &x), &a) in o.iter_mut().zip(x).zip(a) {
+                        *o = x + a;
+                    }
+                });
+        } else {
+            out.par_chunks_mut(CHUNK)
+                .zip(x.par_chunks(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))))
+                .for_each(|(o, (x, (a, b)))| {
+                    for (((o, &x), &a), &b) in o.iter_mut().zip(x).zip(a).zip(b) {
+                        *o = (x + a) + b;
+                    }
+                });
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
 }
 
 /// How [`heads`] rotates: the `[rows, head_dim / 2]` cos and sin tables and whether
@@ -489,6 +557,9 @@ mod tests {
         let want_n = candle_nn::ops::rms_norm(&want_s, &alpha, 1e-6)?;
         assert!(max_rel(&n, &want_n)? < 1e-5);
         assert!(s.is_contiguous() && n.is_contiguous());
+        assert_eq!(add(&x, &a)?.to_vec2::<f32>()?, want_s.to_vec2::<f32>()?);
+        let want3 = ((&x + &a)? + &want_s)?;
+        assert_eq!(add3(&x, &a, &want_s)?.to_vec2::<f32>()?, want3.to_vec2::<f32>()?);
         // Rows do not depend on which other rows share the call.
         let part = add_rms_norm(&x.narrow(0, 5, 3)?, &a.narrow(0, 5, 3)?, &alpha, 1e-6)?.1;
         assert_eq!(part.to_vec2::<f32>()?, n.narrow(0, 5, 3)?.to_vec2::<f32>()?);

@@ -215,6 +215,14 @@ impl KvCache {
         }
     }
 
+    /// Which buffer `layer` lives in (None: no buffer yet): caches that share one may
+    /// write to the same positions of it ([`Self::extended`] at the mark), so their
+    /// extensions must run one after the other, in batch order.
+    pub(crate) fn buffer_key(&self, layer: usize) -> Option<usize> {
+        let b = self.layers.get(layer)?.as_ref()?;
+        Some(Arc::as_ptr(&b.mark) as usize)
+    }
+
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
     }

@@ -25,8 +25,9 @@ use crate::tokenizer::Tokenizer;
 /// Version of the batching plan ([`super::plan::plan`]); part of the run
 /// configuration and so of the journal key ([`crate::config::RunConfig::journal_key`]):
 /// a journal written under another plan is never resumed. 2: live KV caches within
-/// [`super::plan::kv_budget_tokens`].
-pub const PLAN_VERSION: u32 = 2;
+/// [`super::plan::kv_budget_tokens`]. 3: logits rows no longer bound a batch (the output
+/// layer runs on blocks of them).
+pub const PLAN_VERSION: u32 = 3;
 
 /// A task's answers as `evaluator run` scores them.
 pub struct TaskAnswers {
