@@ -180,7 +180,8 @@ pub(crate) fn attend(
         Ok(out)
     };
     // On a CPU the sequences run in parallel, each on one thread (its products are too
-    // small to split well), except that sequences whose caches share a buffer run one
+    // small to split well; a group with more than a thread's share of the work runs on
+    // its own first), except that sequences whose caches share a buffer run one
     // after the other in batch order, as a group (siblings write their keys at the same
     // positions of it: see `KvCache::extended`); elsewhere all one after the other.
     let mut outs: Vec<Tensor> = time("attention (all sequences)", 0.0, || {
@@ -206,19 +207,32 @@ pub(crate) fn attend(
                 None => groups.push(vec![(i, cache)]),
             }
         }
-        let done: Vec<Vec<(usize, Tensor)>> = groups
-            .into_par_iter()
-            .map(|g| {
-                g.into_iter()
-                    .map(|(i, cache)| Ok((i, one(&spans[i], cache)?)))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<_>>()?;
+        // A group with more than its share of the work (a long context beside short
+        // continuations) runs alone, its products split over the threads instead.
+        let work = |g: &[(usize, &mut KvCache)]| -> usize {
+            g.iter()
+                .map(|(i, c)| spans[*i].len * (c.len() + spans[*i].len))
+                .sum()
+        };
+        let total: usize = groups.iter().map(|g| work(g)).sum();
+        let share = total / rayon::current_num_threads().max(1);
+        let (heavy, light): (Vec<_>, Vec<_>) = groups.into_iter().partition(|g| work(g) > share);
+        let run = |g: Vec<(usize, &mut KvCache)>| -> Result<Vec<(usize, Tensor)>> {
+            g.into_iter()
+                .map(|(i, cache)| Ok((i, one(&spans[i], cache)?)))
+                .collect()
+        };
+        let mut done: Vec<Vec<(usize, Tensor)>> =
+            heavy.into_iter().map(run).collect::<Result<_>>()?;
+        done.extend(light.into_par_iter().map(run).collect::<Result<Vec<_>>>()?);
         let mut outs: Vec<Option<Tensor>> = vec![None; spans.len()];
         for (i, t) in done.into_iter().flatten() {
             outs[i] = Some(t);
         }
-        Ok(outs.into_iter().map(|t| t.expect("every span attended")).collect())
+        Ok(outs
+            .into_iter()
+            .map(|t| t.expect("every span attended"))
+            .collect())
     })?;
     time("attention copies", 0.0, || {
         if single {

@@ -22,8 +22,8 @@ use candle_core::{DType, Device, Result, Tensor};
 use super::attention::{
     attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
-use super::llama::{Linear, RopeStyle};
 use super::fused;
+use super::llama::{fuse, Linear, RopeStyle};
 use super::unary::{self, Unary};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
@@ -105,13 +105,29 @@ pub struct Ffn {
 impl Ffn {
     /// `x` `[rows, hidden]` → `[rows, hidden]` (`dequantize_large`: see [`Linear`]).
     pub fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
-        let dq = dequantize_large;
-        let h = match &self.gate {
-            None => self.act.forward(&self.up.forward(x, dq)?)?,
-            Some(g) if self.act == Act::Silu => {
-                fused::swiglu(&g.forward(x, dq)?, &self.up.forward(x, dq)?)?
+        self.forward_with(x, dequantize_large, None)
+    }
+
+    /// [`Self::forward`], the gate and up products taken from `gate_up`, their weights
+    /// stacked (`super::llama::fuse`), when given.
+    fn forward_with(&self, x: &Tensor, dq: bool, gate_up: Option<&Linear>) -> Result<Tensor> {
+        let h = match (&self.gate, gate_up) {
+            (None, _) => self.act.forward(&self.up.forward(x, dq)?)?,
+            (Some(g), gu) => {
+                let (g, u) = match gu {
+                    Some(gu) => {
+                        let y = gu.forward(x, dq)?;
+                        let ff = y.dim(1)? / 2;
+                        (y.narrow(1, 0, ff)?, y.narrow(1, ff, ff)?)
+                    }
+                    None => (g.forward(x, dq)?, self.up.forward(x, dq)?),
+                };
+                if self.act == Act::Silu {
+                    fused::swiglu(&g, &u)?
+                } else {
+                    (self.act.forward(&g)? * u)?
+                }
             }
-            Some(g) => (self.act.forward(&g.forward(x, dq)?)? * self.up.forward(x, dq)?)?,
         };
         self.down.forward(&h, dq)
     }
@@ -242,6 +258,9 @@ pub struct Decoder {
     widths: (usize, usize),
     /// ALiBi slopes per head, `[n_heads]` f32.
     alibi: Option<Tensor>,
+    /// Per block, q, k, v and gate, up stacked into one weight each where they allow
+    /// (`super::llama::fuse`).
+    fused: Vec<(Option<Linear>, Option<Linear>)>,
 }
 
 impl Decoder {
@@ -296,8 +315,19 @@ impl Decoder {
             None
         };
         crate::alloc::keep_freed_buffers();
+        let mut w = w;
+        let mut fused = Vec::with_capacity(w.blocks.len());
+        for b in w.blocks.iter_mut() {
+            let qkv = fuse(&mut [&mut b.q, &mut b.k, &mut b.v])?;
+            let gate_up = match &mut b.ffn.gate {
+                Some(g) => fuse(&mut [g, &mut b.ffn.up])?,
+                None => None,
+            };
+            fused.push((qkv, gate_up));
+        }
         Ok(Self {
             alibi,
+            fused,
             cfg,
             w,
             dtype,
@@ -332,7 +362,22 @@ impl Decoder {
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let (q, k) = (b.q.forward(x, false)?, b.k.forward(x, false)?);
+        let (q, k, v) = match &self.fused[idx].0 {
+            Some(qkv) => {
+                let y = qkv.forward(x, false)?;
+                let (nq, nk) = (nh * hd, nkv * hd);
+                (
+                    y.narrow(1, 0, nq)?,
+                    y.narrow(1, nq, nk)?,
+                    y.narrow(1, nq + nk, nk)?,
+                )
+            }
+            None => (
+                b.q.forward(x, false)?,
+                b.k.forward(x, false)?,
+                b.v.forward(x, false)?,
+            ),
+        };
         let (q, k) = match rope {
             // Whole-head rotary straight after the projection: one fused pass per tensor.
             Some((r, (cos, sin))) if b.qk_norm.is_none() && r.dims == hd => {
@@ -360,7 +405,7 @@ impl Decoder {
                 (q.squeeze(0)?, k.squeeze(0)?)
             }
         };
-        let v = fused::heads(&b.v.forward(x, false)?, nkv, hd, None)?;
+        let v = fused::heads(&v, nkv, hd, None)?;
         let out = attend(
             &q,
             &k,
@@ -425,23 +470,26 @@ impl Decoder {
                 _ => self.cfg.rotary.as_ref().zip(rope.as_ref()),
             };
             let a = self.attention(b, i, &h, rotary, &spans, &mut work)?;
+            let gu = self.fused[i].1.as_ref();
             x = match &b.residual {
                 Residual::Sequential(ln2) => {
                     let x = fused::add(&x, &a)?;
-                    fused::add(&x, &b.ffn.forward(&ln2.forward(&x)?, false)?)?
+                    fused::add(&x, &b.ffn.forward_with(&ln2.forward(&x)?, false, gu)?)?
                 }
                 Residual::Parallel(ln2) => {
-                    let m = b.ffn.forward(&ln2.forward(&x)?, false)?;
+                    let m = b.ffn.forward_with(&ln2.forward(&x)?, false, gu)?;
                     fused::add3(&x, &a, &m)?
                 }
-                Residual::ParallelShared => fused::add3(&x, &a, &b.ffn.forward(&h, false)?)?,
+                Residual::ParallelShared => {
+                    fused::add3(&x, &a, &b.ffn.forward_with(&h, false, gu)?)?
+                }
                 Residual::Sandwich {
                     post_attn,
                     pre_ffn,
                     post_ffn,
                 } => {
                     let x = fused::add(&x, &post_attn.forward(&a)?)?;
-                    let m = b.ffn.forward(&pre_ffn.forward(&x)?, false)?;
+                    let m = b.ffn.forward_with(&pre_ffn.forward(&x)?, false, gu)?;
                     fused::add(&x, &post_ffn.forward(&m)?)?
                 }
             };

@@ -31,9 +31,18 @@ const ROWS_PER_TASK: usize = 16;
 /// `silu(gate) * up`, element-wise (same shapes).
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     if fast(gate) && fast(up) && gate.shape() == up.shape() {
-        return gate
-            .contiguous()?
-            .apply_op2_no_bwd(&up.contiguous()?, &SwiGlu);
+        let dims = gate.dims().to_vec();
+        let width = *dims.last().unwrap_or(&1);
+        let two_d = |t: &Tensor| -> Result<Tensor> {
+            if rows_apart(t) {
+                Ok(t.clone())
+            } else {
+                t.contiguous()?.reshape(((), width))
+            }
+        };
+        return two_d(gate)?
+            .apply_op2_no_bwd(&two_d(up)?, &SwiGlu)?
+            .reshape(dims);
     }
     candle_nn::ops::silu(gate)? * up
 }
@@ -115,7 +124,10 @@ impl CustomOp3 for Add3 {
                 });
         } else {
             out.par_chunks_mut(CHUNK)
-                .zip(x.par_chunks(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))))
+                .zip(
+                    x.par_chunks(CHUNK)
+                        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))),
+                )
                 .for_each(|(o, (x, (a, b)))| {
                     for (((o, &x), &a), &b) in o.iter_mut().zip(x).zip(a).zip(b) {
                         *o = (x + a) + b;
@@ -139,7 +151,11 @@ pub fn heads(x: &Tensor, n: usize, hd: usize, rotary: Option<Rotary<'_>>) -> Res
     let rows = x.dim(0)?;
     let tables_fast = rotary.as_ref().is_none_or(|r| fast(r.cos) && fast(r.sin));
     if fast(x) && tables_fast && hd % 2 == 0 {
-        let x = x.contiguous()?;
+        let x = if rows_apart(x) {
+            x.clone()
+        } else {
+            x.contiguous()?
+        };
         return match rotary {
             Some(r) => x.apply_op3_no_bwd(
                 &r.cos.contiguous()?,
@@ -186,15 +202,15 @@ impl CustomOp3 for Heads {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, self.name())?;
+        let (x, stride) = row_strided(s1, l1, self.name())?;
         let cos = f32_slice(s2, l2, self.name())?;
         let sin = f32_slice(s3, l3, self.name())?;
         let (n, hd) = (self.n, self.hd);
         let width = n * hd;
-        if width == 0 || x.len() % width != 0 || l1.dims().last() != Some(&width) {
+        let (rows, w) = l1.shape().dims2()?;
+        if width == 0 || w != width {
             candle_core::bail!("heads: {:?} is not [rows, {n}·{hd}]", l1.dims());
         }
-        let rows = x.len() / width;
         let rotate = !cos.is_empty();
         let h2 = hd / 2;
         if rotate && (cos.len() != rows * h2 || sin.len() != rows * h2) {
@@ -203,7 +219,7 @@ impl CustomOp3 for Heads {
                 cos.len()
             );
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = vec![0f32; rows * width];
         // One task per head and block of rows.
         let block = ROWS_PER_TASK * 4;
         if rows == 0 {
@@ -221,7 +237,7 @@ impl CustomOp3 for Heads {
             let r0 = b * block;
             for (i, o) in o.chunks_exact_mut(hd).enumerate() {
                 let r = r0 + i;
-                let src = &x[r * width + h * hd..r * width + (h + 1) * hd];
+                let src = &x[r * stride + h * hd..r * stride + (h + 1) * hd];
                 if !rotate {
                     o.copy_from_slice(src);
                     continue;
@@ -261,6 +277,26 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     }
 }
 
+/// A `[rows, width]` f32 matrix whose rows are contiguous, possibly apart (a column
+/// block of a wider product: `narrow` on the last axis): `(data from its first element,
+/// row stride)`.
+fn row_strided<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<(&'a [f32], usize)> {
+    let CpuStorage::F32(d) = s else {
+        candle_core::bail!("{op} needs f32 input");
+    };
+    match (l.dims(), l.stride()) {
+        (&[_, w], &[rs, 1]) if rs >= w => Ok((&d[l.start_offset()..], rs)),
+        (&[_, w], _) if l.is_contiguous() => Ok((&d[l.start_offset()..], w)),
+        _ => candle_core::bail!("{op} needs rows of contiguous values, got {:?}", l.dims()),
+    }
+}
+
+/// Whether `t` is a matrix [`row_strided`] reads without a copy.
+fn rows_apart(t: &Tensor) -> bool {
+    let l = t.layout();
+    matches!((l.dims(), l.stride()), (&[_, w], &[rs, 1]) if rs >= w)
+}
+
 struct SwiGlu;
 
 impl CustomOp2 for SwiGlu {
@@ -275,16 +311,25 @@ impl CustomOp2 for SwiGlu {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, u) = (
-            f32_slice(s1, l1, self.name())?,
-            f32_slice(s2, l2, self.name())?,
-        );
-        let mut out = vec![0f32; g.len()];
+        let (g, gs) = row_strided(s1, l1, self.name())?;
+        let (u, us) = row_strided(s2, l2, self.name())?;
+        let (rows, w) = l1.shape().dims2()?;
+        if l2.dims() != [rows, w] {
+            candle_core::bail!("swiglu: {:?} against {:?}", l1.dims(), l2.dims());
+        }
+        let mut out = vec![0f32; rows * w];
+        if w == 0 {
+            return Ok((CpuStorage::F32(out), l1.shape().clone()));
+        }
         let f = kernels::swiglu();
-        const CHUNK: usize = 16 * 1024;
-        out.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-            .for_each(|(o, (g, u))| f(g, u, o));
+        out.par_chunks_mut(w * ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(t, o)| {
+                for (i, o) in o.chunks_exact_mut(w).enumerate() {
+                    let r = t * ROWS_PER_TASK + i;
+                    f(&g[r * gs..r * gs + w], &u[r * us..r * us + w], o);
+                }
+            });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -549,6 +594,12 @@ mod tests {
         };
         let want = (candle_nn::ops::silu(&x)? * &a)?;
         assert!(max_rel(&swiglu(&x, &a)?, &want)? < 1e-5);
+        let xa = Tensor::cat(&[&x, &a], 1)?;
+        let (g, u) = (xa.narrow(1, 0, h)?, xa.narrow(1, h, h)?);
+        assert_eq!(
+            swiglu(&g, &u)?.to_vec2::<f32>()?,
+            swiglu(&x, &a)?.to_vec2::<f32>()?
+        );
         let want = candle_nn::ops::rms_norm(&x, &alpha, 1e-5)?;
         assert!(max_rel(&rms_norm(&x, &alpha, 1e-5)?, &want)? < 1e-5);
         let (s, n) = add_rms_norm(&x, &a, &alpha, 1e-6)?;
@@ -559,7 +610,10 @@ mod tests {
         assert!(s.is_contiguous() && n.is_contiguous());
         assert_eq!(add(&x, &a)?.to_vec2::<f32>()?, want_s.to_vec2::<f32>()?);
         let want3 = ((&x + &a)? + &want_s)?;
-        assert_eq!(add3(&x, &a, &want_s)?.to_vec2::<f32>()?, want3.to_vec2::<f32>()?);
+        assert_eq!(
+            add3(&x, &a, &want_s)?.to_vec2::<f32>()?,
+            want3.to_vec2::<f32>()?
+        );
         // Rows do not depend on which other rows share the call.
         let part = add_rms_norm(&x.narrow(0, 5, 3)?, &a.narrow(0, 5, 3)?, &alpha, 1e-6)?.1;
         assert_eq!(part.to_vec2::<f32>()?, n.narrow(0, 5, 3)?.to_vec2::<f32>()?);
@@ -596,6 +650,20 @@ mod tests {
         assert_eq!(
             got.flatten_all()?.to_vec1::<f32>()?,
             t.flatten_all()?.to_vec1::<f32>()?
+        );
+        // A column block of a wider matrix is read in place, with the same result.
+        let x2 = x.affine(2.0, 1.0)?;
+        let wide = Tensor::cat(&[&x, &x2], 1)?;
+        let rot = || Rotary {
+            cos: &cos,
+            sin: &sin,
+            half: true,
+        };
+        let got = heads(&wide.narrow(1, n * hd, n * hd)?, n, hd, Some(rot()))?;
+        let want = heads(&x2, n, hd, Some(rot()))?;
+        assert_eq!(
+            got.flatten_all()?.to_vec1::<f32>()?,
+            want.flatten_all()?.to_vec1::<f32>()?
         );
         Ok(())
     }

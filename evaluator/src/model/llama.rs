@@ -225,6 +225,54 @@ pub struct Llama {
     info: ModelInfo,
     /// Quantized weights: dequantize per call for large inputs ([`DEQUANTIZE_MIN_ROWS`]).
     dequantize_large: bool,
+    /// Per layer, the projections that read the same input stacked into one weight
+    /// (see [`fuse`]): q, k, v and gate, up.
+    fused: Vec<Fused>,
+}
+
+/// A layer's stacked projections, where its weights allow ([`fuse`]).
+#[derive(Debug, Clone, Default)]
+struct Fused {
+    qkv: Option<Linear>,
+    gate_up: Option<Linear>,
+}
+
+/// Stacks dense f32 CPU weights that multiply the same input (`[out_i, in]` each) into
+/// one `[Σ out_i, in]` weight, so one wide product replaces several narrow ones (the
+/// GEMM runs nearer its peak: `examples/cpu_profile.rs`), and makes each part a view of
+/// its rows (no second copy). Biases, when every part has one, are stacked too. None
+/// (nothing changed) for quantized, 16-bit or non-CPU weights, or mixed biases.
+pub(crate) fn fuse(parts: &mut [&mut Linear]) -> Result<Option<Linear>> {
+    let mut ws = Vec::with_capacity(parts.len());
+    for p in parts.iter() {
+        match &p.weight {
+            QMatMul::Tensor(w) if w.device().is_cpu() && w.dtype() == DType::F32 => {
+                ws.push(w.clone())
+            }
+            _ => return Ok(None),
+        }
+    }
+    let with_bias = parts.iter().filter(|p| p.bias.is_some()).count();
+    if with_bias != 0 && with_bias != parts.len() {
+        return Ok(None);
+    }
+    let w = Tensor::cat(&ws, 0)?;
+    let bias = if with_bias > 0 {
+        let bs: Vec<&Tensor> = parts.iter().filter_map(|p| p.bias.as_ref()).collect();
+        Some(Tensor::cat(&bs, 0)?)
+    } else {
+        None
+    };
+    let mut row = 0;
+    for (p, part) in parts.iter_mut().zip(&ws) {
+        let n = part.dim(0)?;
+        p.weight = QMatMul::Tensor(w.narrow(0, row, n)?);
+        row += n;
+    }
+    Ok(Some(Linear {
+        weight: QMatMul::Tensor(w),
+        bias,
+    }))
 }
 
 impl Llama {
@@ -260,6 +308,15 @@ impl Llama {
                 }
             }
         }
+        let mut fused = Vec::with_capacity(w.layers.len());
+        for l in w.layers.iter_mut() {
+            let qkv = fuse(&mut [&mut l.q, &mut l.k, &mut l.v])?;
+            let gate_up = match &mut l.mlp {
+                Mlp::Dense { gate, up, .. } => fuse(&mut [gate, up])?,
+                Mlp::Moe(_) => None,
+            };
+            fused.push(Fused { qkv, gate_up });
+        }
         Ok(Self {
             cfg,
             w,
@@ -267,6 +324,7 @@ impl Llama {
             device,
             info,
             dequantize_large: false,
+            fused,
         })
     }
 
@@ -299,9 +357,24 @@ impl Llama {
     ) -> Result<Tensor> {
         let (cos, sin) = rope;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let q = layer.q.forward(x, self.dequantize_large)?;
-        let k = layer.k.forward(x, self.dequantize_large)?;
-        let v = layer.v.forward(x, self.dequantize_large)?;
+        let dq = self.dequantize_large;
+        let (q, k, v) = match &self.fused[idx].qkv {
+            Some(qkv) => {
+                // Column blocks of the one product (read in place by `fused::heads`).
+                let y = qkv.forward(x, dq)?;
+                let (nq, nk) = (nh * hd, nkv * hd);
+                (
+                    y.narrow(1, 0, nq)?,
+                    y.narrow(1, nq, nk)?,
+                    y.narrow(1, nq + nk, nk)?,
+                )
+            }
+            None => (
+                layer.q.forward(x, dq)?,
+                layer.k.forward(x, dq)?,
+                layer.v.forward(x, dq)?,
+            ),
+        };
         let (q, k, v) =
             crate::profile::time("heads (rotated) from q, k, v", 0.0, || -> Result<_> {
                 let rot = || fused::Rotary {
@@ -322,12 +395,18 @@ impl Llama {
         layer.o.forward(&out, self.dequantize_large)
     }
 
-    fn mlp(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
+    fn mlp(&self, layer: &Layer, idx: usize, x: &Tensor) -> Result<Tensor> {
         let dq = self.dequantize_large;
         match &layer.mlp {
             Mlp::Dense { gate, up, down } => {
-                let g = gate.forward(x, dq)?;
-                let u = up.forward(x, dq)?;
+                let (g, u) = match &self.fused[idx].gate_up {
+                    Some(gu) => {
+                        let y = gu.forward(x, dq)?;
+                        let ff = y.dim(1)? / 2;
+                        (y.narrow(1, 0, ff)?, y.narrow(1, ff, ff)?)
+                    }
+                    None => (gate.forward(x, dq)?, up.forward(x, dq)?),
+                };
                 let h = crate::profile::time("silu(gate) × up", 0.0, || fused::swiglu(&g, &u))?;
                 down.forward(&h, dq)
             }
@@ -366,7 +445,7 @@ impl Llama {
             (x, h) = time("residual add + rms_norm", 0.0, || {
                 fused::add_rms_norm(&x, &a, &layer.ffn_norm, eps)
             })?;
-            let m = self.mlp(layer, &h)?;
+            let m = self.mlp(layer, i, &h)?;
             match layers.get(i + 1) {
                 Some(next) => {
                     (x, h) = time("residual add + rms_norm", 0.0, || {

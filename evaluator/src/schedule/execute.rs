@@ -191,6 +191,7 @@ impl<'a> Execution<'a> {
     ) -> Result<Option<Tensor>> {
         let trie = self.trie;
         let tokens = step_tokens(trie, nodes, pad);
+
         let mut seqs: Vec<Seq> = nodes
             .iter()
             .zip(work.iter_mut())
