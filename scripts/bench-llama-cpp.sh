@@ -9,7 +9,9 @@
 # Each round times llama.cpp, then the evaluator, back to back, with the machine's load
 # average printed before each; the last line gives every round's ratio and their median.
 #
-# Same documents: the first DOCS of the openllm-v1 order, written in llama.cpp's
+# Same documents: the first DOCS in the order of SUITE (default lm-eval-0.4: the
+# dataset's own order, the documents issue 21's baseline timed; SUITE=openllm-v1: the
+# leaderboard's shuffled order, whose first 200 have longer contexts), written in llama.cpp's
 # HellaSwag file layout (6 lines per task: context, gold index, 4 endings) from the
 # exact lm-eval preprocessed strings that `evaluator prompts` prints. llama.cpp scores
 # zero-shot (its --hellaswag has no few-shot), so the evaluator runs `--num-fewshot 0`
@@ -26,6 +28,7 @@ set -euo pipefail
 docs="${1:-200}"
 threads="${2:-2}"
 rounds="${3:-3}"
+suite="${SUITE:-lm-eval-0.4}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/llama-cpp-build.sh"  # llama.cpp from the llama-cpp-python sdist
 
@@ -39,7 +42,7 @@ evaluator="$root/target/release/evaluator"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$evaluator" prompts --suite openllm-v1 --task hellaswag --limit "$docs" --num-fewshot 0 --json \
+"$evaluator" prompts --suite "$suite" --task hellaswag --limit "$docs" --num-fewshot 0 --json \
   --data "$root/data/benchmarks" > "$out/prompts.jsonl"
 python3 - "$root/data/benchmarks/hellaswag/validation.jsonl.gz" "$out/prompts.jsonl" "$out/hellaswag.txt" <<'PY'
 import gzip, json, sys
@@ -67,7 +70,7 @@ run_ours() {  # label, extra args; sets wall
   local label=$1; shift
   local mb acc
   read -r _ wall mb < <(RAYON_NUM_THREADS="$threads" LEADERBOARD_CACHE="$out/cache-$label" measure "$label" \
-    "$evaluator" run --model "$model" --tasks hellaswag --limit "$docs" --output "$out/results-$label" \
+    "$evaluator" run --model "$model" --suite "$suite" --tasks hellaswag --limit "$docs" --output "$out/results-$label" \
     --data "$root/data/benchmarks" "$@")
   rm -rf "$out/results-$label" "$out/cache-$label"
   acc=$(grep -E "^hellaswag " "$out/$label.err" | tail -1 | sed 's/^hellaswag *//')
@@ -76,7 +79,7 @@ run_ours() {  # label, extra args; sets wall
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "HellaSwag, $docs documents, $threads threads, $(basename "$model"), $rounds rounds"
+echo "HellaSwag, the first $docs documents of suite $suite, $threads threads, $(basename "$model"), $rounds rounds"
 ratios=()
 for round in $(seq 1 "$rounds"); do
   echo "round $round (load average $(load))"

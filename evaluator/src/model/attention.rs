@@ -6,7 +6,7 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::softmax::causal_softmax;
+use super::softmax::{causal_softmax, causal_softmax_alibi};
 use super::unary::{self, Unary};
 use super::{KvCache, Seq};
 use crate::profile::time;
@@ -84,6 +84,12 @@ pub(crate) fn attend(
     };
     let scale = opts.scale;
     let n_rep = nh / nkv;
+    let alibi_in_softmax = match alibi {
+        Some(s) if dtype == DType::F32 && s.device().is_cpu() && opts.window.is_none() => {
+            Some(s.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+        }
+        _ => None,
+    };
     let one = |s: &Span, cache: &mut KvCache| -> Result<Tensor> {
         let seq = s.len;
         let (k, v) = time("└ kv cache append (thread s)", 0.0, || -> Result<_> {
@@ -95,9 +101,10 @@ pub(crate) fn attend(
         })?;
         let total = k.dim(1)?;
         let offset = total - seq;
-        // [nh, 1, total]: slope_h * j, in the activation dtype (as Bloom builds it).
+        // [nh, 1, total]: slope_h * j, in the activation dtype (as Bloom builds it);
+        // none where the softmax op adds it itself (f32 on a CPU).
         let bias = match alibi {
-            Some(slopes) => {
+            Some(slopes) if alibi_in_softmax.is_none() => {
                 let j = Tensor::arange(0u32, total as u32, slopes.device())?
                     .to_dtype(DType::F32)?
                     .reshape((1, 1, total))?;
@@ -108,7 +115,7 @@ pub(crate) fn attend(
                         .to_dtype(dtype)?,
                 )
             }
-            None => None,
+            _ => None,
         };
         // [nh, seq, hd]. Query blocks: block [i0, i0 + b) sees keys lo..offset + i0 + b
         // only (lo: 0, or the first key its first query's sliding window holds), so a
@@ -140,7 +147,9 @@ pub(crate) fn attend(
                 "└ attention softmax (thread s)",
                 0.0,
                 || -> Result<Tensor> {
-                    Ok(if let Some(bias) = &bias {
+                    Ok(if let Some(slopes) = &alibi_in_softmax {
+                        causal_softmax_alibi(&att, b, first, scale, slopes, lo)?
+                    } else if let Some(bias) = &bias {
                         let att = (att * scale)?.broadcast_add(&bias.narrow(2, lo, keys)?)?;
                         causal_softmax(&att.to_dtype(DType::F32)?, b, first, 1.0, win)?
                             .to_dtype(dtype)?

@@ -122,10 +122,11 @@ impl Ffn {
                     }
                     None => (g.forward(x, dq)?, self.up.forward(x, dq)?),
                 };
-                if self.act == Act::Silu {
-                    fused::swiglu(&g, &u)?
-                } else {
-                    (self.act.forward(&g)? * u)?
+                match self.act {
+                    Act::Silu => fused::gated(Unary::Silu, &g, &u)?,
+                    Act::GeluTanh => fused::gated(Unary::GeluTanh, &g, &u)?,
+                    Act::GeluErf => fused::gated(Unary::GeluErf, &g, &u)?,
+                    Act::Relu => (self.act.forward(&g)? * u)?,
                 }
             }
         };
@@ -325,6 +326,7 @@ impl Decoder {
             };
             fused.push((qkv, gate_up));
         }
+        crate::alloc::release_free_pages();
         Ok(Self {
             alibi,
             fused,
@@ -379,8 +381,8 @@ impl Decoder {
             ),
         };
         let (q, k) = match rope {
-            // Whole-head rotary straight after the projection: one fused pass per tensor.
-            Some((r, (cos, sin))) if b.qk_norm.is_none() && r.dims == hd => {
+            // Rotary straight after the projection: one fused pass per tensor.
+            Some((r, (cos, sin))) if b.qk_norm.is_none() => {
                 let rot = || fused::Rotary {
                     cos,
                     sin,

@@ -20,7 +20,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::unary::scalar;
+use super::unary::{self, scalar, Unary};
 
 /// Fixed partial sums of a row's squares.
 const LANES: usize = 16;
@@ -30,6 +30,12 @@ const ROWS_PER_TASK: usize = 16;
 
 /// `silu(gate) * up`, element-wise (same shapes).
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gated(Unary::Silu, gate, up)
+}
+
+/// `act(gate) * up`, element-wise (same shapes): SwiGLU (`Silu`), GeGLU (the GELUs:
+/// Gemma's gated MLP), with [`super::unary`]'s functions.
+pub fn gated(act: Unary, gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     if fast(gate) && fast(up) && gate.shape() == up.shape() {
         let dims = gate.dims().to_vec();
         let width = *dims.last().unwrap_or(&1);
@@ -41,10 +47,10 @@ pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
             }
         };
         return two_d(gate)?
-            .apply_op2_no_bwd(&two_d(up)?, &SwiGlu)?
+            .apply_op2_no_bwd(&two_d(up)?, &Gated(act))?
             .reshape(dims);
     }
-    candle_nn::ops::silu(gate)? * up
+    unary::apply(gate, act)? * up
 }
 
 /// RMS norm over the last axis, scaled by `alpha` (`[hidden]`).
@@ -112,7 +118,7 @@ impl CustomOp3 for Add3 {
         if a.len() != x.len() || !(b.is_empty() || b.len() == x.len()) {
             candle_core::bail!("add: {:?} + {:?} + {:?}", l1.dims(), l2.dims(), l3.dims());
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = output(x.len());
         const CHUNK: usize = 16 * 1024;
         if b.is_empty() {
             out.par_chunks_mut(CHUNK)
@@ -138,7 +144,8 @@ impl CustomOp3 for Add3 {
     }
 }
 
-/// How [`heads`] rotates: the `[rows, head_dim / 2]` cos and sin tables and whether
+/// How [`heads`] rotates: the `[rows, d / 2]` cos and sin tables (the first d ≤ head_dim
+/// dimensions of each head are rotated, the rest pass unchanged: GPT-NeoX, Phi) and whether
 /// dimension i pairs with i + head_dim/2 (`half`, Hugging Face) or 2i with 2i+1.
 pub struct Rotary<'a> {
     pub cos: &'a Tensor,
@@ -150,7 +157,7 @@ pub struct Rotary<'a> {
 pub fn heads(x: &Tensor, n: usize, hd: usize, rotary: Option<Rotary<'_>>) -> Result<Tensor> {
     let rows = x.dim(0)?;
     let tables_fast = rotary.as_ref().is_none_or(|r| fast(r.cos) && fast(r.sin));
-    if fast(x) && tables_fast && hd % 2 == 0 {
+    if fast(x) && tables_fast && hd.is_multiple_of(2) {
         let x = if rows_apart(x) {
             x.clone()
         } else {
@@ -173,15 +180,28 @@ pub fn heads(x: &Tensor, n: usize, hd: usize, rotary: Option<Rotary<'_>>) -> Res
         };
     }
     let t = x.reshape((1, rows, n, hd))?.transpose(1, 2)?.contiguous()?;
-    let t = match rotary {
-        Some(r) if r.half => candle_nn::rotary_emb::rope(&t, r.cos, r.sin)?,
-        Some(r) => candle_nn::rotary_emb::rope_i(&t, r.cos, r.sin)?,
-        None => t,
+    let Some(r) = rotary else {
+        return t.squeeze(0);
+    };
+    let rope = |t: &Tensor| {
+        if r.half {
+            candle_nn::rotary_emb::rope(t, r.cos, r.sin)
+        } else {
+            candle_nn::rotary_emb::rope_i(t, r.cos, r.sin)
+        }
+    };
+    let dims = 2 * r.cos.dim(1)?;
+    let t = if dims == hd {
+        rope(&t)?
+    } else {
+        let rot = rope(&t.narrow(3, 0, dims)?.contiguous()?)?;
+        Tensor::cat(&[rot, t.narrow(3, dims, hd - dims)?], 3)?.contiguous()?
     };
     t.squeeze(0)
 }
 
-/// Inputs x `[rows, n·hd]`, cos and sin `[rows, hd/2]` (both empty: no rotation).
+/// Inputs x `[rows, n·hd]`, cos and sin `[rows, d/2]` (both empty: no rotation): the
+/// first d ≤ hd dimensions of each head are rotated, the others copied.
 struct Heads {
     n: usize,
     hd: usize,
@@ -212,14 +232,14 @@ impl CustomOp3 for Heads {
             candle_core::bail!("heads: {:?} is not [rows, {n}·{hd}]", l1.dims());
         }
         let rotate = !cos.is_empty();
-        let h2 = hd / 2;
-        if rotate && (cos.len() != rows * h2 || sin.len() != rows * h2) {
+        let h2 = cos.len().checked_div(rows).unwrap_or(0);
+        if rotate && (cos.len() != rows * h2 || sin.len() != rows * h2 || 2 * h2 > hd) {
             candle_core::bail!(
                 "heads: rotary tables of {} for {rows} rows of {h2}",
                 cos.len()
             );
         }
-        let mut out = vec![0f32; rows * width];
+        let mut out = output(rows * width);
         // One task per head and block of rows.
         let block = ROWS_PER_TASK * 4;
         if rows == 0 {
@@ -243,6 +263,9 @@ impl CustomOp3 for Heads {
                     continue;
                 }
                 let (c, s) = (&cos[r * h2..(r + 1) * h2], &sin[r * h2..(r + 1) * h2]);
+                let (src, pass) = src.split_at(2 * h2);
+                let (o, o_pass) = o.split_at_mut(2 * h2);
+                o_pass.copy_from_slice(pass);
                 if self.half {
                     let (x1, x2) = src.split_at(h2);
                     let (o1, o2) = o.split_at_mut(h2);
@@ -261,6 +284,20 @@ impl CustomOp3 for Heads {
         });
         Ok((CpuStorage::F32(out), Shape::from((n, rows, hd))))
     }
+}
+
+/// An output buffer of `n` values, not zeroed: zeroing it would be one more pass over
+/// memory, on one thread, before the parallel pass that writes it.
+fn output(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    // SAFETY: f32 has no invalid bit patterns, and every op of this module writes each
+    // element of its output before the tensor made from it is read (candle's own CPU
+    // ops allocate their outputs the same way).
+    #[allow(clippy::uninit_vec)]
+    unsafe {
+        v.set_len(n)
+    };
+    v
 }
 
 fn fast(t: &Tensor) -> bool {
@@ -297,9 +334,9 @@ fn rows_apart(t: &Tensor) -> bool {
     matches!((l.dims(), l.stride()), (&[_, w], &[rs, 1]) if rs >= w)
 }
 
-struct SwiGlu;
+struct Gated(Unary);
 
-impl CustomOp2 for SwiGlu {
+impl CustomOp2 for Gated {
     fn name(&self) -> &'static str {
         "fused-swiglu"
     }
@@ -317,11 +354,22 @@ impl CustomOp2 for SwiGlu {
         if l2.dims() != [rows, w] {
             candle_core::bail!("swiglu: {:?} against {:?}", l1.dims(), l2.dims());
         }
-        let mut out = vec![0f32; rows * w];
+        let mut out = output(rows * w);
         if w == 0 {
             return Ok((CpuStorage::F32(out), l1.shape().clone()));
         }
-        let f = kernels::swiglu();
+        let silu = kernels::swiglu();
+        let act = unary::kernel(self.0);
+        let f = |g: &[f32], u: &[f32], o: &mut [f32]| {
+            if self.0 == Unary::Silu {
+                silu(g, u, o)
+            } else {
+                act(g, o);
+                for (o, &u) in o.iter_mut().zip(u) {
+                    *o *= u;
+                }
+            }
+        };
         out.par_chunks_mut(w * ROWS_PER_TASK)
             .enumerate()
             .for_each(|(t, o)| {
@@ -358,7 +406,7 @@ impl CustomOp2 for Norm {
         if h == 0 || l1.dims().last() != Some(&h) {
             candle_core::bail!("rms-norm: rows of {:?} against a scale of {h}", l1.dims());
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = output(x.len());
         let f = kernels::norm();
         out.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(x.par_chunks(h * ROWS_PER_TASK))
@@ -402,7 +450,7 @@ impl CustomOp3 for AddNorm {
             );
         }
         let n = x.len();
-        let mut out = vec![0f32; 2 * n];
+        let mut out = output(2 * n);
         let (sum, norm) = out.split_at_mut(n);
         let f = kernels::add_norm();
         let step = h * ROWS_PER_TASK;
@@ -594,6 +642,11 @@ mod tests {
         };
         let want = (candle_nn::ops::silu(&x)? * &a)?;
         assert!(max_rel(&swiglu(&x, &a)?, &want)? < 1e-5);
+        let want = (unary::apply(&x, Unary::GeluTanh)? * &a)?;
+        assert_eq!(
+            gated(Unary::GeluTanh, &x, &a)?.to_vec2::<f32>()?,
+            want.to_vec2::<f32>()?
+        );
         let xa = Tensor::cat(&[&x, &a], 1)?;
         let (g, u) = (xa.narrow(1, 0, h)?, xa.narrow(1, h, h)?);
         assert_eq!(
@@ -650,6 +703,23 @@ mod tests {
         assert_eq!(
             got.flatten_all()?.to_vec1::<f32>()?,
             t.flatten_all()?.to_vec1::<f32>()?
+        );
+        // Partial rotary (the first 4 of 8 dimensions), against rope on that part.
+        let (c4, s4) = (
+            cos.narrow(1, 0, 2)?.contiguous()?,
+            sin.narrow(1, 0, 2)?.contiguous()?,
+        );
+        let rot = candle_nn::rotary_emb::rope(&t.narrow(3, 0, 4)?.contiguous()?, &c4, &s4)?;
+        let want = Tensor::cat(&[rot, t.narrow(3, 4, 4)?], 3)?.squeeze(0)?;
+        let r = Rotary {
+            cos: &c4,
+            sin: &s4,
+            half: true,
+        };
+        let got = heads(&x, n, hd, Some(r))?;
+        assert_eq!(
+            got.flatten_all()?.to_vec1::<f32>()?,
+            want.flatten_all()?.to_vec1::<f32>()?
         );
         // A column block of a wider matrix is read in place, with the same result.
         let x2 = x.affine(2.0, 1.0)?;

@@ -317,6 +317,8 @@ impl Llama {
             };
             fused.push(Fused { qkv, gate_up });
         }
+        // The parts' own buffers were freed for the stacked ones: hand their pages back.
+        crate::alloc::release_free_pages();
         Ok(Self {
             cfg,
             w,

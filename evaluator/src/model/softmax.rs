@@ -44,11 +44,47 @@ pub fn causal_softmax(
             first,
             scale: scale as f32,
             window: window.unwrap_or(usize::MAX),
+            alibi: None,
         };
         scores.contiguous()?.apply_op1_no_bwd(&op)
     } else {
         reference(scores, block, first, scale, window)
     }
+}
+
+/// [`causal_softmax`] of f32 CPU scores with ALiBi (Bloom): group g's scores (one head
+/// a group) become `x · scale + slopes[g] · (key0 + j)` for key j before the mask and
+/// the softmax, the same f32 operations as scaling, then adding the `slope · position`
+/// bias tensor, then `causal_softmax` with scale 1 (so the same bits), in one pass.
+pub fn causal_softmax_alibi(
+    scores: &Tensor,
+    block: usize,
+    first: usize,
+    scale: f64,
+    slopes: &[f32],
+    key0: usize,
+) -> Result<Tensor> {
+    let (groups, rows, keys) = scores.dims3()?;
+    if !scores.device().is_cpu() || scores.dtype() != DType::F32 || slopes.len() != groups {
+        candle_core::bail!(
+            "causal_softmax_alibi takes f32 CPU scores and a slope per group ({groups}), got {:?} and {}",
+            scores.dtype(),
+            slopes.len()
+        );
+    }
+    if block == 0 || rows % block != 0 || first + block > keys {
+        candle_core::bail!(
+            "causal_softmax: {rows} rows, block {block}, first query {first}, {keys} keys do not fit"
+        );
+    }
+    let op = CausalSoftmax {
+        block,
+        first,
+        scale: scale as f32,
+        window: usize::MAX,
+        alibi: Some((slopes.to_vec(), key0, rows)),
+    };
+    scores.contiguous()?.apply_op1_no_bwd(&op)
 }
 
 /// The same with candle ops: scale, add a `-inf` mask, softmax (any device).
@@ -86,6 +122,8 @@ struct CausalSoftmax {
     scale: f32,
     /// Keys a query sees, itself included (`usize::MAX`: all before it).
     window: usize,
+    /// ALiBi: a slope per group, the position of key 0, rows per group.
+    alibi: Option<(Vec<f32>, usize, usize)>,
 }
 
 impl CustomOp1 for CausalSoftmax {
@@ -110,7 +148,16 @@ impl CustomOp1 for CausalSoftmax {
             .for_each(|(r, (o, x))| {
                 let seen = self.first + r % self.block + 1;
                 let from = seen.saturating_sub(self.window);
-                row(&x[from..seen], &mut o[from..seen], self.scale);
+                match &self.alibi {
+                    None => row(&x[from..seen], &mut o[from..seen], self.scale),
+                    Some((slopes, key0, rows)) => {
+                        let slope = slopes[r / rows];
+                        let biased: Vec<f32> = (from..seen)
+                            .map(|j| x[j] * self.scale + slope * (key0 + j) as f32)
+                            .collect();
+                        row(&biased, &mut o[from..seen], 1.0);
+                    }
+                }
             });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
@@ -304,6 +351,36 @@ mod tests {
         let (lse, i) = log_sum_exp_argmax(&[f32::NEG_INFINITY; 3]);
         assert_eq!(i, 0);
         assert!(lse.is_nan() || lse == f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn alibi_in_the_op_equals_bias_then_softmax_bit_for_bit() -> Result<()> {
+        let (groups, block, keys, first) = (3, 4, 9, 5);
+        let vals: Vec<f32> = (0..groups * block * keys)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.37)
+            .collect();
+        let scores = Tensor::from_vec(vals, (groups, block, keys), &Device::Cpu)?;
+        let slopes = [0.5f32, 0.25, 0.125];
+        let (scale, key0) = (0.3, 2usize);
+        let got = causal_softmax_alibi(&scores, block, first, scale, &slopes, key0)?;
+        let j = Tensor::arange(key0 as u32, (key0 + keys) as u32, &Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .reshape((1, 1, keys))?;
+        let bias = Tensor::new(&slopes, &Device::Cpu)?
+            .reshape((groups, 1, 1))?
+            .broadcast_mul(&j)?;
+        let want = causal_softmax(
+            &(scores * scale)?.broadcast_add(&bias)?,
+            block,
+            first,
+            1.0,
+            None,
+        )?;
+        assert_eq!(
+            got.flatten_all()?.to_vec1::<f32>()?,
+            want.flatten_all()?.to_vec1::<f32>()?
+        );
+        Ok(())
     }
 
     #[test]

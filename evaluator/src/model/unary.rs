@@ -77,10 +77,10 @@ impl CustomOp1 for Op {
     }
 }
 
-type Kernel = fn(&[f32], &mut [f32]);
+pub(crate) type Kernel = fn(&[f32], &mut [f32]);
 
 /// The widest compiled version of `f` this CPU runs.
-fn kernel(f: Unary) -> Kernel {
+pub(crate) fn kernel(f: Unary) -> Kernel {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
