@@ -23,7 +23,7 @@ use super::attention::{
     attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
 use super::fused;
-use super::llama::{fuse, Linear, RopeStyle};
+use super::llama::{fuse, project, Linear, RopeStyle};
 use super::unary::{self, Unary};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
@@ -114,14 +114,8 @@ impl Ffn {
         let h = match (&self.gate, gate_up) {
             (None, _) => self.act.forward(&self.up.forward(x, dq)?)?,
             (Some(g), gu) => {
-                let (g, u) = match gu {
-                    Some(gu) => {
-                        let y = gu.forward(x, dq)?;
-                        let ff = y.dim(1)? / 2;
-                        (y.narrow(1, 0, ff)?, y.narrow(1, ff, ff)?)
-                    }
-                    None => (g.forward(x, dq)?, self.up.forward(x, dq)?),
-                };
+                let gu = project(gu, &[g, &self.up], x, dq)?;
+                let (g, u) = (gu[0].clone(), gu[1].clone());
                 match self.act {
                     Act::Silu => fused::gated(Unary::Silu, &g, &u)?,
                     Act::GeluTanh => fused::gated(Unary::GeluTanh, &g, &u)?,
@@ -364,22 +358,8 @@ impl Decoder {
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let (q, k, v) = match &self.fused[idx].0 {
-            Some(qkv) => {
-                let y = qkv.forward(x, false)?;
-                let (nq, nk) = (nh * hd, nkv * hd);
-                (
-                    y.narrow(1, 0, nq)?,
-                    y.narrow(1, nq, nk)?,
-                    y.narrow(1, nq + nk, nk)?,
-                )
-            }
-            None => (
-                b.q.forward(x, false)?,
-                b.k.forward(x, false)?,
-                b.v.forward(x, false)?,
-            ),
-        };
+        let qkv = project(self.fused[idx].0.as_ref(), &[&b.q, &b.k, &b.v], x, false)?;
+        let (q, k, v) = (qkv[0].clone(), qkv[1].clone(), qkv[2].clone());
         let (q, k) = match rope {
             // Rotary straight after the projection: one fused pass per tensor.
             Some((r, (cos, sin))) if b.qk_norm.is_none() => {

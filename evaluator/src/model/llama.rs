@@ -275,6 +275,36 @@ pub(crate) fn fuse(parts: &mut [&mut Linear]) -> Result<Option<Linear>> {
     }))
 }
 
+/// The products of `x` with each of `parts`: column blocks of the one product with
+/// their `stacked` weight ([`fuse`]) when there is one (views, which [`fused`]'s ops read
+/// in place), else one product each.
+pub(crate) fn project(
+    stacked: Option<&Linear>,
+    parts: &[&Linear],
+    x: &Tensor,
+    dequantize_large: bool,
+) -> Result<Vec<Tensor>> {
+    let Some(st) = stacked else {
+        return parts
+            .iter()
+            .map(|p| p.forward(x, dequantize_large))
+            .collect();
+    };
+    let y = st.forward(x, dequantize_large)?;
+    let mut col = 0;
+    parts
+        .iter()
+        .map(|p| {
+            let n = match &p.weight {
+                QMatMul::QTensor(q) => q.shape().dims2()?.0,
+                QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.dim(0)?,
+            };
+            col += n;
+            y.narrow(1, col - n, n)
+        })
+        .collect()
+}
+
 impl Llama {
     /// Assembles a model; norms are cast to `dtype`, the activation dtype. Also tunes the
     /// process allocator for tensor work ([`super::alloc`]).
@@ -360,23 +390,13 @@ impl Llama {
         let (cos, sin) = rope;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
         let dq = self.dequantize_large;
-        let (q, k, v) = match &self.fused[idx].qkv {
-            Some(qkv) => {
-                // Column blocks of the one product (read in place by `fused::heads`).
-                let y = qkv.forward(x, dq)?;
-                let (nq, nk) = (nh * hd, nkv * hd);
-                (
-                    y.narrow(1, 0, nq)?,
-                    y.narrow(1, nq, nk)?,
-                    y.narrow(1, nq + nk, nk)?,
-                )
-            }
-            None => (
-                layer.q.forward(x, dq)?,
-                layer.k.forward(x, dq)?,
-                layer.v.forward(x, dq)?,
-            ),
-        };
+        let qkv = project(
+            self.fused[idx].qkv.as_ref(),
+            &[&layer.q, &layer.k, &layer.v],
+            x,
+            dq,
+        )?;
+        let (q, k, v) = (qkv[0].clone(), qkv[1].clone(), qkv[2].clone());
         let (q, k, v) =
             crate::profile::time("heads (rotated) from q, k, v", 0.0, || -> Result<_> {
                 let rot = || fused::Rotary {
@@ -401,14 +421,8 @@ impl Llama {
         let dq = self.dequantize_large;
         match &layer.mlp {
             Mlp::Dense { gate, up, down } => {
-                let (g, u) = match &self.fused[idx].gate_up {
-                    Some(gu) => {
-                        let y = gu.forward(x, dq)?;
-                        let ff = y.dim(1)? / 2;
-                        (y.narrow(1, 0, ff)?, y.narrow(1, ff, ff)?)
-                    }
-                    None => (gate.forward(x, dq)?, up.forward(x, dq)?),
-                };
+                let gu = project(self.fused[idx].gate_up.as_ref(), &[gate, up], x, dq)?;
+                let (g, u) = (gu[0].clone(), gu[1].clone());
                 let h = crate::profile::time("silu(gate) × up", 0.0, || fused::swiglu(&g, &u))?;
                 down.forward(&h, dq)
             }
