@@ -23,7 +23,7 @@ use super::attention::{
     attend, commit, forward_last_of_batch, last_rows, pack, rope_tables, AttnOpts, Packed, Span,
 };
 use super::fused;
-use super::llama::{fuse, project, Linear, RopeStyle};
+use super::llama::{project, Fused, Linear, RopeStyle};
 use super::unary::{self, Unary};
 use super::{CausalLm, KvCache, ModelInfo, Seq};
 
@@ -81,8 +81,17 @@ impl Act {
         })
     }
 
-    /// GELUs by [`super::unary`] (vectorized on the CPU); SiLU by candle's op, as the
-    /// Llama family computes it.
+    /// The [`super::unary`] function it is (ReLU is none).
+    fn unary(self) -> Option<Unary> {
+        match self {
+            Act::GeluTanh => Some(Unary::GeluTanh),
+            Act::GeluErf => Some(Unary::GeluErf),
+            Act::Silu => Some(Unary::Silu),
+            Act::Relu => None,
+        }
+    }
+
+    /// GELUs by [`super::unary`] (vectorized on the CPU); SiLU by candle's op.
     fn forward(self, x: &Tensor) -> Result<Tensor> {
         match self {
             Act::GeluTanh => unary::apply(x, Unary::GeluTanh),
@@ -114,13 +123,10 @@ impl Ffn {
         let h = match (&self.gate, gate_up) {
             (None, _) => self.act.forward(&self.up.forward(x, dq)?)?,
             (Some(g), gu) => {
-                let gu = project(gu, &[g, &self.up], x, dq)?;
-                let (g, u) = (gu[0].clone(), gu[1].clone());
-                match self.act {
-                    Act::Silu => fused::gated(Unary::Silu, &g, &u)?,
-                    Act::GeluTanh => fused::gated(Unary::GeluTanh, &g, &u)?,
-                    Act::GeluErf => fused::gated(Unary::GeluErf, &g, &u)?,
-                    Act::Relu => (self.act.forward(&g)? * u)?,
+                let [g, u] = project(gu, [g, &self.up], x, dq)?;
+                match self.act.unary() {
+                    Some(f) => fused::gated(f, &g, &u)?,
+                    None => (self.act.forward(&g)? * u)?,
                 }
             }
         };
@@ -253,9 +259,8 @@ pub struct Decoder {
     widths: (usize, usize),
     /// ALiBi slopes per head, `[n_heads]` f32.
     alibi: Option<Tensor>,
-    /// Per block, q, k, v and gate, up stacked into one weight each where they allow
-    /// (`super::llama::fuse`).
-    fused: Vec<(Option<Linear>, Option<Linear>)>,
+    /// Per block, q, k, v and gate, up stacked into one weight each where they allow.
+    fused: Vec<Fused>,
 }
 
 impl Decoder {
@@ -313,12 +318,8 @@ impl Decoder {
         let mut w = w;
         let mut fused = Vec::with_capacity(w.blocks.len());
         for b in w.blocks.iter_mut() {
-            let qkv = fuse(&mut [&mut b.q, &mut b.k, &mut b.v])?;
-            let gate_up = match &mut b.ffn.gate {
-                Some(g) => fuse(&mut [g, &mut b.ffn.up])?,
-                None => None,
-            };
-            fused.push((qkv, gate_up));
+            let gate_up = b.ffn.gate.as_mut().map(|g| [g, &mut b.ffn.up]);
+            fused.push(Fused::new([&mut b.q, &mut b.k, &mut b.v], gate_up)?);
         }
         crate::alloc::release_free_pages();
         Ok(Self {
@@ -358,8 +359,7 @@ impl Decoder {
         caches: &mut [KvCache],
     ) -> Result<Tensor> {
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
-        let qkv = project(self.fused[idx].0.as_ref(), &[&b.q, &b.k, &b.v], x, false)?;
-        let (q, k, v) = (qkv[0].clone(), qkv[1].clone(), qkv[2].clone());
+        let [q, k, v] = project(self.fused[idx].qkv.as_ref(), [&b.q, &b.k, &b.v], x, false)?;
         let (q, k) = match rope {
             // Rotary straight after the projection: one fused pass per tensor.
             Some((r, (cos, sin))) if b.qk_norm.is_none() => {
@@ -452,7 +452,7 @@ impl Decoder {
                 _ => self.cfg.rotary.as_ref().zip(rope.as_ref()),
             };
             let a = self.attention(b, i, &h, rotary, &spans, &mut work)?;
-            let gu = self.fused[i].1.as_ref();
+            let gu = self.fused[i].gate_up.as_ref();
             x = match &b.residual {
                 Residual::Sequential(ln2) => {
                     let x = fused::add(&x, &a)?;
@@ -510,13 +510,6 @@ impl CausalLm for Decoder {
 
     fn forward_last(&self, tokens: &[u32], n_last: usize, cache: &mut KvCache) -> Result<Tensor> {
         forward_last_of_batch(self, tokens, n_last, cache)
-    }
-
-    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
-        match self.forward_batch_hidden(batch)? {
-            Some(h) => self.logits_of_hidden(&h).map(Some),
-            None => Ok(None),
-        }
     }
 
     fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {

@@ -20,7 +20,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::unary::{self, scalar, Unary};
+use super::unary::{self, Unary};
 
 /// Fixed partial sums of a row's squares.
 const LANES: usize = 16;
@@ -338,7 +338,7 @@ struct Gated(Unary);
 
 impl CustomOp2 for Gated {
     fn name(&self) -> &'static str {
-        "fused-swiglu"
+        "fused-gated"
     }
 
     fn cpu_fwd(
@@ -352,30 +352,23 @@ impl CustomOp2 for Gated {
         let (u, us) = row_strided(s2, l2, self.name())?;
         let (rows, w) = l1.shape().dims2()?;
         if l2.dims() != [rows, w] {
-            candle_core::bail!("swiglu: {:?} against {:?}", l1.dims(), l2.dims());
+            candle_core::bail!("gated: {:?} against {:?}", l1.dims(), l2.dims());
         }
         let mut out = output(rows * w);
         if w == 0 {
             return Ok((CpuStorage::F32(out), l1.shape().clone()));
         }
-        let silu = kernels::swiglu();
         let act = unary::kernel(self.0);
-        let f = |g: &[f32], u: &[f32], o: &mut [f32]| {
-            if self.0 == Unary::Silu {
-                silu(g, u, o)
-            } else {
-                act(g, o);
-                for (o, &u) in o.iter_mut().zip(u) {
-                    *o *= u;
-                }
-            }
-        };
         out.par_chunks_mut(w * ROWS_PER_TASK)
             .enumerate()
             .for_each(|(t, o)| {
                 for (i, o) in o.chunks_exact_mut(w).enumerate() {
                     let r = t * ROWS_PER_TASK + i;
-                    f(&g[r * gs..r * gs + w], &u[r * us..r * us + w], o);
+                    // The row is in cache for the second pass.
+                    act(&g[r * gs..r * gs + w], o);
+                    for (o, &u) in o.iter_mut().zip(&u[r * us..r * us + w]) {
+                        *o *= u;
+                    }
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
@@ -407,7 +400,7 @@ impl CustomOp2 for Norm {
             candle_core::bail!("rms-norm: rows of {:?} against a scale of {h}", l1.dims());
         }
         let mut out = output(x.len());
-        let f = kernels::norm();
+        let f = norm_row_fn();
         out.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(x.par_chunks(h * ROWS_PER_TASK))
             .for_each(|(o, x)| {
@@ -452,7 +445,7 @@ impl CustomOp3 for AddNorm {
         let n = x.len();
         let mut out = output(2 * n);
         let (sum, norm) = out.split_at_mut(n);
-        let f = kernels::add_norm();
+        let f = norm_row_fn();
         let step = h * ROWS_PER_TASK;
         sum.par_chunks_mut(step)
             .zip(norm.par_chunks_mut(step))
@@ -464,7 +457,10 @@ impl CustomOp3 for AddNorm {
                     .zip(x.chunks_exact(h))
                     .zip(a.chunks_exact(h))
                 {
-                    f(x, a, alpha, self.eps, s, o);
+                    for ((s, &x), &a) in s.iter_mut().zip(x).zip(a) {
+                        *s = x + a;
+                    }
+                    f(s, alpha, self.eps, o);
                 }
             });
         let mut dims = vec![2];
@@ -473,146 +469,54 @@ impl CustomOp3 for AddNorm {
     }
 }
 
-/// The row kernels, compiled for the widest vector unit the CPU has (chosen per call of
-/// an op, not per row).
-mod kernels {
-    use super::{scalar, LANES};
-
-    pub type SwiGlu = fn(&[f32], &[f32], &mut [f32]);
-    pub type Norm = fn(&[f32], &[f32], f32, &mut [f32]);
-    pub type AddNorm = fn(&[f32], &[f32], &[f32], f32, &mut [f32], &mut [f32]);
-
-    #[inline(always)]
-    fn swiglu_generic(g: &[f32], u: &[f32], o: &mut [f32]) {
-        for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-            *o = scalar::silu(g) * u;
-        }
-    }
-
-    #[inline(always)]
-    fn inv_rms(x: &[f32], eps: f32) -> f32 {
-        let mut acc = [0f32; LANES];
-        let mut xs = x.chunks_exact(LANES);
-        for c in &mut xs {
-            for l in 0..LANES {
-                acc[l] += c[l] * c[l];
-            }
-        }
-        for (l, &v) in xs.remainder().iter().enumerate() {
-            acc[l] += v * v;
-        }
-        let sum: f32 = acc.iter().sum();
-        1.0 / (sum / x.len() as f32 + eps).sqrt()
-    }
-
-    #[inline(always)]
-    fn norm_generic(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
-        let r = inv_rms(x, eps);
-        for ((o, &x), &a) in o.iter_mut().zip(x).zip(alpha) {
-            *o = x * r * a;
-        }
-    }
-
-    #[inline(always)]
-    fn add_norm_generic(
-        x: &[f32],
-        a: &[f32],
-        alpha: &[f32],
-        eps: f32,
-        s: &mut [f32],
-        o: &mut [f32],
-    ) {
-        for ((s, &x), &a) in s.iter_mut().zip(x).zip(a) {
-            *s = x + a;
-        }
-        norm_generic(s, alpha, eps, o);
-    }
-
-    macro_rules! compiled {
-        ($name:ident, $feat:literal) => {
-            mod $name {
-                #[target_feature(enable = $feat)]
-                pub unsafe fn swiglu(g: &[f32], u: &[f32], o: &mut [f32]) {
-                    super::swiglu_generic(g, u, o)
-                }
-                #[target_feature(enable = $feat)]
-                pub unsafe fn norm(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
-                    super::norm_generic(x, alpha, eps, o)
-                }
-                #[target_feature(enable = $feat)]
-                pub unsafe fn add_norm(
-                    x: &[f32],
-                    a: &[f32],
-                    alpha: &[f32],
-                    eps: f32,
-                    s: &mut [f32],
-                    o: &mut [f32],
-                ) {
-                    super::add_norm_generic(x, a, alpha, eps, s, o)
-                }
-            }
-        };
-    }
-
+/// The norm's row kernel, compiled for the widest vector unit the CPU has (chosen per
+/// call of an op, not per row).
+fn norm_row_fn() -> fn(&[f32], &[f32], f32, &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    compiled!(avx512, "avx512f");
-    #[cfg(target_arch = "x86_64")]
-    compiled!(avx2, "avx2,fma");
-
-    #[derive(Clone, Copy)]
-    enum Unit {
-        #[cfg(target_arch = "x86_64")]
-        Avx512,
-        #[cfg(target_arch = "x86_64")]
-        Avx2,
-        Generic,
-    }
-
-    fn unit() -> Unit {
-        #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return |x, al, e, o| unsafe { norm_avx512(x, al, e, o) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Unit::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Unit::Avx2;
-            }
-        }
-        Unit::Generic
-    }
-
-    // SAFETY (every `unsafe` below): `unit()` saw the CPU has the features the function
-    // is compiled for.
-    pub fn swiglu() -> SwiGlu {
-        match unit() {
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx512 => |g, u, o| unsafe { avx512::swiglu(g, u, o) },
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx2 => |g, u, o| unsafe { avx2::swiglu(g, u, o) },
-            Unit::Generic => swiglu_generic,
+            // SAFETY: as above.
+            return |x, al, e, o| unsafe { norm_avx2(x, al, e, o) };
         }
     }
+    norm_row
+}
 
-    pub fn norm() -> Norm {
-        match unit() {
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx512 => |x, al, e, o| unsafe { avx512::norm(x, al, e, o) },
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx2 => |x, al, e, o| unsafe { avx2::norm(x, al, e, o) },
-            Unit::Generic => norm_generic,
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn norm_avx512(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
+    norm_row(x, alpha, eps, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn norm_avx2(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
+    norm_row(x, alpha, eps, o)
+}
+
+/// `o = x / sqrt(mean(x²) + eps) · α` for one row, the squares summed over [`LANES`]
+/// partial sums.
+#[inline(always)]
+fn norm_row(x: &[f32], alpha: &[f32], eps: f32, o: &mut [f32]) {
+    let mut acc = [0f32; LANES];
+    let mut xs = x.chunks_exact(LANES);
+    for c in &mut xs {
+        for l in 0..LANES {
+            acc[l] += c[l] * c[l];
         }
     }
-
-    pub fn add_norm() -> AddNorm {
-        match unit() {
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx512 => |x, a, al, e, s, o| unsafe { avx512::add_norm(x, a, al, e, s, o) },
-            #[cfg(target_arch = "x86_64")]
-            Unit::Avx2 => |x, a, al, e, s, o| unsafe { avx2::add_norm(x, a, al, e, s, o) },
-            Unit::Generic => add_norm_generic,
-        }
+    for (l, &v) in xs.remainder().iter().enumerate() {
+        acc[l] += v * v;
+    }
+    let sum: f32 = acc.iter().sum();
+    let r = 1.0 / (sum / x.len() as f32 + eps).sqrt();
+    for ((o, &x), &a) in o.iter_mut().zip(x).zip(alpha) {
+        *o = x * r * a;
     }
 }
 

@@ -138,11 +138,16 @@ impl Linear {
         }
     }
 
+    /// `(out, in)` features of the weight.
+    fn dims(&self) -> Result<(usize, usize)> {
+        match &self.weight {
+            QMatMul::QTensor(q) => q.shape().dims2(),
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.dims2(),
+        }
+    }
+
     pub(crate) fn forward(&self, x: &Tensor, dequantize_large: bool) -> Result<Tensor> {
-        let (out, inp) = match &self.weight {
-            QMatMul::QTensor(q) => q.shape().dims2()?,
-            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.dims2()?,
-        };
+        let (out, inp) = self.dims()?;
         let flops = 2.0 * (rows(x) * inp * out) as f64;
         let y = crate::profile::time_with(
             || format!("matmul {inp}x{out}"),
@@ -231,10 +236,20 @@ pub struct Llama {
 }
 
 /// A layer's stacked projections, where its weights allow ([`fuse`]).
-#[derive(Debug, Clone, Default)]
-struct Fused {
-    qkv: Option<Linear>,
-    gate_up: Option<Linear>,
+#[derive(Debug, Clone)]
+pub(crate) struct Fused {
+    pub qkv: Option<Linear>,
+    pub gate_up: Option<Linear>,
+}
+
+impl Fused {
+    /// Stacks q, k, v and, for a gated MLP, gate and up.
+    pub(crate) fn new(qkv: [&mut Linear; 3], gate_up: Option<[&mut Linear; 2]>) -> Result<Self> {
+        Ok(Fused {
+            qkv: fuse(qkv)?,
+            gate_up: gate_up.map(fuse).transpose()?.flatten(),
+        })
+    }
 }
 
 /// Stacks dense f32 CPU weights that multiply the same input (`[out_i, in]` each) into
@@ -242,7 +257,7 @@ struct Fused {
 /// GEMM runs nearer its peak: `examples/cpu_profile.rs`), and makes each part a view of
 /// its rows (no second copy). Biases, when every part has one, are stacked too. None
 /// (nothing changed) for quantized, 16-bit or non-CPU weights, or mixed biases.
-pub(crate) fn fuse(parts: &mut [&mut Linear]) -> Result<Option<Linear>> {
+fn fuse<const N: usize>(mut parts: [&mut Linear; N]) -> Result<Option<Linear>> {
     let mut ws = Vec::with_capacity(parts.len());
     for p in parts.iter() {
         match &p.weight {
@@ -278,31 +293,31 @@ pub(crate) fn fuse(parts: &mut [&mut Linear]) -> Result<Option<Linear>> {
 /// The products of `x` with each of `parts`: column blocks of the one product with
 /// their `stacked` weight ([`fuse`]) when there is one (views, which [`fused`]'s ops read
 /// in place), else one product each.
-pub(crate) fn project(
+pub(crate) fn project<const N: usize>(
     stacked: Option<&Linear>,
-    parts: &[&Linear],
+    parts: [&Linear; N],
     x: &Tensor,
     dequantize_large: bool,
-) -> Result<Vec<Tensor>> {
-    let Some(st) = stacked else {
-        return parts
+) -> Result<[Tensor; N]> {
+    let ys: Vec<Tensor> = match stacked {
+        None => parts
             .iter()
             .map(|p| p.forward(x, dequantize_large))
-            .collect();
+            .collect::<Result<_>>()?,
+        Some(st) => {
+            let y = st.forward(x, dequantize_large)?;
+            let mut col = 0;
+            parts
+                .iter()
+                .map(|p| {
+                    let n = p.dims()?.0;
+                    col += n;
+                    y.narrow(1, col - n, n)
+                })
+                .collect::<Result<_>>()?
+        }
     };
-    let y = st.forward(x, dequantize_large)?;
-    let mut col = 0;
-    parts
-        .iter()
-        .map(|p| {
-            let n = match &p.weight {
-                QMatMul::QTensor(q) => q.shape().dims2()?.0,
-                QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.dim(0)?,
-            };
-            col += n;
-            y.narrow(1, col - n, n)
-        })
-        .collect()
+    Ok(ys.try_into().expect("one product per part"))
 }
 
 impl Llama {
@@ -340,12 +355,11 @@ impl Llama {
         }
         let mut fused = Vec::with_capacity(w.layers.len());
         for l in w.layers.iter_mut() {
-            let qkv = fuse(&mut [&mut l.q, &mut l.k, &mut l.v])?;
             let gate_up = match &mut l.mlp {
-                Mlp::Dense { gate, up, .. } => fuse(&mut [gate, up])?,
+                Mlp::Dense { gate, up, .. } => Some([gate, up]),
                 Mlp::Moe(_) => None,
             };
-            fused.push(Fused { qkv, gate_up });
+            fused.push(Fused::new([&mut l.q, &mut l.k, &mut l.v], gate_up)?);
         }
         // The parts' own buffers were freed for the stacked ones: hand their pages back.
         crate::alloc::release_free_pages();
@@ -390,13 +404,12 @@ impl Llama {
         let (cos, sin) = rope;
         let (nh, nkv, hd) = (self.cfg.n_heads, self.cfg.n_kv_heads, self.cfg.head_dim);
         let dq = self.dequantize_large;
-        let qkv = project(
+        let [q, k, v] = project(
             self.fused[idx].qkv.as_ref(),
-            &[&layer.q, &layer.k, &layer.v],
+            [&layer.q, &layer.k, &layer.v],
             x,
             dq,
         )?;
-        let (q, k, v) = (qkv[0].clone(), qkv[1].clone(), qkv[2].clone());
         let (q, k, v) =
             crate::profile::time("heads (rotated) from q, k, v", 0.0, || -> Result<_> {
                 let rot = || fused::Rotary {
@@ -421,8 +434,7 @@ impl Llama {
         let dq = self.dequantize_large;
         match &layer.mlp {
             Mlp::Dense { gate, up, down } => {
-                let gu = project(self.fused[idx].gate_up.as_ref(), &[gate, up], x, dq)?;
-                let (g, u) = (gu[0].clone(), gu[1].clone());
+                let [g, u] = project(self.fused[idx].gate_up.as_ref(), [gate, up], x, dq)?;
                 let h = crate::profile::time("silu(gate) × up", 0.0, || fused::swiglu(&g, &u))?;
                 down.forward(&h, dq)
             }
@@ -473,16 +485,6 @@ impl Llama {
         }
         time("kv cache commit", 0.0, || commit(batch, work, &spans));
         Ok(x)
-    }
-
-    fn logits(&self, h: &Tensor) -> Result<Tensor> {
-        let h = crate::profile::time("rms_norm", 0.0, || {
-            fused::rms_norm(h, &self.w.norm, self.cfg.rms_norm_eps as f32)
-        })?;
-        self.w
-            .lm_head
-            .forward(&h, self.dequantize_large)?
-            .to_dtype(DType::F32)
     }
 }
 
@@ -549,13 +551,6 @@ impl CausalLm for Llama {
         forward_last_of_batch(self, tokens, n_last, cache)
     }
 
-    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
-        match self.forward_batch_hidden(batch)? {
-            Some(h) => self.logits(&h).map(Some),
-            None => Ok(None),
-        }
-    }
-
     fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> Result<Option<Tensor>> {
         let h = self.hidden(batch)?;
         crate::profile::time("select scored rows", 0.0, || {
@@ -564,7 +559,13 @@ impl CausalLm for Llama {
     }
 
     fn logits_of_hidden(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.logits(hidden)
+        let h = crate::profile::time("rms_norm", 0.0, || {
+            fused::rms_norm(hidden, &self.w.norm, self.cfg.rms_norm_eps as f32)
+        })?;
+        self.w
+            .lm_head
+            .forward(&h, self.dequantize_large)?
+            .to_dtype(DType::F32)
     }
 }
 /// Number of elements of a tensor shape, as u64.

@@ -160,28 +160,12 @@ pub trait CausalLm: Send {
     /// [`Self::forward_batch`] up to the output layer: the requested rows' final hidden
     /// states, in the same order, for a caller that turns them into logits a block of
     /// rows at a time with [`Self::logits_of_hidden`] (a batch of 2,048 scored rows of a
-    /// 128k vocabulary would be 1 GB of logits at once). Same caches, same errors. The
-    /// default is [`Self::forward_batch`] itself, with [`Self::logits_of_hidden`] the identity.
-    fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
-        self.forward_batch(batch)
-    }
-
-    /// The logits (`[n, vocab]`, f32) of `n` rows of [`Self::forward_batch_hidden`]'s
-    /// output; each row's logits depend on that row alone (final norm, output layer), so
-    /// blocks of two or more rows give the rows of the whole product bit for bit where
-    /// [`Self::batch_invariant`] holds.
-    fn logits_of_hidden(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        Ok(hidden.clone())
-    }
-
-    /// Runs several independent sequences in one call (packed: no padding; every
-    /// sequence attends only to its own cache and tokens, under its own causal mask).
-    /// Returns the requested logits rows of all sequences, in batch order, as one
-    /// `[sum of n_last, vocab]` f32 tensor (None when no row is requested). On error
-    /// every cache is left as it was.
+    /// 128k vocabulary would be 1 GB of logits at once). Same caches, same errors.
     ///
-    /// Numbers equal one-sequence calls up to float rounding (the matrix shapes differ).
-    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
+    /// The default runs the sequences one by one with [`Self::forward_last`] and returns
+    /// their logits rows (with [`Self::logits_of_hidden`] the identity); a model that
+    /// packs a batch overrides both.
+    fn forward_batch_hidden(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
         let mut work: Vec<KvCache> = batch.iter().map(|s| s.cache.clone()).collect();
         let mut parts = Vec::new();
         for (s, c) in batch.iter().zip(work.iter_mut()) {
@@ -199,6 +183,29 @@ pub trait CausalLm: Send {
             Ok(None)
         } else {
             Tensor::cat(&parts, 0).map(Some)
+        }
+    }
+
+    /// The logits (`[n, vocab]`, f32) of `n` rows of [`Self::forward_batch_hidden`]'s
+    /// output; each row's logits depend on that row alone (final norm, output layer), so
+    /// blocks of two or more rows give the rows of the whole product bit for bit where
+    /// [`Self::batch_invariant`] holds.
+    fn logits_of_hidden(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        Ok(hidden.clone())
+    }
+
+    /// Runs several independent sequences in one call (packed: no padding; every
+    /// sequence attends only to its own cache and tokens, under its own causal mask).
+    /// Returns the requested logits rows of all sequences, in batch order, as one
+    /// `[sum of n_last, vocab]` f32 tensor (None when no row is requested). On error
+    /// every cache is left as it was: [`Self::forward_batch_hidden`], then
+    /// [`Self::logits_of_hidden`] on all its rows at once.
+    ///
+    /// Numbers equal one-sequence calls up to float rounding (the matrix shapes differ).
+    fn forward_batch(&self, batch: &mut [Seq<'_>]) -> candle_core::Result<Option<Tensor>> {
+        match self.forward_batch_hidden(batch)? {
+            Some(h) => self.logits_of_hidden(&h).map(Some),
+            None => Ok(None),
         }
     }
 }

@@ -33,10 +33,9 @@ pub fn causal_softmax(
     if scores.dtype() != DType::F32 {
         candle_core::bail!("causal_softmax takes f32 scores, got {:?}", scores.dtype());
     }
-    if block == 0 || rows % block != 0 || first + block > keys || window == Some(0) {
-        candle_core::bail!(
-            "causal_softmax: {rows} rows, block {block}, first query {first}, {keys} keys do not fit"
-        );
+    check_fit(rows, block, first, keys)?;
+    if window == Some(0) {
+        candle_core::bail!("causal_softmax: a window of 0 keys");
     }
     if scores.device().is_cpu() {
         let op = CausalSoftmax {
@@ -72,11 +71,7 @@ pub fn causal_softmax_alibi(
             slopes.len()
         );
     }
-    if block == 0 || rows % block != 0 || first + block > keys {
-        candle_core::bail!(
-            "causal_softmax: {rows} rows, block {block}, first query {first}, {keys} keys do not fit"
-        );
-    }
+    check_fit(rows, block, first, keys)?;
     let op = CausalSoftmax {
         block,
         first,
@@ -85,6 +80,16 @@ pub fn causal_softmax_alibi(
         alibi: Some((slopes.to_vec(), key0, rows)),
     };
     scores.contiguous()?.apply_op1_no_bwd(&op)
+}
+
+/// Refuses a score shape that blocks of `block` queries from position `first` do not fit.
+fn check_fit(rows: usize, block: usize, first: usize, keys: usize) -> Result<()> {
+    if block == 0 || !rows.is_multiple_of(block) || first + block > keys {
+        candle_core::bail!(
+            "causal_softmax: {rows} rows, block {block}, first query {first}, {keys} keys do not fit"
+        );
+    }
+    Ok(())
 }
 
 /// The same with candle ops: scale, add a `-inf` mask, softmax (any device).
@@ -145,17 +150,18 @@ impl CustomOp1 for CausalSoftmax {
         out.par_chunks_mut(keys)
             .zip(input.par_chunks(keys))
             .enumerate()
-            .for_each(|(r, (o, x))| {
+            .for_each_init(Vec::new, |biased, (r, (o, x))| {
                 let seen = self.first + r % self.block + 1;
                 let from = seen.saturating_sub(self.window);
                 match &self.alibi {
                     None => row(&x[from..seen], &mut o[from..seen], self.scale),
                     Some((slopes, key0, rows)) => {
                         let slope = slopes[r / rows];
-                        let biased: Vec<f32> = (from..seen)
-                            .map(|j| x[j] * self.scale + slope * (key0 + j) as f32)
-                            .collect();
-                        row(&biased, &mut o[from..seen], 1.0);
+                        biased.clear();
+                        biased.extend(
+                            (from..seen).map(|j| x[j] * self.scale + slope * (key0 + j) as f32),
+                        );
+                        row(biased, &mut o[from..seen], 1.0);
                     }
                 }
             });

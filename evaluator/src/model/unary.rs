@@ -111,7 +111,7 @@ pub(crate) fn kernel(f: Unary) -> Kernel {
 }
 
 /// The scalar formulas, inlined into each compiled slice loop.
-pub(crate) mod scalar {
+mod scalar {
     use super::exp;
 
     /// `1 / (1 + e^(−y))` from one `exp` of a non-positive argument.

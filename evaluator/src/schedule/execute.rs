@@ -191,7 +191,6 @@ impl<'a> Execution<'a> {
     ) -> Result<Option<Tensor>> {
         let trie = self.trie;
         let tokens = step_tokens(trie, nodes, pad);
-
         let mut seqs: Vec<Seq> = nodes
             .iter()
             .zip(work.iter_mut())
@@ -259,9 +258,6 @@ impl<'a> Execution<'a> {
             let h = hidden.context("internal error: targets to score but no logits rows")?;
             let total = h.dim(0)?;
             let blocks = total.div_ceil(LOGIT_BLOCK_ROWS);
-            let mut order: Vec<usize> = (0..targets.len()).collect();
-            order.sort_by_key(|&i| targets[i].0);
-            let mut next = 0usize;
             let mut start = 0usize;
             for b in 0..blocks {
                 let len = total / blocks + usize::from(b < total % blocks);
@@ -276,16 +272,12 @@ impl<'a> Execution<'a> {
                         crate::model::candle_msg(&e)
                     )
                 })?;
-                let vocab = logits.dim(1)?;
-                let upto = next + order[next..].partition_point(|&i| targets[i].0 < start + len);
-                let in_block = &order[next..upto];
                 crate::profile::time(SCORING, 0.0, || {
                     crate::model::with_f32_values(&logits, |flat| {
-                        score_block(flat, vocab, start, &targets, in_block, &mut scored)
+                        score_block(flat, start..start + len, &targets, &mut scored)
                     })
                     .context("reading logits")?
                 })?;
-                next = upto;
                 start += len;
             }
         }
@@ -344,35 +336,40 @@ const SCORING: &str = "scoring (log-softmax of scored rows)";
 /// 49,152-token vocabulary are 100 MB, of a 128k one 260 MB).
 pub const LOGIT_BLOCK_ROWS: usize = 512;
 
-/// Fills `scored[i]` for the targets `in_block` (indices into `targets`, by row) from the
-/// logits block `flat` (`vocab` values a row, its first row being `start`): the rows'
-/// log-sum-exp and argmax computed once per row, rows in parallel.
+/// Fills `scored[i]` for each target whose row is in `rows` from the logits block `flat`
+/// (those rows, one after the other): each row's log-sum-exp and argmax computed once,
+/// rows in parallel.
 fn score_block(
     flat: &[f32],
-    vocab: usize,
-    start: usize,
+    rows: std::ops::Range<usize>,
     targets: &[(usize, &Target)],
-    in_block: &[usize],
     scored: &mut [(f32, (f64, usize))],
 ) -> Result<()> {
     use rayon::prelude::*;
-    let mut rows: Vec<usize> = in_block.iter().map(|&i| targets[i].0).collect();
-    rows.dedup();
-    let stats: Vec<(f64, usize)> = rows
-        .par_iter()
-        .map(|&r| log_sum_exp_argmax(&flat[(r - start) * vocab..(r - start + 1) * vocab]))
+    let vocab = flat.len() / rows.len();
+    let mut needed: Vec<usize> = targets
+        .iter()
+        .map(|&(r, _)| r)
+        .filter(|r| rows.contains(r))
         .collect();
-    let mut k = 0usize;
-    for &i in in_block {
-        let (r, t) = targets[i];
-        while rows[k] != r {
-            k += 1;
-        }
+    needed.sort_unstable();
+    needed.dedup();
+    let stats: Vec<(f64, usize)> = needed
+        .par_iter()
+        .map(|&r| {
+            let at = (r - rows.start) * vocab;
+            log_sum_exp_argmax(&flat[at..at + vocab])
+        })
+        .collect();
+    for (&(r, t), slot) in targets.iter().zip(scored.iter_mut()) {
+        let Ok(k) = needed.binary_search(&r) else {
+            continue;
+        };
         let tok = t.token as usize;
         if tok >= vocab {
             anyhow::bail!("token id {tok} outside the vocabulary ({vocab})");
         }
-        scored[i] = (flat[(r - start) * vocab + tok], stats[k]);
+        *slot = (flat[(r - rows.start) * vocab + tok], stats[k]);
     }
     Ok(())
 }
