@@ -320,7 +320,15 @@ impl Decoder {
         for b in w.blocks.iter_mut() {
             let gate_up = b.ffn.gate.as_mut().map(|g| [g, &mut b.ffn.up]);
             fused.push(Fused::new([&mut b.q, &mut b.k, &mut b.v], gate_up)?);
+            let Ffn { gate, up, down, .. } = &mut b.ffn;
+            for lin in [&mut b.q, &mut b.k, &mut b.v, &mut b.o, up, down]
+                .into_iter()
+                .chain(gate.as_mut())
+            {
+                lin.store_for_gemm()?;
+            }
         }
+        w.lm_head.store_for_gemm()?;
         crate::alloc::release_free_pages();
         Ok(Self {
             alibi,

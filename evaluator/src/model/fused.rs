@@ -288,11 +288,12 @@ impl CustomOp3 for Heads {
 
 /// An output buffer of `n` values, not zeroed: zeroing it would be one more pass over
 /// memory, on one thread, before the parallel pass that writes it.
-fn output(n: usize) -> Vec<f32> {
+/// An output buffer of `n` uninitialized f32s, for an op that writes every element.
+pub(crate) fn output(n: usize) -> Vec<f32> {
     let mut v = Vec::with_capacity(n);
-    // SAFETY: f32 has no invalid bit patterns, and every op of this module writes each
-    // element of its output before the tensor made from it is read (candle's own CPU
-    // ops allocate their outputs the same way).
+    // SAFETY: f32 has no invalid bit patterns, and every op that calls this (here and
+    // in `super::gemm`) writes each element of its output before the tensor made from
+    // it is read (candle's own CPU ops allocate their outputs the same way).
     #[allow(clippy::uninit_vec)]
     unsafe {
         v.set_len(n)
@@ -300,7 +301,8 @@ fn output(n: usize) -> Vec<f32> {
     v
 }
 
-fn fast(t: &Tensor) -> bool {
+/// An f32 tensor on the CPU: what the ops of this module (and `super::gemm`) take.
+pub(crate) fn fast(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
 }
 

@@ -138,6 +138,14 @@ impl Linear {
         }
     }
 
+    /// Keeps a dense f32 CPU weight in the order the GEMM reads it ([`super::gemm`]).
+    pub(crate) fn store_for_gemm(&mut self) -> Result<()> {
+        if let QMatMul::Tensor(w) = &self.weight {
+            self.weight = QMatMul::Tensor(super::gemm::for_gemm(w)?);
+        }
+        Ok(())
+    }
+
     /// `(out, in)` features of the weight.
     fn dims(&self) -> Result<(usize, usize)> {
         match &self.weight {
@@ -157,6 +165,10 @@ impl Linear {
                     let w = q.dequantize(x.device())?;
                     x.matmul(&w.t()?)
                 }
+                QMatMul::Tensor(w) => match super::gemm::linear(x, w)? {
+                    Some(y) => Ok(y),
+                    None => self.weight.forward(x),
+                },
                 w => w.forward(x),
             },
         )?;
@@ -271,7 +283,7 @@ fn fuse<const N: usize>(mut parts: [&mut Linear; N]) -> Result<Option<Linear>> {
     if with_bias != 0 && with_bias != parts.len() {
         return Ok(None);
     }
-    let w = Tensor::cat(&ws, 0)?;
+    let w = super::gemm::for_gemm(&Tensor::cat(&ws, 0)?)?;
     let bias = if with_bias > 0 {
         let bs: Vec<&Tensor> = parts.iter().filter_map(|p| p.bias.as_ref()).collect();
         Some(Tensor::cat(&bs, 0)?)
@@ -360,8 +372,15 @@ impl Llama {
                 Mlp::Moe(_) => None,
             };
             fused.push(Fused::new([&mut l.q, &mut l.k, &mut l.v], gate_up)?);
+            let mut rest = vec![&mut l.q, &mut l.k, &mut l.v, &mut l.o];
+            rest.extend(l.mlp.linears_mut());
+            for lin in rest {
+                lin.store_for_gemm()?;
+            }
         }
-        // The parts' own buffers were freed for the stacked ones: hand their pages back.
+        w.lm_head.store_for_gemm()?;
+        // The parts' own buffers were freed for the stacked ones, the row-major weights
+        // for their GEMM-ordered copies: hand their pages back.
         crate::alloc::release_free_pages();
         Ok(Self {
             cfg,

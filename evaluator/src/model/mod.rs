@@ -32,6 +32,7 @@ pub mod cohere;
 pub mod decoder;
 pub mod export_hf;
 pub mod fused;
+pub mod gemm;
 pub mod gemma;
 pub mod gemma2;
 pub mod gguf;

@@ -10,8 +10,8 @@
 //!
 //! Scoring is [`crate::engine`]'s: log-sum-exp over the f32 logits row (f64 sums),
 //! per-token values summed in f64 in continuation order, greedy = first argmax equals the
-//! token. The output layer runs on blocks of at most [`LOGIT_BLOCK_ROWS`] rows, so a
-//! batch's logits never exist whole.
+//! token. The output layer runs on blocks of at most [`LOGIT_BLOCK_BYTES`] of logits, so
+//! a batch's logits never exist whole.
 
 use std::collections::HashMap;
 
@@ -230,7 +230,7 @@ impl<'a> Execution<'a> {
 
     /// Scores the needed requests' targets on the step's final `hidden` rows and reports
     /// each request whose last target this was. The rows become logits in blocks of at
-    /// most [`LOGIT_BLOCK_ROWS`] (split evenly, so no block has one row unless the step
+    /// most [`logit_block_rows`] (split evenly, so no block has one row unless the step
     /// has one: see [`CausalLm::logits_of_hidden`]); each block's needed rows get their
     /// log-sum-exp in parallel, then the targets are scored in order.
     fn score(
@@ -257,7 +257,7 @@ impl<'a> Execution<'a> {
         if !targets.is_empty() {
             let h = hidden.context("internal error: targets to score but no logits rows")?;
             let total = h.dim(0)?;
-            let blocks = total.div_ceil(LOGIT_BLOCK_ROWS);
+            let blocks = total.div_ceil(logit_block_rows(self.model.info().vocab_size));
             let mut start = 0usize;
             for b in 0..blocks {
                 let len = total / blocks + usize::from(b < total % blocks);
@@ -332,9 +332,17 @@ impl<'a> Execution<'a> {
 const FORWARD: &str = "model forward (all of it)";
 const SCORING: &str = "scoring (log-softmax of scored rows)";
 
-/// Most logits rows materialized at once (each a vocabulary-wide f32 row: 512 rows of a
-/// 49,152-token vocabulary are 100 MB, of a 128k one 260 MB).
-pub const LOGIT_BLOCK_ROWS: usize = 512;
+/// Most bytes of logits materialized at once: [`logit_block_rows`] rows, each a
+/// vocabulary-wide f32 row (1,024 rows of a 49,152-token vocabulary, 1,536 of a
+/// 32,000-token one, 384 of a 128k one). Wider blocks run the output layer's product
+/// nearer the GEMM's peak (`examples/cpu_profile.rs`: 512 rows 192 GFLOP/s, 1,024 rows
+/// 199, on the test machine).
+pub const LOGIT_BLOCK_BYTES: usize = 192 << 20;
+
+/// Most logits rows materialized at once for a vocabulary of `vocab` tokens (at least 1).
+pub fn logit_block_rows(vocab: usize) -> usize {
+    (LOGIT_BLOCK_BYTES / (4 * vocab.max(1))).max(1)
+}
 
 /// Fills `scored[i]` for each target whose row is in `rows` from the logits block `flat`
 /// (those rows, one after the other): each row's log-sum-exp and argmax computed once,

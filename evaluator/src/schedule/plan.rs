@@ -59,7 +59,7 @@ pub fn kv_budget_tokens(batch_tokens: usize) -> usize {
 /// [`Trie::finish`] order is on top): each batch pops the top node, then keeps popping
 /// while the next node's edge still fits `batch_tokens` in total (logits rows are not
 /// counted: the output layer runs on blocks of them, see
-/// [`super::execute::LOGIT_BLOCK_ROWS`]), the batch holds fewer than [`MAX_BATCH_SEQS`] sequences
+/// [`super::execute::LOGIT_BLOCK_BYTES`]), the batch holds fewer than [`MAX_BATCH_SEQS`] sequences
 /// and, if the node has children (its cache is kept), the caches alive at once stay
 /// within [`kv_budget_tokens`] (each counted at its full depth); then the batch's
 /// children are pushed, the first batch node's children on top. A node always runs
