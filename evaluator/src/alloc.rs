@@ -7,10 +7,12 @@
 //! HellaSwag run's wall time. With the `mmap` threshold at its maximum (32 MiB) and heap
 //! trimming raised, a freed buffer stays mapped and the next same-sized request reuses
 //! it: 8 10-shot HellaSwag documents 104.0 s → 44.3 s, bit-identical log-likelihoods.
-//! Buffers from 32 MiB up (a batch's logits, up to 100 MB) are still mapped and unmapped,
-//! so their changing sizes are not carved from the heap between long-lived KV-cache
-//! buffers: a whole TruthfulQA run peaked at 1,574,740 KB with `mmap` off altogether and
-//! at 1,497,320 KB with this threshold, same scores.
+//! Larger buffers (a batch's logits blocks, up to 192 MiB; a large model's MLP
+//! activations) come from the heap too (`M_MMAP_MAX` 0): mapped afresh, each was faulted
+//! in and zeroed again, which cost the output layer of the 200-document HellaSwag
+//! profile (`examples/cpu_profile.rs`) 15% of its speed (151–171 → 181 GFLOP/s; the run
+//! 21.8 s → 20.2 s). Peak memory did not grow with it: 400 TruthfulQA documents peaked at
+//! 1,637,836 KB with those buffers mapped and 1,632,728 KB from the heap, same scores.
 //!
 //! Kept buffers must not pile up either: KV caches of ever-changing lengths are freed and
 //! allocated all through a run, and the holes they leave between live buffers fit the next
@@ -48,10 +50,10 @@ fn apply() {
     // SAFETY: mallopt only changes glibc allocator parameters; it is safe to call at any
     // time, from any thread.
     unsafe {
-        // Buffers below 32 MiB (glibc's largest threshold) come from the heap and are
-        // reused; larger ones (a batch's logits block, up to 100 MB) are mapped and
-        // unmapped, so they never leave holes between long-lived KV-cache buffers.
+        // Buffers come from the heap and are reused, whatever their size: no `mmap`
+        // (the threshold raised too, for allocators that ignore M_MMAP_MAX).
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
         // Do not give the top of the heap back to the kernel after each free (default
         // 128 KiB, adjusted dynamically): keep up to 2 GiB of freed memory for reuse.
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
