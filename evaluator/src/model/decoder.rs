@@ -328,7 +328,11 @@ impl Decoder {
                 lin.store_for_gemm()?;
             }
         }
-        w.lm_head.store_for_gemm()?;
+        let mut embed = QMatMul::Tensor(w.embed.clone());
+        w.lm_head.store_for_gemm_tied(&mut embed)?;
+        if let QMatMul::Tensor(e) = embed {
+            w.embed = e;
+        }
         crate::alloc::release_free_pages();
         Ok(Self {
             alibi,
@@ -428,7 +432,7 @@ impl Decoder {
             mut work,
         } = pack(batch, self.w.blocks.len(), self.cfg.vocab_size)?;
         let ids_t = Tensor::new(ids.as_slice(), &self.device)?;
-        let mut x = self.w.embed.embedding(&ids_t)?;
+        let mut x = super::gemm::embedding(&self.w.embed, &ids_t)?;
         if let Some(scale) = self.cfg.embed_scale {
             // (`affine` multiplies by the scale in the activation dtype, as Gemma's
             // normalizer is.)

@@ -42,6 +42,17 @@ pub fn linear(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
         .map(Some)
 }
 
+/// Rows `ids` (u32 `[n]`) of `table` (`[vocab, hidden]`): candle's `embedding` for a
+/// contiguous table; for an f32 CPU table in the GEMM's order (a tied output layer's
+/// [`for_gemm`] copy, which then serves as the embedding too, so the weight is not
+/// stored twice) a gather over its strides. Exact values either way.
+pub fn embedding(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
+    if table.is_contiguous() || !fast(table) || table.rank() != 2 {
+        return table.embedding(ids);
+    }
+    ids.apply_op2_no_bwd(table, &Gather)
+}
+
 /// Rows of the transposed copy per parallel task.
 const TILE: usize = 64;
 
@@ -188,6 +199,52 @@ impl CustomOp2 for Linear {
     }
 }
 
+struct Gather;
+
+impl CustomOp2 for Gather {
+    fn name(&self) -> &'static str {
+        "gemm-gather"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::U32(ids), Some((a, b)), CpuStorage::F32(t)) =
+            (s1, l1.contiguous_offsets(), s2)
+        else {
+            candle_core::bail!("gather: u32 contiguous ids and an f32 table");
+        };
+        let ids = &ids[a..b];
+        let (vocab, hidden) = l2.shape().dims2()?;
+        let (rs, cs) = (l2.stride()[0], l2.stride()[1]);
+        let t = &t[l2.start_offset()..];
+        if vocab > 0 && hidden > 0 && (vocab - 1) * rs + (hidden - 1) * cs >= t.len() {
+            candle_core::bail!("gather: table view out of its buffer");
+        }
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= vocab) {
+            candle_core::bail!("gather: id {bad} outside a table of {vocab} rows");
+        }
+        let mut out = output(ids.len() * hidden);
+        if hidden > 0 {
+            out.par_chunks_mut(TILE * hidden)
+                .zip(ids.par_chunks(TILE))
+                .for_each(|(o, ids)| {
+                    for (row, &id) in o.chunks_exact_mut(hidden).zip(ids) {
+                        let base = id as usize * rs;
+                        for (h, v) in row.iter_mut().enumerate() {
+                            *v = t[base + h * cs];
+                        }
+                    }
+                });
+        }
+        Ok((CpuStorage::F32(out), Shape::from((ids.len(), hidden))))
+    }
+}
+
 /// Asks the kernel to back `v` with 2 MiB pages where it can (Linux, transparent huge
 /// pages in `madvise` mode or `always`): the kernel reads a weight one input feature
 /// after another, each a row of the `[in, out]` copy, so with 4 KiB pages a wide
@@ -262,6 +319,20 @@ mod tests {
         let whole = x.apply_op2_no_bwd(&w, &Linear { max_cols: 1000 })?;
         let blocks = x.apply_op2_no_bwd(&w, &Linear { max_cols: 150 })?;
         assert_eq!(bits(whole)?, bits(blocks)?);
+        Ok(())
+    }
+
+    #[test]
+    fn embedding_rows_of_a_gemm_ordered_table_are_exact() -> Result<()> {
+        let d = Device::Cpu;
+        let w = Tensor::randn(0f32, 1., (1000, 72), &d)?;
+        let ids = Tensor::new(&[0u32, 999, 5, 5, 731, 64, 65, 1, 2, 3][..], &d)?;
+        let want = w.embedding(&ids)?.to_vec2::<f32>()?;
+        let wg = for_gemm(&w)?;
+        assert_eq!(embedding(&wg, &ids)?.to_vec2::<f32>()?, want);
+        assert_eq!(embedding(&w, &ids)?.to_vec2::<f32>()?, want);
+        let bad = Tensor::new(&[3u32, 1000][..], &d)?;
+        assert!(embedding(&wg, &bad).is_err());
         Ok(())
     }
 

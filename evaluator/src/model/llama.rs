@@ -146,6 +146,19 @@ impl Linear {
         Ok(())
     }
 
+    /// [`Self::store_for_gemm`] of an output layer that may be tied to `embed` (the
+    /// same tensor): then `embed` becomes the GEMM-ordered copy too (looked up with
+    /// [`super::gemm::embedding`]), so the weight is kept once.
+    pub(crate) fn store_for_gemm_tied(&mut self, embed: &mut QMatMul) -> Result<()> {
+        let tied = matches!((&self.weight, &*embed),
+            (QMatMul::Tensor(h), QMatMul::Tensor(e)) if h.id() == e.id());
+        self.store_for_gemm()?;
+        if let (true, QMatMul::Tensor(h)) = (tied, &self.weight) {
+            *embed = QMatMul::Tensor(h.clone());
+        }
+        Ok(())
+    }
+
     /// `(out, in)` features of the weight.
     fn dims(&self) -> Result<(usize, usize)> {
         match &self.weight {
@@ -378,7 +391,7 @@ impl Llama {
                 lin.store_for_gemm()?;
             }
         }
-        w.lm_head.store_for_gemm()?;
+        w.lm_head.store_for_gemm_tied(&mut w.embed)?;
         // The parts' own buffers were freed for the stacked ones, the row-major weights
         // for their GEMM-ordered copies: hand their pages back.
         crate::alloc::release_free_pages();
@@ -475,7 +488,11 @@ impl Llama {
         use crate::profile::time;
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
         let mut x = time("embedding", 0.0, || {
-            self.w.embed.embedding(&ids)?.to_dtype(self.dtype)
+            match &self.w.embed {
+                QMatMul::Tensor(t) => super::gemm::embedding(t, &ids),
+                q => q.embedding(&ids),
+            }?
+            .to_dtype(self.dtype)
         })?;
         let (cos, sin) = time("rotary tables", 0.0, || {
             rope_tables(&self.cfg.inv_freq, &positions, self.dtype, &self.device)
