@@ -139,9 +139,14 @@ pub(crate) fn attend(
             // share a key/value head are stacked along the row axis.
             let qb = qb.reshape((nkv, n_rep * b, hd))?;
             let flops = 2.0 * (nh * b * keys * hd) as f64;
-            let att = time("└ attention q·k (thread s)", flops, || {
-                qb.matmul(&kb.t()?)
-            })?;
+            let att = time(
+                "└ attention q·k (thread s)",
+                flops,
+                || match super::gemm::linear(&qb, &kb)? {
+                    Some(att) => Ok(att),
+                    None => qb.matmul(&kb.t()?),
+                },
+            )?;
             let win = opts.window;
             let softmax = time(
                 "└ attention softmax (thread s)",

@@ -32,10 +32,12 @@ pub fn for_gemm(w: &Tensor) -> Result<Tensor> {
     w.apply_op1_no_bwd(&Transpose)?.t()
 }
 
-/// `x · wᵀ` for `x` `[rows, in]` and `w` `[out, in]`, f32 on the CPU, any strides; None
-/// for other inputs (the caller takes candle's path).
+/// `x · wᵀ` for `x` `[rows, in]` and `w` `[out, in]`, or batch by batch for `x`
+/// `[batch, rows, in]` and `w` `[batch, out, in]` (attention scores: queries times
+/// keys), f32 on the CPU, any strides; None for other inputs (the caller takes candle's
+/// path, which makes the same gemm calls after zero-filling the output).
 pub fn linear(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
-    if !(fast(x) && fast(w) && x.rank() == 2 && w.rank() == 2) {
+    if !(fast(x) && fast(w) && x.rank() == w.rank() && matches!(x.rank(), 2 | 3)) {
         return Ok(None);
     }
     x.apply_op2_no_bwd(w, &Linear { max_cols: MAX_COLS })
@@ -126,15 +128,22 @@ impl CustomOp2 for Linear {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (m, k) = l1.shape().dims2()?;
-        let (n, k2) = l2.shape().dims2()?;
-        if k != k2 {
-            candle_core::bail!("linear: [{m}, {k}] · [{n}, {k2}]ᵀ");
+        // [batch,] rows, features: a 2-d operand is one batch.
+        let split = |l: &Layout| -> Result<(usize, usize, usize, usize, Vec<usize>)> {
+            match (l.dims(), l.stride()) {
+                (&[r, c], s) => Ok((1, r, c, 0, s.to_vec())),
+                (&[b, r, c], s) => Ok((b, r, c, s[0], s[1..].to_vec())),
+                (d, _) => candle_core::bail!("linear: a {}-d operand", d.len()),
+            }
+        };
+        let (b, m, k, xb, xs) = split(l1)?;
+        let (b2, n, k2, wb, ws) = split(l2)?;
+        if k != k2 || b != b2 || l1.dims().len() != l2.dims().len() {
+            candle_core::bail!("linear: {:?} · {:?}ᵀ", l1.dims(), l2.dims());
         }
         let (CpuStorage::F32(x), CpuStorage::F32(w)) = (s1, s2) else {
             candle_core::bail!("linear needs f32 inputs");
         };
-        let (xs, ws) = (l1.stride(), l2.stride());
         // The last element each operand reads must lie in its buffer (gemm takes raw
         // pointers).
         let end = |l: &Layout, s: &[usize], len: usize, what: &str| -> Result<()> {
@@ -150,13 +159,18 @@ impl CustomOp2 for Linear {
             }
             Ok(())
         };
-        end(l1, xs, x.len(), "input")?;
-        end(l2, ws, w.len(), "weight")?;
-        let mut out = output(m * n);
+        end(l1, l1.stride(), x.len(), "input")?;
+        end(l2, l2.stride(), w.len(), "weight")?;
+        let mut out = output(b * m * n);
         huge_pages(&mut out);
-        if m == 0 || n == 0 || k == 0 {
+        let shape = if l1.dims().len() == 2 {
+            Shape::from((m, n))
+        } else {
+            Shape::from((b, m, n))
+        };
+        if b == 0 || m == 0 || n == 0 || k == 0 {
             out.fill(0.0);
-            return Ok((CpuStorage::F32(out), Shape::from((m, n))));
+            return Ok((CpuStorage::F32(out), shape));
         }
         let threads = rayon::current_num_threads();
         let parallelism = if threads > 1 {
@@ -164,12 +178,16 @@ impl CustomOp2 for Linear {
         } else {
             gemm::Parallelism::None
         };
-        let (x, w) = (&x[l1.start_offset()..], &w[l2.start_offset()..]);
-        for (c0, c) in column_blocks(n, self.max_cols) {
-            // SAFETY: the pointers and strides describe the two views (checked to lie in
-            // their buffers above; columns c0..c0 + c of the weight's view) and columns
-            // c0..c0 + c of the m×n row-major output; read_dst is false, so gemm writes
-            // every element of that block without reading it.
+        for (bi, (c0, c)) in
+            (0..b).flat_map(|bi| column_blocks(n, self.max_cols).map(move |cb| (bi, cb)))
+        {
+            let x = &x[l1.start_offset() + bi * xb..];
+            let w = &w[l2.start_offset() + bi * wb..];
+            let out = &mut out[bi * m * n..];
+            // SAFETY: the pointers and strides describe batch bi of the two views
+            // (checked to lie in their buffers above; columns c0..c0 + c of the weight's
+            // view) and columns c0..c0 + c of batch bi's m×n row-major output; read_dst
+            // is false, so gemm writes every element of that block without reading it.
             unsafe {
                 gemm::gemm(
                     m,
@@ -195,7 +213,7 @@ impl CustomOp2 for Linear {
                 )
             };
         }
-        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+        Ok((CpuStorage::F32(out), shape))
     }
 }
 
@@ -333,6 +351,21 @@ mod tests {
         assert_eq!(embedding(&w, &ids)?.to_vec2::<f32>()?, want);
         let bad = Tensor::new(&[3u32, 1000][..], &d)?;
         assert!(embedding(&wg, &bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn batched_products_equal_candle_s() -> Result<()> {
+        let d = Device::Cpu;
+        // Queries [groups, rows, hd] times a key cache view [groups, keys, hd] (room
+        // beyond the keys, as a cache buffer has).
+        let q = Tensor::randn(0f32, 1., (3, 384, 64), &d)?;
+        let cache = Tensor::randn(0f32, 1., (3, 900, 64), &d)?;
+        let k = cache.narrow(1, 100, 700)?;
+        let want = bits(q.matmul(&k.t()?)?)?;
+        let got = linear(&q, &k)?.unwrap();
+        assert_eq!(got.dims(), [3, 384, 700]);
+        assert_eq!(bits(got)?, want);
         Ok(())
     }
 

@@ -145,7 +145,9 @@ impl CustomOp1 for CausalSoftmax {
         };
         let input = &data[start..end];
         let keys = *layout.dims().last().unwrap_or(&1);
-        let mut out = vec![0f32; input.len()];
+        // Every element is written below: the row's keys by its softmax, the masked
+        // ones as zeros.
+        let mut out = super::fused::output(input.len());
         let row = softmax_row_fn();
         out.par_chunks_mut(keys)
             .zip(input.par_chunks(keys))
@@ -153,6 +155,8 @@ impl CustomOp1 for CausalSoftmax {
             .for_each_init(Vec::new, |biased, (r, (o, x))| {
                 let seen = self.first + r % self.block + 1;
                 let from = seen.saturating_sub(self.window);
+                o[..from].fill(0.0);
+                o[seen..].fill(0.0);
                 match &self.alibi {
                     None => row(&x[from..seen], &mut o[from..seen], self.scale),
                     Some((slopes, key0, rows)) => {
