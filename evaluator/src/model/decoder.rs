@@ -318,21 +318,14 @@ impl Decoder {
         let mut w = w;
         let mut fused = Vec::with_capacity(w.blocks.len());
         for b in w.blocks.iter_mut() {
-            let gate_up = b.ffn.gate.as_mut().map(|g| [g, &mut b.ffn.up]);
-            fused.push(Fused::new([&mut b.q, &mut b.k, &mut b.v], gate_up)?);
             let Ffn { gate, up, down, .. } = &mut b.ffn;
-            for lin in [&mut b.q, &mut b.k, &mut b.v, &mut b.o, up, down]
-                .into_iter()
-                .chain(gate.as_mut())
-            {
-                lin.store_for_gemm()?;
-            }
+            let (gate_up, others) = match gate {
+                Some(g) => (Some([g, up]), vec![down, &mut b.o]),
+                None => (None, vec![up, down, &mut b.o]),
+            };
+            fused.push(Fused::new([&mut b.q, &mut b.k, &mut b.v], gate_up, others)?);
         }
-        let mut embed = QMatMul::Tensor(w.embed.clone());
-        w.lm_head.store_for_gemm_tied(&mut embed)?;
-        if let QMatMul::Tensor(e) = embed {
-            w.embed = e;
-        }
+        w.lm_head.store_for_gemm_tied(&mut w.embed)?;
         crate::alloc::release_free_pages();
         Ok(Self {
             alibi,

@@ -129,10 +129,10 @@ impl CustomOp2 for Linear {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         // [batch,] rows, features: a 2-d operand is one batch.
-        let split = |l: &Layout| -> Result<(usize, usize, usize, usize, Vec<usize>)> {
+        let split = |l: &Layout| -> Result<(usize, usize, usize, usize, [usize; 2])> {
             match (l.dims(), l.stride()) {
-                (&[r, c], s) => Ok((1, r, c, 0, s.to_vec())),
-                (&[b, r, c], s) => Ok((b, r, c, s[0], s[1..].to_vec())),
+                (&[r, c], &[sr, sc]) => Ok((1, r, c, 0, [sr, sc])),
+                (&[b, r, c], &[sb, sr, sc]) => Ok((b, r, c, sb, [sr, sc])),
                 (d, _) => candle_core::bail!("linear: a {}-d operand", d.len()),
             }
         };
@@ -144,25 +144,10 @@ impl CustomOp2 for Linear {
         let (CpuStorage::F32(x), CpuStorage::F32(w)) = (s1, s2) else {
             candle_core::bail!("linear needs f32 inputs");
         };
-        // The last element each operand reads must lie in its buffer (gemm takes raw
-        // pointers).
-        let end = |l: &Layout, s: &[usize], len: usize, what: &str| -> Result<()> {
-            let dims = l.dims();
-            let last = l.start_offset()
-                + dims
-                    .iter()
-                    .zip(s)
-                    .map(|(d, s)| (d.max(&1) - 1) * s)
-                    .sum::<usize>();
-            if dims.iter().all(|&d| d > 0) && last >= len {
-                candle_core::bail!("linear: {what} view out of its buffer");
-            }
-            Ok(())
-        };
-        end(l1, l1.stride(), x.len(), "input")?;
-        end(l2, l2.stride(), w.len(), "weight")?;
+        // gemm takes raw pointers.
+        check_in_buffer(l1, x.len(), "linear: input")?;
+        check_in_buffer(l2, w.len(), "linear: weight")?;
         let mut out = output(b * m * n);
-        huge_pages(&mut out);
         let shape = if l1.dims().len() == 2 {
             Shape::from((m, n))
         } else {
@@ -239,10 +224,8 @@ impl CustomOp2 for Gather {
         let ids = &ids[a..b];
         let (vocab, hidden) = l2.shape().dims2()?;
         let (rs, cs) = (l2.stride()[0], l2.stride()[1]);
+        check_in_buffer(l2, t.len(), "gather: table")?;
         let t = &t[l2.start_offset()..];
-        if vocab > 0 && hidden > 0 && (vocab - 1) * rs + (hidden - 1) * cs >= t.len() {
-            candle_core::bail!("gather: table view out of its buffer");
-        }
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= vocab) {
             candle_core::bail!("gather: id {bad} outside a table of {vocab} rows");
         }
@@ -261,6 +244,21 @@ impl CustomOp2 for Gather {
         }
         Ok((CpuStorage::F32(out), Shape::from((ids.len(), hidden))))
     }
+}
+
+/// Refuses a view `l` whose last element lies outside a buffer of `len` elements.
+fn check_in_buffer(l: &Layout, len: usize, what: &str) -> Result<()> {
+    let dims = l.dims();
+    let last = l.start_offset()
+        + dims
+            .iter()
+            .zip(l.stride())
+            .map(|(d, s)| (d.max(&1) - 1) * s)
+            .sum::<usize>();
+    if dims.iter().all(|&d| d > 0) && last >= len {
+        candle_core::bail!("{what} view out of its buffer");
+    }
+    Ok(())
 }
 
 /// Asks the kernel to back `v` with 2 MiB pages where it can (Linux, transparent huge

@@ -149,12 +149,11 @@ impl Linear {
     /// [`Self::store_for_gemm`] of an output layer that may be tied to `embed` (the
     /// same tensor): then `embed` becomes the GEMM-ordered copy too (looked up with
     /// [`super::gemm::embedding`]), so the weight is kept once.
-    pub(crate) fn store_for_gemm_tied(&mut self, embed: &mut QMatMul) -> Result<()> {
-        let tied = matches!((&self.weight, &*embed),
-            (QMatMul::Tensor(h), QMatMul::Tensor(e)) if h.id() == e.id());
+    pub(crate) fn store_for_gemm_tied(&mut self, embed: &mut Tensor) -> Result<()> {
+        let tied = matches!(&self.weight, QMatMul::Tensor(h) if h.id() == embed.id());
         self.store_for_gemm()?;
         if let (true, QMatMul::Tensor(h)) = (tied, &self.weight) {
-            *embed = QMatMul::Tensor(h.clone());
+            *embed = h.clone();
         }
         Ok(())
     }
@@ -268,12 +267,26 @@ pub(crate) struct Fused {
 }
 
 impl Fused {
-    /// Stacks q, k, v and, for a gated MLP, gate and up.
-    pub(crate) fn new(qkv: [&mut Linear; 3], gate_up: Option<[&mut Linear; 2]>) -> Result<Self> {
-        Ok(Fused {
-            qkv: fuse(qkv)?,
-            gate_up: gate_up.map(fuse).transpose()?.flatten(),
-        })
+    /// Readies one layer's weights for the CPU GEMM: stacks q, k, v and, for a gated
+    /// MLP, gate and up ([`fuse`]), then keeps every weight given, `others` too, in the
+    /// GEMM's order ([`Linear::store_for_gemm`]).
+    pub(crate) fn new<'a>(
+        mut qkv: [&'a mut Linear; 3],
+        mut gate_up: Option<[&'a mut Linear; 2]>,
+        others: impl IntoIterator<Item = &'a mut Linear>,
+    ) -> Result<Self> {
+        let fused = Fused {
+            qkv: fuse(&mut qkv)?,
+            gate_up: gate_up.as_mut().map(fuse).transpose()?.flatten(),
+        };
+        for lin in qkv
+            .into_iter()
+            .chain(gate_up.into_iter().flatten())
+            .chain(others)
+        {
+            lin.store_for_gemm()?;
+        }
+        Ok(fused)
     }
 }
 
@@ -282,7 +295,7 @@ impl Fused {
 /// GEMM runs nearer its peak: `examples/cpu_profile.rs`), and makes each part a view of
 /// its rows (no second copy). Biases, when every part has one, are stacked too. None
 /// (nothing changed) for quantized, 16-bit or non-CPU weights, or mixed biases.
-fn fuse<const N: usize>(mut parts: [&mut Linear; N]) -> Result<Option<Linear>> {
+fn fuse<const N: usize>(parts: &mut [&mut Linear; N]) -> Result<Option<Linear>> {
     let mut ws = Vec::with_capacity(parts.len());
     for p in parts.iter() {
         match &p.weight {
@@ -380,18 +393,20 @@ impl Llama {
         }
         let mut fused = Vec::with_capacity(w.layers.len());
         for l in w.layers.iter_mut() {
-            let gate_up = match &mut l.mlp {
-                Mlp::Dense { gate, up, .. } => Some([gate, up]),
-                Mlp::Moe(_) => None,
+            let (gate_up, others) = match &mut l.mlp {
+                Mlp::Dense { gate, up, down } => (Some([gate, up]), vec![down]),
+                Mlp::Moe(m) => (None, m.linears_mut().collect()),
             };
-            fused.push(Fused::new([&mut l.q, &mut l.k, &mut l.v], gate_up)?);
-            let mut rest = vec![&mut l.q, &mut l.k, &mut l.v, &mut l.o];
-            rest.extend(l.mlp.linears_mut());
-            for lin in rest {
-                lin.store_for_gemm()?;
-            }
+            fused.push(Fused::new(
+                [&mut l.q, &mut l.k, &mut l.v],
+                gate_up,
+                others.into_iter().chain([&mut l.o]),
+            )?);
         }
-        w.lm_head.store_for_gemm_tied(&mut w.embed)?;
+        match &mut w.embed {
+            QMatMul::Tensor(e) => w.lm_head.store_for_gemm_tied(e)?,
+            _ => w.lm_head.store_for_gemm()?,
+        }
         // The parts' own buffers were freed for the stacked ones, the row-major weights
         // for their GEMM-ordered copies: hand their pages back.
         crate::alloc::release_free_pages();
